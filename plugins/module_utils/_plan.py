@@ -1,0 +1,68 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A plan: the changes a run would make, computed before any change, so check mode predicts exactly what apply does."""
+
+from __future__ import annotations
+
+
+class Plan:
+    def __init__(self):
+        self.actions = []  # (description, do, undo)
+        self.before = {}
+        self.after = {}
+        self.warnings = []
+
+    def add(self, description, do, undo=None):
+        """Queue a change; undo (if given) removes what do created, should a later change fail."""
+        self.actions.append((description, do, undo))
+
+    def record(self, key, before, after, since):
+        """Diff-mode view of one object (None means absent), kept only if changes were queued for it after mark since.
+
+        The before view is cut to the fields the after view shows, so that fields the request does not manage
+        do not show up as differences.
+        """
+        if len(self.actions) > since:
+            self.before[key] = _like(before, after)
+            self.after[key] = after
+
+    @property
+    def mark(self):
+        return len(self.actions)
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def apply(self):
+        """Run every change in order; on a failure, undo the objects this run created, then re-raise."""
+        undo_stack = []
+        try:
+            for _description, do, undo in self.actions:
+                do()
+                if undo is not None:
+                    undo_stack.append(undo)
+        except Exception:
+            for undo in reversed(undo_stack):
+                try:
+                    undo()
+                except Exception:  # best effort: the original error is the one to report
+                    pass
+            raise
+
+    def result(self, check_mode):
+        if self.actions and not check_mode:
+            self.apply()
+        return {
+            "changed": self.changed,
+            "changes": [description for description, _do, _undo in self.actions],
+            "diff": {"before": self.before, "after": self.after},
+            "warnings": self.warnings,
+        }
+
+
+def _like(before, after):
+    if isinstance(before, dict) and isinstance(after, dict):
+        return {k: _like(v, after[k]) for k, v in before.items() if k in after}
+    return before

@@ -1,0 +1,97 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Input validation shared by all modules: runs before anything is read or changed."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
+
+IFNAMSIZ = 16  # kernel limit including the trailing NUL
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def interface_name(name, what="interface", namespace=None):
+    """Check a link name as the kernel's dev_valid_name() does, with a message a person can act on."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{what} name {name!r} in {where(namespace)}: must be a non-empty string")
+    if len(name) >= IFNAMSIZ:
+        raise InvalidInput(
+            f"{what} name '{name}' in {where(namespace)}: {len(name)} characters, the kernel allows at most {IFNAMSIZ - 1}")
+    if name in (".", ".."):
+        raise InvalidInput(f"{what} name '{name}' in {where(namespace)}: '.' and '..' are not valid link names")
+    bad = [c for c in name if c in "/:" or c.isspace()]
+    if bad:
+        raise InvalidInput(f"{what} name '{name}' in {where(namespace)}: contains {bad[0]!r}; '/', ':' and whitespace are not allowed")
+    return name
+
+
+def namespace_name(name):
+    """A named namespace is a file under /run/netns: refuse anything that would escape that directory."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"namespace name {name!r}: must be a non-empty string")
+    if name in (".", "..") or "/" in name or "\0" in name:
+        raise InvalidInput(f"namespace name '{name}': must not contain '/' or be '.' or '..' (it names a file in /run/netns)")
+    if len(name) > 255:
+        raise InvalidInput(f"namespace name '{name[:20]}...': longer than 255 characters")
+    return name
+
+
+def interface_address(value, obj, namespace=None):
+    """An address with prefix on a link, e.g. 10.0.0.1/24; returns the canonical 'address/prefix' text."""
+    try:
+        iface = ipaddress.ip_interface(str(value))
+    except ValueError:
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a valid address in CIDR form (e.g. 10.0.0.1/24)") from None
+    if "/" not in str(value):
+        raise InvalidInput(f"{obj} in {where(namespace)}: address '{value}' has no prefix length (write e.g. {value}/24)")
+    return iface.with_prefixlen
+
+
+def network(value, obj, namespace=None):
+    """A network in CIDR form with no host bits set, e.g. 10.0.0.0/24."""
+    try:
+        return ipaddress.ip_network(str(value), strict=True)
+    except ValueError as exc:
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a valid network in CIDR form ({exc})") from None
+
+
+def ip_address(value, obj, namespace=None):
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a valid IP address") from None
+
+
+def mac_address(value, obj, namespace=None):
+    if value is None:
+        return None
+    mac = str(value).lower()
+    if not _MAC.match(mac):
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a MAC address (write aa:bb:cc:dd:ee:ff)")
+    if int(mac[:2], 16) & 1:
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is a multicast MAC address")
+    return mac
+
+
+def mtu(value, obj, namespace=None):
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 68 <= value <= 65535:
+        raise InvalidInput(f"{obj} in {where(namespace)}: mtu {value!r} must be an integer from 68 to 65535")
+    return value
+
+
+def unique(items, key, what):
+    """Refuse two list entries that describe the same object: the result would depend on their order."""
+    seen = set()
+    for item in items:
+        k = key(item)
+        if k in seen:
+            raise InvalidInput(f"{what} {k} is listed more than once")
+        seen.add(k)
