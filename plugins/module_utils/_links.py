@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._namespace import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
 IFF_UP = 1
 
@@ -432,3 +433,22 @@ def _bridge_view(link, snap):
     if link.vlan_filtering is not None:
         view["vlan_filtering"] = link.vlan_filtering
     return view
+
+
+def run_veth(session, raw_pairs, check_mode):
+    pairs = [normalize_veth(p) for p in raw_pairs]
+    validate.unique(pairs, lambda p: f"'{p['name']}' in {where(p['namespace'])}", "veth")
+    validate.unique([p for p in pairs if p.get("peer")], lambda p: f"peer '{p['peer']}' in {where(p['peer_namespace'])}", "veth")
+    plan, snaps = Plan(), Snapshots(session, check_mode)
+    for p in pairs:
+        plan_veth(plan, session, snaps, p)
+    return plan.result(check_mode)
+
+
+def run_bridge(session, raw_bridges, check_mode):
+    bridges = [normalize_bridge(b) for b in raw_bridges]
+    validate.unique(bridges, lambda b: f"'{b['name']}' in {where(b['namespace'])}", "bridge")
+    plan, snaps = Plan(), Snapshots(session, check_mode)
+    for b in bridges:
+        plan_bridge(plan, session, snaps, b)
+    return plan.result(check_mode)

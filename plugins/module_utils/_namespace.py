@@ -18,6 +18,7 @@ import os
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, NamespaceMissing, where
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
 try:
     # Only the submodule: the top-level package import costs about 0.2 s more.
@@ -342,3 +343,12 @@ def _set_sysctl(session, namespace, path, value):
                     raise InvalidInput(f"sysctl '{path[len('/proc/sys/'):]}' does not exist in {where(namespace)}") from None
         except OSError as exc:
             raise KernelError(f"sysctl '{path[len('/proc/sys/'):]}' in {where(namespace)}: {exc.strerror}") from None
+
+
+def run_netns(session, raw_items, check_mode):
+
+    items = [normalize_netns(i) for i in raw_items]
+    validate.unique(items, lambda i: f"'{i['name']}'", "namespace")
+    plan = Plan()
+    plan_netns(plan, session, items)
+    return plan.result(check_mode)

@@ -1,0 +1,40 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options and requirements shared by every module of the collection.
+    DOCUMENTATION = r"""
+options:
+  namespace:
+    description:
+      - Name of the network namespace (a file in C(/run/netns), as C(ip netns) shows) to work in.
+      - Omitted means the namespace the module runs in (the host's own, for a normal SSH connection).
+      - In check mode a namespace that does not exist yet is read as empty, so a playbook can be checked before
+        the task that creates the namespace has run.
+    type: str
+requirements:
+  - Python >= 3.10 and pyroute2 >= 0.9 on the managed node.
+  - Root (CAP_NET_ADMIN and CAP_SYS_ADMIN) on the managed node.
+notes:
+  - Talks netlink directly through pyroute2 in the module's own process (no C(ip) commands, no helper processes).
+  - Runs on one host serialise on a lock per host network namespace (C(/run/lock/linuxns.net.<inode>.lock)).
+  - Every item of a batch is validated before anything changes; if a change fails part-way, the objects this run
+    created are removed again.
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Check mode predicts exactly the changes a real run would make, and makes none.
+  diff_mode:
+    support: full
+    description: Shows each changed object before and after, as the kernel reports it.
+  idempotent:
+    support: full
+    description: A second run with the same options reports no change.
+"""

@@ -1,0 +1,120 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Read-only view of the module's own namespace and the named ones: links, addresses, routes, forwarding, our NAT rules."""
+
+from __future__ import annotations
+
+import shutil
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import NamespaceMissing, where
+from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshot, managed_addresses
+from ansible_collections.linuxns.net.plugins.module_utils._namespace import list_namespaces, read_sysctl
+from ansible_collections.linuxns.net.plugins.module_utils._nat import FWD_CHAIN, NAT_CHAIN, NFT_TABLE, TAG, _run
+from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
+
+SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+
+
+class PeerNames:
+    """Resolve a veth peer's link-netnsid (relative to the viewing namespace) to a namespace name.
+
+    Each viewer learns the nsid of a candidate namespace with one RTM_GETNSID; the module's own namespace is tried
+    first, since a container's peer is almost always there, so a whole scan costs about two requests per namespace."""
+
+    def __init__(self, session, names):
+        self.session = session
+        self.candidates = [None] + list(names)
+        self._maps = {}
+        self._snapshots = {}
+
+    def snapshot(self, namespace):
+        if namespace not in self._snapshots:
+            self._snapshots[namespace] = Snapshot(self.session, namespace)
+        return self._snapshots[namespace]
+
+    def name(self, viewer, nsid):
+        known, pending = self._maps.setdefault(viewer, ({}, [c for c in self.candidates if c != viewer]))
+        sock = self.session.netlink(viewer)
+        while nsid not in known and pending:
+            candidate = pending.pop(0)
+            found = sock.get_netnsid(fd=self.session.fd(candidate)).get("nsid")
+            if found is not None and found >= 0:
+                known[found] = candidate
+        return known.get(nsid, f"nsid {nsid}")
+
+
+def namespace_view(session, namespace, peers, with_nat):
+    snap = Snapshot(session, namespace)
+    links = []
+    for link in sorted(snap.by_index.values(), key=lambda l: l.index):
+        item = {"name": link.name, "index": link.index, "kind": link.kind, "state": "up" if link.up else "down",
+                "operstate": link.operstate, "mtu": link.mtu, "mac": link.mac,
+                "addresses": managed_addresses(link.addresses)}
+        if link.master:
+            master = snap.by_index.get(link.master)
+            item["master"] = master.name if master else link.master
+        if link.kind == "veth":
+            if link.peer_nsid == -1:
+                peer = snap.by_index.get(link.peer_index)
+                item["peer"] = {"name": peer.name if peer else None, "index": link.peer_index, "namespace": namespace}
+            else:
+                peer_ns = peers.name(namespace, link.peer_nsid)
+                peer = peers.snapshot(peer_ns).by_index.get(link.peer_index) if peer_ns in peers.candidates else None
+                item["peer"] = {"name": peer.name if peer else None, "index": link.peer_index, "namespace": peer_ns}
+        if link.kind == "bridge":
+            item["stp"] = link.stp
+            item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
+        links.append(item)
+    routes = []
+    for (_ns, family, dest, table, metric), r in sorted(RouteTable(session, namespace, snap).by_key.items(),
+                                                         key=lambda kv: (kv[0][1], kv[0][3], kv[0][2], kv[0][4])):
+        if table == 255:
+            continue
+        view = {"dest": "default" if dest in ("0.0.0.0/0", "::/0") else dest, "family": family,
+                "table": {254: "main", 253: "default"}.get(table, table), "metric": metric,
+                "scope": SCOPE_NAMES.get(r["scope"], r["scope"]), "proto": PROTOCOLS.get(r["proto"], r["proto"])}
+        for k in ("gateway", "dev", "src"):
+            if r[k] is not None:
+                view[k] = r[k]
+        routes.append(view)
+    with session.inside(namespace):
+        out = {"links": links, "routes": routes,
+               "ip_forward": read_sysctl("/proc/sys/net/ipv4/ip_forward") == "1",
+               "ipv6_forwarding": read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding") == "1"}
+        if with_nat:
+            out["nat"] = _our_rules(namespace)
+    return out
+
+
+def _our_rules(namespace):
+    """The collection's own rules in this namespace, as text, from whichever backends hold them."""
+    rules = []
+    if shutil.which("nft"):
+        proc = _run(["nft", "list", "table", "inet", NFT_TABLE], namespace, ok_codes=(0, 1))
+        rules += [f"nftables: {line.strip()}" for line in proc.stdout.splitlines() if TAG in line]
+    for prefix in ("iptables", "ip6tables"):
+        for variant in ("legacy", "nft"):
+            if shutil.which(f"{prefix}-{variant}-save"):
+                proc = _run([f"{prefix}-{variant}-save"], namespace, ok_codes=(0, 1))
+                rules += [f"{prefix}-{variant}: {line}" for line in proc.stdout.splitlines()
+                          if line.startswith((f"-A {NAT_CHAIN} ", f"-A {FWD_CHAIN} "))]
+    return rules
+
+
+def gather(session, namespaces=None, host=True, nat=True):
+    names = list_namespaces()
+    if namespaces is not None:
+        wanted = [validate.namespace_name(n) for n in namespaces]
+        for n in wanted:
+            if n not in names:
+                raise NamespaceMissing(f"{where(n)} does not exist")
+        selected = wanted
+    else:
+        selected = names
+    peers = PeerNames(session, names)
+    result = {"namespace_names": names, "namespaces": {n: namespace_view(session, n, peers, nat) for n in selected}}
+    if host:
+        result["host"] = namespace_view(session, None, peers, nat)
+    return result

@@ -1,0 +1,229 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Routes: matched exactly by (family, destination, table, metric); routes owned by the kernel or another program
+are never rewritten unless the request says replace_foreign."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._namespace import NetlinkError, netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+
+TABLES = {"default": 253, "main": 254, "local": 255}
+SCOPES = {"universe": 0, "global": 0, "site": 200, "link": 253, "host": 254}
+PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra"}
+ADMIN_PROTOCOLS = (3, 4)  # `ip route add` (boot) and ours (static): an administrator's routes, safe to correct
+RTPROT_STATIC = 4
+RTNH_F_ONLINK = 4
+RTN_UNICAST = 1
+DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
+
+
+def _table(value, obj, namespace):
+    if value is None:
+        return 254
+    if isinstance(value, str) and value in TABLES:
+        return TABLES[value]
+    try:
+        table = int(value)
+    except (TypeError, ValueError):
+        table = -1
+    if not 1 <= table < 2 ** 32:
+        raise InvalidInput(f"{obj} in {where(namespace)}: table {value!r} must be main, local, default or 1..4294967295")
+    return table
+
+
+def _scope(value, obj, namespace):
+    if value is None:
+        return None
+    if value in SCOPES:
+        return SCOPES[value]
+    raise InvalidInput(f"{obj} in {where(namespace)}: scope {value!r} must be one of {', '.join(SCOPES)}")
+
+
+def normalize_route(r):
+    ns = validate.namespace_name(r.get("namespace"))
+    dest_text = str(r.get("dest") or "")
+    obj = f"route {dest_text or '(no dest)'}"
+    if not dest_text:
+        raise InvalidInput(f"route in {where(ns)}: 'dest' is required (default or a CIDR)")
+    gateway = validate.ip_address(r["gateway"], f"{obj} gateway", ns) if r.get("gateway") else None
+    src = validate.ip_address(r["src"], f"{obj} src", ns) if r.get("src") else None
+    if dest_text == "default":
+        family = gateway.version if gateway else (src.version if src else 4)
+        dest = ipaddress.ip_network("0.0.0.0/0" if family == 4 else "::/0")
+    else:
+        dest = validate.network(dest_text, obj, ns)
+    family = dest.version
+    for what, addr in (("gateway", gateway), ("src", src)):
+        if addr is not None and addr.version != family:
+            raise InvalidInput(f"{obj} in {where(ns)}: {what} {addr} is IPv{addr.version}, the destination is IPv{family}")
+    out = {"namespace": ns, "dest": dest, "family": family, "gateway": gateway, "src": src,
+           "dev": validate.interface_name(r["dev"], f"{obj} dev", ns) if r.get("dev") else None,
+           "table": _table(r.get("table"), obj, ns), "scope": _scope(r.get("scope"), obj, ns),
+           "onlink": bool(r.get("onlink")), "state": r.get("state") or "present",
+           "replace_foreign": bool(r.get("replace_foreign"))}
+    metric = r.get("metric")
+    if metric is not None and (not isinstance(metric, int) or isinstance(metric, bool) or not 0 <= metric < 2 ** 32):
+        raise InvalidInput(f"{obj} in {where(ns)}: metric {metric!r} must be an integer from 0 to 4294967295")
+    out["metric"] = DEFAULT_METRIC[family] if metric is None else metric
+    if out["state"] == "present" and gateway is None and out["dev"] is None:
+        raise InvalidInput(f"{obj} in {where(ns)}: give a gateway, a dev, or both")
+    if out["onlink"] and out["dev"] is None:
+        raise InvalidInput(f"{obj} in {where(ns)}: onlink needs dev")
+    return out
+
+
+def route_key(r):
+    return (r["namespace"], r["family"], str(r["dest"]), r["table"], r["metric"])
+
+
+def describe_key(r):
+    text = f"route {r['dest']}"
+    if r["table"] != 254:
+        text += f" table {r['table']}"
+    if r["metric"] != DEFAULT_METRIC[r["family"]]:
+        text += f" metric {r['metric']}"
+    return text
+
+
+class RouteTable:
+    """All unicast routes of a namespace (every table), read with one dump per run."""
+
+    def __init__(self, session, namespace, snapshot):
+        self.by_key = {}
+        if snapshot.missing:
+            return
+        for msg in session.netlink(namespace).route("dump"):
+            if msg["type"] != RTN_UNICAST or msg["family"] not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            family = 4 if msg["family"] == socket.AF_INET else 6
+            dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == 4 else "::")
+            dest = ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)
+            table = msg.get_attr("RTA_TABLE") or msg["table"]
+            metric = msg.get_attr("RTA_PRIORITY") or 0
+            oif = msg.get_attr("RTA_OIF")
+            dev = snapshot.by_index.get(oif)
+            self.by_key[(namespace, family, str(dest), table, metric)] = {
+                "dest": str(dest), "gateway": msg.get_attr("RTA_GATEWAY"), "dev": dev.name if dev else oif,
+                "src": msg.get_attr("RTA_PREFSRC"), "scope": msg["scope"], "onlink": bool(msg["flags"] & RTNH_F_ONLINK),
+                "table": table, "metric": metric, "proto": msg["proto"]}
+
+
+def route_view(r):
+    view = {"dest": str(r["dest"]), "table": r["table"], "metric": r["metric"]}
+    for k in ("gateway", "dev", "src"):
+        if r[k] is not None:
+            view[k] = str(r[k])
+    if r["scope"] is not None:
+        view["scope"] = r["scope"]
+    if r["onlink"]:
+        view["onlink"] = True
+    return view
+
+
+def _differs(want, have):
+    if want["gateway"] is not None and str(want["gateway"]) != (have["gateway"] or ""):
+        return True
+    if want["gateway"] is None and have["gateway"] is not None:
+        return True
+    if want["dev"] is not None and want["dev"] != have["dev"]:
+        return True
+    if want["src"] is not None and str(want["src"]) != (have["src"] or ""):
+        return True
+    if want["scope"] is not None and want["scope"] != have["scope"]:
+        return True
+    return want["onlink"] and not have["onlink"]
+
+
+def _check_gateway(session, snapshot, r, obj):
+    """The gateway must be on a connected network of the namespace (on dev, if dev is given), unless onlink."""
+    if r["gateway"] is None or r["onlink"] or snapshot.missing:
+        return
+    ns = r["namespace"]
+    kwargs = {"dst": str(r["gateway"])}
+    if r["dev"] is not None:
+        kwargs["oif"] = snapshot.by_name[r["dev"]].index
+    try:
+        found = session.netlink(ns).route("get", **kwargs)
+    except NetlinkError:
+        found = []
+    if not found or found[0].get_attr("RTA_GATEWAY") is not None:
+        on = f" on dev '{r['dev']}'" if r["dev"] else ""
+        raise InvalidInput(f"{obj} in {where(ns)}: gateway {r['gateway']} is not reachable{on}: no connected network "
+                           "covers it (add an address in its subnet first, or set onlink with dev)")
+
+
+def plan_route(plan, session, snaps, tables, r):
+    ns = r["namespace"]
+    snapshot = snaps[ns]
+    if ns not in tables:
+        tables[ns] = RouteTable(session, ns, snapshot)
+    have = tables[ns].by_key.get(route_key(r))
+    obj = describe_key(r)
+    key = f"{ns or ''}/{obj}"
+    sock = lambda: session.netlink(ns)  # noqa: E731
+    mark = plan.mark
+    foreign = have is not None and have["proto"] not in ADMIN_PROTOCOLS and not r["replace_foreign"]
+    owner = PROTOCOLS.get(have["proto"], f"protocol {have['proto']}") if have else None
+
+    if r["state"] == "absent":
+        if have is not None:
+            if foreign:
+                raise Conflict(f"{obj} in {where(ns)} belongs to {owner}; not removing it (set replace_foreign: true)")
+            plan.add(f"delete {obj} in {where(ns)}",
+                     lambda: netlink_call(obj, ns, sock().route, "del", family=_af(r), dst=str(r["dest"]),
+                                          table=r["table"], priority=r["metric"]))
+            plan.record(key, have, None, mark)
+        return
+
+    if r["dev"] is not None and not snapshot.missing and r["dev"] not in snapshot.by_name:
+        raise InvalidInput(f"{obj} in {where(ns)}: dev '{r['dev']}' does not exist")
+    if have is not None and not _differs(r, have):
+        return
+    if foreign:
+        raise Conflict(f"{obj} in {where(ns)} exists and belongs to {owner} (via {have['gateway'] or have['dev']}); "
+                       "not rewriting it (set replace_foreign: true)")
+    _check_gateway(session, snapshot, r, obj)
+
+    def attrs():
+        a = {"family": _af(r), "dst": str(r["dest"]), "table": r["table"], "priority": r["metric"], "proto": RTPROT_STATIC}
+        if r["gateway"] is not None:
+            a["gateway"] = str(r["gateway"])
+        if r["dev"] is not None:
+            a["oif"] = sock().link_lookup(ifname=r["dev"])[0]
+        if r["src"] is not None:
+            a["prefsrc"] = str(r["src"])
+        scope = r["scope"]
+        if scope is None:
+            scope = SCOPES["universe"] if r["gateway"] is not None else SCOPES["link"]
+        a["scope"] = scope
+        if r["onlink"]:
+            a["flags"] = RTNH_F_ONLINK
+        return a
+
+    if have is None:
+        plan.add(f"add {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "add", **attrs()),
+                 lambda: sock().route("del", family=_af(r), dst=str(r["dest"]), table=r["table"], priority=r["metric"]))
+    else:
+        plan.add(f"replace {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "replace", **attrs()))
+    plan.record(key, have, route_view(r), mark)
+
+
+def _af(r):
+    return socket.AF_INET if r["family"] == 4 else socket.AF_INET6
+
+
+def run_routes(session, raw_routes, check_mode):
+    routes = [normalize_route(r) for r in raw_routes]
+    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(r['namespace'])}", "route")
+    plan, snaps, tables = Plan(), Snapshots(session, check_mode), {}
+    for r in routes:
+        plan_route(plan, session, snaps, tables, r)
+    return plan.result(check_mode)

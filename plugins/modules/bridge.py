@@ -1,0 +1,113 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bridge
+short_description: Manage Linux bridges, their addresses and ports, in any network namespace
+version_added: 0.1.0
+description:
+  - Creates a Linux bridge, gives it addresses (the gateway of a container subnet), sets MTU, STP and VLAN
+    filtering, and enslaves ports; optionally releases ports that are not listed.
+extends_documentation_fragment:
+  - linuxns.net.common
+  - linuxns.net.common.attributes
+options:
+  name:
+    description: Name of the bridge (at most 15 characters). Required unless O(bridges) is given.
+    type: str
+  state:
+    description: V(absent) deletes the bridge (its ports are released by the kernel, not deleted).
+    type: str
+    choices: [present, absent]
+    default: present
+  addresses:
+    description:
+      - The exact list of addresses of the bridge (CIDR). Others are removed, except IPv6 link-local ones.
+        Omit to leave addresses alone.
+    type: list
+    elements: str
+  mtu:
+    description: MTU of the bridge.
+    type: int
+  stp:
+    description: Turn the spanning tree protocol on or off. Omit to leave it as it is (off for a new bridge).
+    type: bool
+  vlan_filtering:
+    description:
+      - Turn VLAN filtering on or off. Omit to leave it as it is. Fails clearly on kernels built without it.
+    type: bool
+  ports:
+    description: Links (in the same namespace) to enslave to the bridge.
+    type: list
+    elements: str
+  purge_ports:
+    description: Release ports of the bridge that O(ports) does not list.
+    type: bool
+    default: false
+  up:
+    description: Set the bridge up or down.
+    type: bool
+    default: true
+  bridges:
+    description:
+      - Many bridges in one call. Each item takes the options above (O(name), O(namespace), O(state),
+        O(addresses), O(mtu), O(stp), O(vlan_filtering), O(ports), O(purge_ports), O(up)); options an item leaves
+        out are taken from the top-level options.
+    type: list
+    elements: dict
+"""
+
+EXAMPLES = r"""
+- name: Seed 004 bridge with the gateway address
+  linuxns.net.bridge:
+    name: br0
+    addresses: [10.100.0.1/24]
+
+- name: A bridge inside a namespace, with exactly these ports
+  linuxns.net.bridge:
+    name: br-lab
+    namespace: router
+    ports: [veth-a, veth-b]
+    purge_ports: true
+"""
+
+RETURN = r"""
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create bridge 'br0' in the module's own namespace", "add address 10.100.0.1/24 to bridge 'br0' in the module's own namespace"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._links import run_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+
+ITEM = dict(
+    name=dict(type="str"),
+    namespace=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    addresses=dict(type="list", elements="str"),
+    mtu=dict(type="int"),
+    stp=dict(type="bool"),
+    vlan_filtering=dict(type="bool"),
+    ports=dict(type="list", elements="str"),
+    purge_ports=dict(type="bool", default=False),
+    up=dict(type="bool", default=True),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(ITEM, bridges=dict(type="list", elements="dict")), supports_check_mode=True,
+                           required_one_of=[("name", "bridges")])
+    run(module, lambda session, check: run_bridge(session, batch_items(module.params, "bridges", ITEM), check))
+
+
+if __name__ == "__main__":
+    main()

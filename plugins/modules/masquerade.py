@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: masquerade
+short_description: Masquerade a container subnet and let its traffic be forwarded
+version_added: 0.1.0
+description:
+  - Masquerades traffic from O(source) (the Docker form C(-s SUBNET ! -o BRIDGE -j MASQUERADE)), optionally
+    accepts forwarded traffic from and to it, and turns IP forwarding on in the namespace.
+  - Rules live only in objects the collection owns, each rule tagged with the comment
+    C(linuxns.net <source> <hash>). With nftables, the table C(inet linuxns_net); with iptables, the chains
+    C(LINUXNS-NET-NAT) (nat) and C(LINUXNS-NET-FWD) (filter), reached by one jump each from C(POSTROUTING) and
+    C(FORWARD). V(absent) removes only those rules, and the table or chains once they are empty.
+extends_documentation_fragment:
+  - linuxns.net.common
+  - linuxns.net.common.attributes
+options:
+  source:
+    description: The network (CIDR) whose traffic is masqueraded. Identifies the rule. Required.
+    type: str
+  out_interface:
+    description: Masquerade only traffic leaving through this interface.
+    type: str
+  exclude_out_interface:
+    description: Do not masquerade traffic leaving through this interface (Docker uses the bridge itself).
+    type: str
+  exclude_destinations:
+    description: Networks that traffic from O(source) reaches without NAT (for example the cluster range).
+    type: list
+    elements: str
+  ip_forward:
+    description:
+      - Set C(net.ipv4.ip_forward=1) (C(net.ipv6.conf.all.forwarding=1) for an IPv6 source) in the namespace.
+        V(absent) never turns forwarding off, since other things may rely on it.
+    type: bool
+    default: true
+  forward_accept:
+    description:
+      - Accept forwarded traffic from and to O(source), so that a host whose FORWARD policy is DROP (as Docker
+        sets it) still forwards it. With nftables an accept cannot overrule a drop in another table, so on hosts
+        whose iptables rules hold such a drop, V(auto) picks the iptables backend for this reason.
+    type: bool
+    default: true
+  backend:
+    description:
+      - V(auto) uses the iptables variant (legacy or nft) that already holds rules in the namespace, else
+        nftables, else iptables. iptables-legacy and nftables rules are never mixed in one namespace.
+    type: str
+    choices: [auto, nftables, iptables]
+    default: auto
+  state:
+    description: V(absent) removes the collection's rules for O(source).
+    type: str
+    choices: [present, absent]
+    default: present
+  rules:
+    description:
+      - Many rules in one call. Each item takes the options above (O(namespace), O(source), O(out_interface),
+        O(exclude_out_interface), O(exclude_destinations), O(ip_forward), O(forward_accept), O(backend),
+        O(state)); options an item leaves out are taken from the top-level options.
+    type: list
+    elements: dict
+requirements:
+  - C(nft) (package nftables) or C(iptables) on the managed node.
+"""
+
+EXAMPLES = r"""
+- name: Seed 004, NAT the container subnet except towards its own bridge
+  linuxns.net.masquerade:
+    source: 10.100.0.0/24
+    exclude_out_interface: br0
+
+- name: Fleet, no NAT inside the cluster range
+  linuxns.net.masquerade:
+    source: 10.244.1.0/24
+    exclude_destinations: [10.244.0.0/16]
+"""
+
+RETURN = r"""
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["update masquerade rules for 10.100.0.0/24 in the module's own namespace (nftables)", "set net.ipv4.ip_forward=1 in the module's own namespace"]
+backends:
+  description: The backend used in each namespace (key V("") for the module's own namespace).
+  returned: always
+  type: dict
+  sample: {"": "nftables"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._nat import run_masquerade
+
+ITEM = dict(
+    namespace=dict(type="str"),
+    source=dict(type="str"),
+    out_interface=dict(type="str"),
+    exclude_out_interface=dict(type="str"),
+    exclude_destinations=dict(type="list", elements="str"),
+    ip_forward=dict(type="bool", default=True),
+    forward_accept=dict(type="bool", default=True),
+    backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(ITEM, rules=dict(type="list", elements="dict")), supports_check_mode=True,
+                           required_one_of=[("source", "rules")])
+    run(module, lambda session, check: run_masquerade(session, batch_items(module.params, "rules", ITEM), check))
+
+
+if __name__ == "__main__":
+    main()

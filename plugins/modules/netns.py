@@ -1,0 +1,107 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns
+short_description: Create, name and delete network namespaces
+version_added: 0.1.0
+description:
+  - Creates and deletes named network namespaces as C(ip netns add) and C(ip netns del) do (bind mounts under
+    C(/run/netns)), brings their loopback up, and sets their C(net.*) sysctls.
+  - Can give a name to the network namespace of a running process (a Docker container, for example), like
+    C(ip netns attach).
+extends_documentation_fragment:
+  - linuxns.net.common.attributes
+options:
+  name:
+    description:
+      - Name or list of names of the namespaces. Required unless O(namespaces) is given.
+      - Must not contain C(/) nor be C(.) or C(..).
+    type: list
+    elements: str
+  state:
+    description:
+      - V(present) creates the namespace; V(absent) removes its name. A namespace that still holds processes lives
+        on until they exit, and the module warns about it.
+    type: str
+    choices: [present, absent]
+    default: present
+  loopback:
+    description: Bring C(lo) up inside the namespace (a new namespace has it down). V(false) leaves it as it is.
+    type: bool
+    default: true
+  sysctls:
+    description:
+      - C(net.*) sysctls to set inside the namespace, for example C(net.ipv4.ip_forward=1).
+      - Keys may use C(/) as separator when a part contains dots (C(net/ipv4/conf/eth0.10/forwarding)).
+    type: dict
+  pid:
+    description:
+      - Give the name to the network namespace of this process instead of creating a new one. If the name points
+        to another namespace (the container restarted), it is moved to this one.
+    type: int
+  namespaces:
+    description:
+      - Many namespaces in one call. Each item takes the options O(name) (one string), O(state), O(loopback),
+        O(sysctls) and O(pid); options an item leaves out are taken from the top-level options.
+    type: list
+    elements: dict
+"""
+
+EXAMPLES = r"""
+- name: Create two namespaces with forwarding on
+  linuxns.net.netns:
+    name: [red, blue]
+    sysctls:
+      net.ipv4.ip_forward: 1
+
+- name: Name the network namespace of a running container
+  linuxns.net.netns:
+    name: web
+    pid: "{{ container_pid }}"
+
+- name: Remove them
+  linuxns.net.netns:
+    name: [red, blue]
+    state: absent
+"""
+
+RETURN = r"""
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create namespace 'red'", "set lo up in namespace 'red'"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._namespace import run_netns
+
+ITEM = dict(
+    name=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    loopback=dict(type="bool", default=True),
+    sysctls=dict(type="dict"),
+    pid=dict(type="int"),
+)
+
+
+def main():
+    spec = dict(ITEM, name=dict(type="list", elements="str"), namespaces=dict(type="list", elements="dict"))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[("name", "namespaces")], mutually_exclusive=[("name", "namespaces")])
+    params = dict(module.params)
+    if params["name"] is not None:
+        params["namespaces"] = [{"name": n} for n in params.pop("name")]
+    run(module, lambda session, check: run_netns(session, batch_items(params, "namespaces", ITEM), check))
+
+
+if __name__ == "__main__":
+    main()

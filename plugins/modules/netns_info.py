@@ -1,0 +1,95 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns_info
+short_description: Read the links, addresses, routes, forwarding and NAT rules of network namespaces
+version_added: 0.1.0
+description:
+  - Returns, for the module's own namespace and each named namespace, what C(ip -d link), C(ip addr),
+    C(ip route) and the collection's own NAT rules would show, as data a playbook can assert on.
+  - Each veth link names its peer and the namespace the peer is in.
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to diff.
+  idempotent:
+    support: full
+    description: Changes nothing.
+options:
+  namespaces:
+    description: Names of the namespaces to read. Omitted means every named namespace.
+    type: list
+    elements: str
+  host:
+    description: Also read the module's own namespace (returned as RV(host)).
+    type: bool
+    default: true
+  nat:
+    description: Read the collection's NAT rules (runs C(nft) and C(iptables-save), a few ms per namespace).
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Read container c1
+  linuxns.net.netns_info:
+    namespaces: [c1]
+    host: false
+  register: info
+
+- name: Its eth0 has the address the lab gave it
+  ansible.builtin.assert:
+    that: "'10.100.0.2/24' in (info.namespaces.c1.links | selectattr('name', 'eq', 'eth0') | first).addresses"
+"""
+
+RETURN = r"""
+namespace_names:
+  description: All named network namespaces.
+  returned: always
+  type: list
+  elements: str
+namespaces:
+  description:
+    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master,
+      peer with name and namespace, bridge ports), C(routes), C(ip_forward), C(ipv6_forwarding) and C(nat)
+      (the collection's own rules, as text).
+  returned: always
+  type: dict
+  sample:
+    c1:
+      ip_forward: false
+      links:
+        - {name: eth0, kind: veth, state: up, mtu: 1500, addresses: [10.100.0.2/24], peer: {name: veth-c1-br, namespace: null}}
+      routes:
+        - {dest: default, gateway: 10.100.0.1, dev: eth0, table: main, metric: 0, family: 4, scope: universe, proto: static}
+host:
+  description: The same view of the module's own namespace (peer namespace V(null) means this one).
+  returned: when O(host=true)
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._info import gather
+from ansible_collections.linuxns.net.plugins.module_utils._module import run
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(namespaces=dict(type="list", elements="str"),
+                                              host=dict(type="bool", default=True),
+                                              nat=dict(type="bool", default=True)),
+                           supports_check_mode=True)
+    params = module.params
+    run(module, lambda session, check: dict(changed=False, **gather(session, params["namespaces"], params["host"], params["nat"])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns_route
+short_description: Manage IPv4 and IPv6 routes in network namespaces
+version_added: 0.1.0
+description:
+  - Adds, corrects and removes routes. A route is identified exactly by its destination, table and metric;
+    its gateway, device, source, scope and onlink flag are corrected when they differ.
+  - Routes that the kernel or another program owns (any protocol other than C(boot), what C(ip route add) uses,
+    and C(static), what this module uses) are never rewritten or removed unless O(replace_foreign=true).
+extends_documentation_fragment:
+  - linuxns.net.common
+  - linuxns.net.common.attributes
+options:
+  dest:
+    description: V(default) or a network in CIDR form (V(10.244.1.0/24), V(2001:db8::/64)). Required.
+    type: str
+  gateway:
+    description:
+      - Next hop. Must be on a connected network of the namespace (on O(dev), if given) unless O(onlink=true).
+    type: str
+  dev:
+    description: Output device.
+    type: str
+  metric:
+    description: Route metric (priority). Omitted means the kernel's default (0 for IPv4, 1024 for IPv6).
+    type: int
+  table:
+    description: Routing table, V(main), V(local), V(default) or a number.
+    type: str
+    default: main
+  scope:
+    description: Route scope. Omitted means V(universe) with a gateway and V(link) without.
+    type: str
+    choices: [universe, global, site, link, host]
+  onlink:
+    description: Treat the gateway as on-link on O(dev) even if no address covers it.
+    type: bool
+    default: false
+  src:
+    description: Preferred source address.
+    type: str
+  state:
+    description: V(absent) removes the route with this destination, table and metric.
+    type: str
+    choices: [present, absent]
+    default: present
+  replace_foreign:
+    description: Allow rewriting or removing a route owned by the kernel or another program.
+    type: bool
+    default: false
+  routes:
+    description:
+      - Many routes in one call. Each item takes the options above (O(namespace), O(dest), O(gateway), O(dev),
+        O(metric), O(table), O(scope), O(onlink), O(src), O(state), O(replace_foreign)); options an item leaves
+        out are taken from the top-level options.
+    type: list
+    elements: dict
+"""
+
+EXAMPLES = r"""
+- name: Default route of a container via its bridge gateway
+  linuxns.net.netns_route:
+    namespace: c1
+    dest: default
+    gateway: 10.100.0.1
+
+- name: Routes to other hosts' container subnets (host-gw)
+  linuxns.net.netns_route:
+    routes:
+      - {dest: 10.244.2.0/24, gateway: 198.51.100.12}
+      - {dest: 10.244.3.0/24, gateway: 198.51.100.13}
+"""
+
+RETURN = r"""
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add route 0.0.0.0/0 in namespace 'c1'"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._routes import run_routes
+
+ITEM = dict(
+    namespace=dict(type="str"),
+    dest=dict(type="str"),
+    gateway=dict(type="str"),
+    dev=dict(type="str"),
+    metric=dict(type="int"),
+    table=dict(type="str", default="main"),
+    scope=dict(type="str", choices=["universe", "global", "site", "link", "host"]),
+    onlink=dict(type="bool", default=False),
+    src=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    replace_foreign=dict(type="bool", default=False),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(ITEM, routes=dict(type="list", elements="dict")), supports_check_mode=True,
+                           required_one_of=[("dest", "routes")])
+    run(module, lambda session, check: run_routes(session, batch_items(module.params, "routes", ITEM), check))
+
+
+if __name__ == "__main__":
+    main()
