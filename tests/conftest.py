@@ -1,0 +1,71 @@
+"""Fixtures shared by all tests: throwaway namespaces and a check that nothing leaks into the root namespace."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import uuid
+
+import pytest
+
+import support
+
+sys.path.insert(0, str(support.collections_root()))
+
+RUN_ID = uuid.uuid4().hex[:5]
+PREFIX = f"lnt{RUN_ID}"
+_counter = itertools.count()
+
+
+def _root_state():
+    """What must not change in the namespace the tests run in."""
+    return {
+        "links": sorted(support.links(None)),
+        "routes": support.sh("ip", "route", "show", "table", "all").stdout,
+        "ip_forward": open("/proc/sys/net/ipv4/ip_forward").read(),
+        "nft": support.sh("nft", "list", "ruleset", check=False).stdout,
+        "iptables": [line for line in support.sh("iptables-save", check=False).stdout.splitlines() if not line.startswith("#")],
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaks():
+    """Fail the session if a test left a namespace of this run or changed the root namespace."""
+    if os.geteuid() != 0:
+        pytest.exit("these tests need root (they create network namespaces)", returncode=2)
+    before = _root_state()
+    yield
+    leftover = [n for n in support.namespaces() if n.startswith(PREFIX)]
+    for name in leftover:
+        support.sh("ip", "netns", "del", name, check=False)
+    after = _root_state()
+    assert not leftover, f"tests left namespaces behind: {leftover}"
+    assert after == before, "the tests changed the root network namespace"
+
+
+@pytest.fixture
+def nsname():
+    """Factory of unique namespace names (not created); every namespace with such a name is removed afterwards."""
+    made = []
+
+    def make(label="ns"):
+        name = f"{PREFIX}{next(_counter)}{label}"[:40]
+        made.append(name)
+        return name
+    yield make
+    existing = set(support.namespaces())
+    for name in made:
+        if name in existing:
+            support.sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture
+def netns(nsname):
+    """Factory that creates a namespace (with ip netns add, independent of the code under test), lo up."""
+    def make(label="ns"):
+        name = nsname(label)
+        support.sh("ip", "netns", "add", name)
+        support.sh("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+    return make

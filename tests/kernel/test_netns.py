@@ -1,0 +1,107 @@
+"""linuxns.net.netns against the real kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from support import links, namespaces, run_module, sh, sysctl
+
+
+def test_create_check_mode_idempotence_and_delete(nsname):
+    red, blue = nsname("red"), nsname("blue")
+    args = {"name": [red, blue], "sysctls": {"net.ipv4.ip_forward": 1}}
+
+    predicted = run_module("netns", args, check_mode=True, diff=True)
+    assert predicted["changed"] and red not in namespaces()
+    assert predicted["diff"]["before"] == {red: None, blue: None}
+
+    made = run_module("netns", args, diff=True)
+    assert made["changed"] and made["changes"] == predicted["changes"]
+    assert {red, blue} <= set(namespaces())
+    for ns in (red, blue):
+        assert "UP" in links(ns)["lo"]["flags"]
+        assert sysctl(ns, "net.ipv4.ip_forward") == "1"
+
+    again = run_module("netns", args)
+    assert not again["changed"] and again["changes"] == []
+    assert not run_module("netns", args, check_mode=True)["changed"]
+
+    gone = run_module("netns", {"name": [red, blue], "state": "absent"})
+    assert gone["changed"] and red not in namespaces() and blue not in namespaces()
+    assert not run_module("netns", {"name": [red], "state": "absent"})["changed"]
+
+
+def test_sysctl_drift_is_corrected_and_reported(nsname):
+    ns = nsname()
+    run_module("netns", {"name": [ns], "sysctls": {"net.ipv4.ip_forward": 1}})
+    sh("sysctl", "-qw", "net.ipv4.ip_forward=0", netns=ns)
+    fixed = run_module("netns", {"name": [ns], "sysctls": {"net.ipv4.ip_forward": 1}}, diff=True)
+    assert fixed["changes"] == [f"set sysctl net.ipv4.ip_forward=1 in namespace '{ns}'"]
+    assert fixed["diff"]["before"][ns]["sysctls"] == {"net.ipv4.ip_forward": "0"}
+    assert sysctl(ns, "net.ipv4.ip_forward") == "1"
+
+
+def test_deleting_a_namespace_with_processes_warns(netns):
+    ns = netns()
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
+    try:
+        for _ in range(50):  # wait until the sleep runs inside the namespace
+            if sh("ip", "netns", "pids", ns).stdout.strip():
+                break
+            subprocess.run(["sleep", "0.05"])
+        result = run_module("netns", {"name": [ns], "state": "absent"})
+        assert result["changed"]
+        assert any("still holds processes" in w for w in result.get("warnings", []))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_pid_gives_a_name_to_a_running_process_namespace(nsname):
+    name = nsname("ctr")
+    proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        for _ in range(50):
+            if os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
+                break
+            subprocess.run(["sleep", "0.05"])
+        result = run_module("netns", {"name": [name], "pid": proc.pid, "loopback": False})
+        assert result["changed"]
+        assert os.stat(f"/run/netns/{name}").st_ino == os.stat(f"/proc/{proc.pid}/ns/net").st_ino
+        assert not run_module("netns", {"name": [name], "pid": proc.pid, "loopback": False})["changed"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a/b", "must not contain '/'"), ("..", "must not contain '/' or be '.' or '..'"), (".", "'.' or '..'"),
+])
+def test_bad_names_fail_before_anything_is_created(nsname, name, message):
+    good = nsname()
+    before = namespaces()
+    result = run_module("netns", {"namespaces": [{"name": good}, {"name": name}]})
+    assert result["failed"] and message in result["msg"] and repr(name)[1:-1] in result["msg"]
+    assert namespaces() == before
+
+
+def test_sysctl_outside_net_is_refused(nsname):
+    ns = nsname()
+    result = run_module("netns", {"name": [ns], "sysctls": {"kernel.pid_max": 4096}})
+    assert result["failed"] and "only net.* sysctls" in result["msg"] and ns in result["msg"]
+    assert ns not in namespaces()
+
+
+def test_unknown_sysctl_fails_and_leaves_no_namespace(nsname):
+    ns = nsname()
+    result = run_module("netns", {"name": [ns], "sysctls": {"net.ipv4.no_such_thing": 1}})
+    assert result["failed"] and "does not exist" in result["msg"]
+    assert ns not in namespaces()
+
+
+def test_missing_pid_is_refused(nsname):
+    result = run_module("netns", {"name": [nsname()], "pid": 2 ** 22 + 7})
+    assert result["failed"] and "no process with pid" in result["msg"]

@@ -1,0 +1,92 @@
+"""Helpers for tests against the real kernel. State is read with ip/nft/iptables, never with the code under test."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def collections_root():
+    """A directory holding ansible_collections/linuxns/net -> this repository (outside it, so no tool walks a loop)."""
+    root = pathlib.Path(tempfile.gettempdir()) / f"linuxns-net-collections-{os.getuid()}"
+    link = root / "ansible_collections" / "linuxns" / "net"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink() or link.resolve() != REPO:
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(REPO)
+    return root
+
+
+def sh(*argv, check=True, netns=None, **kwargs):
+    if netns:
+        argv = ("ip", "netns", "exec", netns) + argv
+    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+    return proc
+
+
+def ip_json(netns, *args):
+    """ip -j output in a namespace (None: the test's own)."""
+    argv = ("ip", "-j") + (("-n", netns) if netns else ()) + args
+    out = sh(*argv).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def links(netns):
+    return {l["ifname"]: l for l in ip_json(netns, "-d", "link", "show")}
+
+
+def addresses(netns, ifname):
+    return sorted(f"{a['local']}/{a['prefixlen']}" for l in ip_json(netns, "addr", "show", "dev", ifname)
+                  for a in l.get("addr_info", []) if a.get("scope") != "link")
+
+
+def routes(netns, *args):
+    return ip_json(netns, "route", "show", *args)
+
+
+def namespaces():
+    return sorted(n["name"] for n in (json.loads(sh("ip", "-j", "netns", "list").stdout or "[]")))
+
+
+def ping(netns, address, count=1):
+    return sh("ping", "-c", str(count), "-W", "1", "-q", address, netns=netns, check=False).returncode == 0
+
+
+def sysctl(netns, key):
+    return sh("sysctl", "-n", key, netns=netns).stdout.strip()
+
+
+def run_module(name, args, check_mode=False, diff=False, netns=None, env=None):
+    """Run one module of the collection as Ansible would run it on a managed node; returns its JSON result."""
+    payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": payload}, f)
+    try:
+        full_env = dict(os.environ, PYTHONPATH=str(collections_root()), **(env or {}))
+        argv = (sys.executable, str(REPO / "plugins" / "modules" / f"{name}.py"), f.name)
+        proc = sh(*argv, check=False, netns=netns, env=full_env)
+    finally:
+        os.unlink(f.name)
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise AssertionError(f"module {name} printed no JSON: {proc.stdout}\n{proc.stderr}") from None
+    result["_stderr"] = proc.stderr
+    # ansible-core 2.19 returns warnings as structured events
+    result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
+    return result
+
+
+def ansible_env(**extra):
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections_root()), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **extra)

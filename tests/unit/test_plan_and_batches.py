@@ -1,0 +1,61 @@
+"""Plans (check mode, rollback) and batch expansion, without the kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+
+
+def test_check_mode_reports_changes_and_runs_none():
+    ran = []
+    plan = Plan()
+    plan.add("one", lambda: ran.append(1))
+    result = plan.result(check_mode=True)
+    assert result["changed"] and result["changes"] == ["one"] and ran == []
+
+
+def test_failure_part_way_undoes_what_the_run_created():
+    log = []
+    plan = Plan()
+    plan.add("create a", lambda: log.append("a"), lambda: log.append("undo a"))
+    plan.add("set a up", lambda: log.append("a up"))
+    plan.add("create b", lambda: log.append("b"), lambda: log.append("undo b"))
+
+    def fail():
+        raise RuntimeError("kernel said no")
+    plan.add("create c", fail, lambda: log.append("undo c"))
+    with pytest.raises(RuntimeError):
+        plan.apply()
+    assert log == ["a", "a up", "b", "undo b", "undo a"]
+
+
+def test_diff_shows_only_managed_fields_of_changed_objects():
+    plan = Plan()
+    mark = plan.mark
+    plan.record("untouched", {"mtu": 1500}, {"mtu": 1500}, mark)
+    plan.add("x", lambda: None)
+    plan.record("x", {"mtu": 1500, "mac": "aa", "up": False}, {"up": True}, mark)
+    assert plan.before == {"x": {"up": False}} and plan.after == {"x": {"up": True}}
+
+
+SPEC = {"name": {"type": "str"}, "mtu": {"type": "int"}, "up": {"type": "bool", "default": True}}
+
+
+def test_batch_items_inherit_top_level_options_and_are_type_checked():
+    params = {"name": None, "mtu": 1400, "up": True, "pairs": [{"name": "a"}, {"name": "b", "mtu": "9000", "up": "no"}]}
+    assert batch_items(params, "pairs", SPEC) == [
+        {"name": "a", "mtu": 1400, "up": True}, {"name": "b", "mtu": 9000, "up": False}]
+
+
+def test_batch_item_errors_name_the_position():
+    with pytest.raises(InvalidInput, match=r"pairs\[1\]"):
+        batch_items({"pairs": [{"name": "a"}, {"name": "b", "mtu": "big"}]}, "pairs", SPEC)
+    with pytest.raises(InvalidInput, match=r"pairs\[0\].*colour"):
+        batch_items({"pairs": [{"name": "a", "colour": "red"}]}, "pairs", SPEC)
+
+
+def test_without_a_list_the_top_level_options_are_the_one_item():
+    assert batch_items({"name": "a", "mtu": None, "up": True}, "pairs", SPEC) == [{"name": "a", "mtu": None, "up": True}]

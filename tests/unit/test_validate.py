@@ -1,0 +1,113 @@
+"""Input validation, without the kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._links import normalize_bridge, normalize_veth
+from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule
+from ansible_collections.linuxns.net.plugins.module_utils._routes import normalize_route
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("a" * 16, "16 characters"), ("a/b", "'/'"), ("a:b", "':'"), ("a b", "' '"), ("a\tb", "'\\t'"),
+    (".", "'.' and '..'"), ("..", "'.' and '..'"), ("", "non-empty"),
+])
+def test_bad_interface_names_are_refused_with_the_reason(name, problem):
+    with pytest.raises(InvalidInput) as err:
+        validate.interface_name(name, "veth", "red")
+    assert problem in str(err.value)
+    assert "namespace 'red'" in str(err.value)
+
+
+def test_fifteen_characters_is_the_longest_name():
+    assert validate.interface_name("a" * 15) == "a" * 15
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", ".", "..", "/abs"])
+def test_namespace_names_that_leave_run_netns_are_refused(name):
+    with pytest.raises(InvalidInput, match="/run/netns"):
+        validate.namespace_name(name)
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("10.0.0.1", "no prefix length"), ("10.0.0.300/24", "not a valid address"), ("banana", "not a valid address"),
+    ("10.0.0.1/33", "not a valid address"),
+])
+def test_bad_interface_addresses(value, problem):
+    with pytest.raises(InvalidInput, match=problem):
+        validate.interface_address(value, "veth 'x' addresses", "red")
+
+
+def test_addresses_are_canonical():
+    assert validate.interface_address("2001:DB8::1/64", "x") == "2001:db8::1/64"
+
+
+def test_network_with_host_bits_is_refused():
+    with pytest.raises(InvalidInput, match="host bits set"):
+        validate.network("10.0.0.1/24", "masquerade source")
+
+
+@pytest.mark.parametrize("mac", ["01:00:5e:00:00:01", "zz:00:00:00:00:01", "02:00:00:00:00"])
+def test_bad_mac_addresses(mac):
+    with pytest.raises(InvalidInput):
+        validate.mac_address(mac, "veth 'x'")
+
+
+def test_veth_needs_a_peer_and_distinct_names():
+    with pytest.raises(InvalidInput, match="'peer'"):
+        normalize_veth({"name": "a", "namespace": "red"})
+    with pytest.raises(InvalidInput, match="same name"):
+        normalize_veth({"name": "a", "peer": "a"})
+    assert normalize_veth({"name": "a", "peer": "a", "peer_namespace": "blue"})["peer"] == "a"
+
+
+def test_veth_peer_namespace_defaults_to_namespace():
+    assert normalize_veth({"name": "a", "peer": "b", "namespace": "red"})["peer_namespace"] == "red"
+
+
+def test_bridge_cannot_be_its_own_port_and_purge_needs_ports():
+    with pytest.raises(InvalidInput, match="its own port"):
+        normalize_bridge({"name": "br0", "ports": ["br0"]})
+    with pytest.raises(InvalidInput, match="purge_ports needs"):
+        normalize_bridge({"name": "br0", "purge_ports": True})
+
+
+@pytest.mark.parametrize("route, problem", [
+    ({"dest": "default"}, "gateway, a dev"),
+    ({"dest": "10.0.0.0/8", "gateway": "2001:db8::1"}, "IPv6, the destination is IPv4"),
+    ({"dest": "10.0.0.1/8", "gateway": "10.0.0.1"}, "host bits"),
+    ({"dest": "default", "gateway": "10.0.0.1", "table": "nope"}, "table"),
+    ({"dest": "default", "gateway": "10.0.0.1", "metric": -1}, "metric"),
+    ({"dest": "default", "gateway": "10.0.0.1", "onlink": True}, "onlink needs dev"),
+    ({"dest": "", "gateway": "10.0.0.1"}, "'dest' is required"),
+])
+def test_bad_routes(route, problem):
+    with pytest.raises(InvalidInput, match=problem):
+        normalize_route(dict(route, namespace="red"))
+
+
+def test_ipv6_default_route_takes_its_family_from_the_gateway():
+    r = normalize_route({"dest": "default", "gateway": "2001:db8::1"})
+    assert (str(r["dest"]), r["metric"]) == ("::/0", 1024)
+
+
+@pytest.mark.parametrize("rule, problem", [
+    ({}, "'source'"), ({"source": "10.0.0.0/33"}, "not a valid network"),
+    ({"source": "10.0.0.0/24", "backend": "pf"}, "backend 'pf'"),
+    ({"source": "10.0.0.0/24", "exclude_destinations": ["2001:db8::/32"]}, "IPv6, the source is IPv4"),
+    ({"source": "10.0.0.0/24", "out_interface": "eth0", "exclude_out_interface": "eth0"}, "both"),
+])
+def test_bad_masquerade_rules(rule, problem):
+    with pytest.raises(InvalidInput, match=problem):
+        normalize_rule(rule)
+
+
+def test_masquerade_tag_changes_with_the_spec_only():
+    a = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br0"})
+    b = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br0", "ip_forward": False})
+    c = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br1"})
+    assert a["tag"] == b["tag"] != c["tag"]
+    assert a["tag"].startswith("linuxns.net 10.0.0.0/24 ")
