@@ -371,8 +371,6 @@ def plan_bridge(plan, session, snaps, b):
     if link is None:
         def create():
             attrs = {"ifname": name, "kind": "bridge"}
-            if b["mtu"] is not None:
-                attrs["mtu"] = b["mtu"]
             if b["stp"] is not None:
                 attrs["br_stp_state"] = int(b["stp"])
             if b["vlan_filtering"] is not None:
@@ -390,6 +388,10 @@ def plan_bridge(plan, session, snaps, b):
             if found:
                 sock().link("del", index=found[0])
         plan.add(f"create {obj}", create, undo)
+        if b["mtu"] is not None:
+            # set after creation: only an MTU set on the bridge itself survives ports joining it
+            plan.add(f"set {obj}: mtu={b['mtu']}", lambda: netlink_call(obj, ns, sock().link, "set",
+                                                                       index=_index(sock(), name, ns), mtu=b["mtu"]))
     else:
         changes = {}
         if b["stp"] is not None and link.stp != b["stp"]:

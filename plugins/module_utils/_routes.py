@@ -177,9 +177,10 @@ def plan_route(plan, session, snaps, tables, r):
         if have is not None:
             if foreign:
                 raise Conflict(f"{obj} in {where(ns)} belongs to {owner}; not removing it (set replace_foreign: true)")
+            # name the route's own protocol and scope: the kernel matches on them
             plan.add(f"delete {obj} in {where(ns)}",
                      lambda: netlink_call(obj, ns, sock().route, "del", family=_af(r), dst=str(r["dest"]),
-                                          table=r["table"], priority=r["metric"]))
+                                          table=r["table"], priority=r["metric"], proto=have["proto"], scope=have["scope"]))
             plan.record(key, have, None, mark)
         return
 
@@ -210,7 +211,8 @@ def plan_route(plan, session, snaps, tables, r):
 
     if have is None:
         plan.add(f"add {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "add", **attrs()),
-                 lambda: sock().route("del", family=_af(r), dst=str(r["dest"]), table=r["table"], priority=r["metric"]))
+                 lambda: sock().route("del", family=_af(r), dst=str(r["dest"]), table=r["table"], priority=r["metric"],
+                                      proto=RTPROT_STATIC))
     else:
         plan.add(f"replace {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "replace", **attrs()))
     plan.record(key, have, route_view(r), mark)
