@@ -53,6 +53,13 @@ def nsname():
         name = f"{PREFIX}{next(_counter)}{label}"[:40]
         made.append(name)
         return name
+
+    def adopt(name):
+        """Also clean up a name that the code under test derives (it must carry the run's prefix)."""
+        assert name.startswith(PREFIX)
+        made.append(name)
+        return name
+    make.adopt = adopt
     yield make
     existing = set(support.namespaces())
     for name in made:

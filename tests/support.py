@@ -25,9 +25,11 @@ def collections_root():
 
 
 def sh(*argv, check=True, netns=None, **kwargs):
+    # nsenter switches the network namespace only; `ip netns exec` would also give the command a private mount
+    # namespace, where namespaces that the code under test creates would be bound invisibly to everyone else.
     if netns:
-        argv = ("ip", "netns", "exec", netns) + argv
-    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+        argv = ("nsenter", f"--net=/run/netns/{netns}") + argv
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
     return proc
@@ -71,7 +73,8 @@ def run_module(name, args, check_mode=False, diff=False, netns=None, env=None):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": payload}, f)
     try:
-        full_env = dict(os.environ, PYTHONPATH=str(collections_root()), **(env or {}))
+        full_env = dict(os.environ, PYTHONPATH=str(collections_root()))
+        full_env.update(env or {})
         argv = (sys.executable, str(REPO / "plugins" / "modules" / f"{name}.py"), f.name)
         proc = sh(*argv, check=False, netns=netns, env=full_env)
     finally:

@@ -68,8 +68,8 @@ def namespace_view(session, namespace, peers, with_nat):
             item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
         links.append(item)
     routes = []
-    for (_ns, family, dest, table, metric), r in sorted(RouteTable(session, namespace, snap).by_key.items(),
-                                                         key=lambda kv: (kv[0][1], kv[0][3], kv[0][2], kv[0][4])):
+    table_rows = sorted(RouteTable(session, namespace, snap).by_key.items(), key=lambda kv: (kv[0][1], kv[0][3], kv[0][2], kv[0][4]))
+    for (_ns, family, dest, table, metric), r in table_rows:
         if table == 255:
             continue
         view = {"dest": "default" if dest in ("0.0.0.0/0", "::/0") else dest, "family": family,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -80,6 +81,8 @@ class Snapshot:
         self.by_name = {}
         self.by_index = {}
         self.missing = not session.exists(namespace)
+        # check mode: objects an earlier task would create may be missing; predict instead of failing
+        self.check_mode = allow_missing
         if self.missing:
             if not allow_missing:
                 raise NamespaceMissing(f"{where(namespace)} does not exist (create it with linuxns.net.netns)")
@@ -119,7 +122,7 @@ def _index(sock, name, namespace):
 
 def plan_link_settings(plan, session, namespace, name, link, want, what):
     """Correct mtu, mac, master, up and the address set of an existing (or just planned) link."""
-    sock = lambda: session.netlink(namespace)  # noqa: E731 - opened lazily, not at all in check mode
+    sock = functools.partial(session.netlink, namespace)
     current = link or Link(0, name, want.get("kind", ""), None, None, False, "down")
     changes = {}
     if want.get("mtu") is not None and current.mtu != want["mtu"]:
@@ -156,15 +159,22 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
     return changes
 
 
-def _master_index(snapshot, master, obj):
-    """The index of the bridge a link should be enslaved to; 0 in check mode when the namespace does not exist yet."""
+def missing_reference(plan, snapshot, message):
+    """A referenced object does not exist: an error, except in check mode, where an earlier task may create it."""
+    if not snapshot.check_mode:
+        raise InvalidInput(message)
+    if not snapshot.missing:
+        plan.warnings.append(f"{message} (check mode assumes an earlier task creates it)")
+
+
+def _master_index(plan, snapshot, master, obj):
+    """The index of the bridge a link should be enslaved to (-1 in check mode when it does not exist yet)."""
     if master is None:
         return None
     link = snapshot.by_name.get(master)
     if link is None:
-        if snapshot.missing:
-            return -1
-        raise InvalidInput(f"{obj}: master '{master}' does not exist in {where(snapshot.namespace)}")
+        missing_reference(plan, snapshot, f"{obj}: master '{master}' does not exist in {where(snapshot.namespace)}")
+        return -1
     if link.kind != "bridge":
         raise InvalidInput(f"{obj}: master '{master}' in {where(snapshot.namespace)} is a {link.kind}, not a bridge")
     return link.index
@@ -226,7 +236,7 @@ def plan_veth(plan, session, snaps, p):
     link = snap.by_name.get(name)
     obj = f"veth '{name}' in {where(ns)}"
     key = f"{ns or ''}/{name}"
-    sock = lambda: session.netlink(ns)  # noqa: E731
+    sock = functools.partial(session.netlink, ns)
     mark = plan.mark
 
     if link is not None and link.kind != "veth":
@@ -244,7 +254,7 @@ def plan_veth(plan, session, snaps, p):
         return
 
     peer_link = peer_snap.by_name.get(p["peer"])
-    master_index = _master_index(snap, p["master"], obj)
+    master_index = _master_index(plan, snap, p["master"], obj)
     pair_ok = link is not None and peer is not None and peer.name == p["peer"]
     if link is not None and not pair_ok:
         if not p["recreate"]:
@@ -258,7 +268,7 @@ def plan_veth(plan, session, snaps, p):
             raise Conflict(f"veth peer '{p['peer']}' in {where(peer_ns)}: the name is taken by a {peer_link.kind} "
                            f"that is not the peer of '{name}' (set recreate: true to replace it)")
         if not (link is not None and link.kind == "veth" and peer is peer_link):
-            peer_sock = lambda: session.netlink(peer_ns)  # noqa: E731
+            peer_sock = functools.partial(session.netlink, peer_ns)
             plan.add(f"delete '{p['peer']}' in {where(peer_ns)} to free the name",
                      lambda: netlink_call(f"link '{p['peer']}'", peer_ns, peer_sock().link, "del",
                                           index=_index(peer_sock(), p["peer"], peer_ns)))
@@ -349,7 +359,7 @@ def plan_bridge(plan, session, snaps, b):
     link = snap.by_name.get(name)
     obj = f"bridge '{name}' in {where(ns)}"
     key = f"{ns or ''}/{name}"
-    sock = lambda: session.netlink(ns)  # noqa: E731
+    sock = functools.partial(session.netlink, ns)
     mark = plan.mark
     if link is not None and link.kind != "bridge":
         raise Conflict(f"{obj}: the name is taken by a {link.kind} device, not a bridge")
@@ -363,8 +373,8 @@ def plan_bridge(plan, session, snaps, b):
     ports = b["ports"] or []
     for port in ports:
         port_link = snap.by_name.get(port)
-        if port_link is None and not snap.missing:
-            raise InvalidInput(f"{obj}: port '{port}' does not exist in {where(ns)}")
+        if port_link is None:
+            missing_reference(plan, snap, f"{obj}: port '{port}' does not exist in {where(ns)}")
         if port_link is not None and port_link.kind in ("bridge", "loopback"):
             raise InvalidInput(f"{obj}: port '{port}' is a {port_link.kind} and cannot be a bridge port")
 
@@ -390,8 +400,8 @@ def plan_bridge(plan, session, snaps, b):
         plan.add(f"create {obj}", create, undo)
         if b["mtu"] is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
-            plan.add(f"set {obj}: mtu={b['mtu']}", lambda: netlink_call(obj, ns, sock().link, "set",
-                                                                       index=_index(sock(), name, ns), mtu=b["mtu"]))
+            plan.add(f"set {obj}: mtu={b['mtu']}",
+                     lambda: netlink_call(obj, ns, sock().link, "set", index=_index(sock(), name, ns), mtu=b["mtu"]))
     else:
         changes = {}
         if b["stp"] is not None and link.stp != b["stp"]:

@@ -326,7 +326,7 @@ def plan_netns(plan, session, items):
                     try:
                         current = read_sysctl(path)
                     except FileNotFoundError:
-                                            raise InvalidInput(f"sysctl '{key}' does not exist in {obj}") from None
+                        raise InvalidInput(f"sysctl '{key}' does not exist in {obj}") from None
             before.setdefault("sysctls", {})[key] = current
             after.setdefault("sysctls", {})[key] = value
             if current != value:
@@ -340,7 +340,7 @@ def _set_sysctl(session, namespace, path, value):
         try:
             write_sysctl(path, value)
         except FileNotFoundError:
-                    raise InvalidInput(f"sysctl '{path[len('/proc/sys/'):]}' does not exist in {where(namespace)}") from None
+            raise InvalidInput(f"sysctl '{path[len('/proc/sys/'):]}' does not exist in {where(namespace)}") from None
         except OSError as exc:
             raise KernelError(f"sysctl '{path[len('/proc/sys/'):]}' in {where(namespace)}: {exc.strerror}") from None
 

@@ -6,12 +6,13 @@ are never rewritten unless the request says replace_foreign."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._namespace import NetlinkError, netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
@@ -142,13 +143,15 @@ def _differs(want, have):
     return want["onlink"] and not have["onlink"]
 
 
-def _check_gateway(session, snapshot, r, obj):
+def _check_gateway(plan, session, snapshot, r, obj):
     """The gateway must be on a connected network of the namespace (on dev, if dev is given), unless onlink."""
     if r["gateway"] is None or r["onlink"] or snapshot.missing:
         return
     ns = r["namespace"]
     kwargs = {"dst": str(r["gateway"])}
     if r["dev"] is not None:
+        if r["dev"] not in snapshot.by_name:
+            return  # check mode, dev still to be created
         kwargs["oif"] = snapshot.by_name[r["dev"]].index
     try:
         found = session.netlink(ns).route("get", **kwargs)
@@ -156,8 +159,8 @@ def _check_gateway(session, snapshot, r, obj):
         found = []
     if not found or found[0].get_attr("RTA_GATEWAY") is not None:
         on = f" on dev '{r['dev']}'" if r["dev"] else ""
-        raise InvalidInput(f"{obj} in {where(ns)}: gateway {r['gateway']} is not reachable{on}: no connected network "
-                           "covers it (add an address in its subnet first, or set onlink with dev)")
+        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: gateway {r['gateway']} is not reachable{on}: no connected "
+                          "network covers it (add an address in its subnet first, or set onlink with dev)")
 
 
 def plan_route(plan, session, snaps, tables, r):
@@ -168,7 +171,7 @@ def plan_route(plan, session, snaps, tables, r):
     have = tables[ns].by_key.get(route_key(r))
     obj = describe_key(r)
     key = f"{ns or ''}/{obj}"
-    sock = lambda: session.netlink(ns)  # noqa: E731
+    sock = functools.partial(session.netlink, ns)
     mark = plan.mark
     foreign = have is not None and have["proto"] not in ADMIN_PROTOCOLS and not r["replace_foreign"]
     owner = PROTOCOLS.get(have["proto"], f"protocol {have['proto']}") if have else None
@@ -184,14 +187,14 @@ def plan_route(plan, session, snaps, tables, r):
             plan.record(key, have, None, mark)
         return
 
-    if r["dev"] is not None and not snapshot.missing and r["dev"] not in snapshot.by_name:
-        raise InvalidInput(f"{obj} in {where(ns)}: dev '{r['dev']}' does not exist")
+    if r["dev"] is not None and r["dev"] not in snapshot.by_name:
+        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: dev '{r['dev']}' does not exist")
     if have is not None and not _differs(r, have):
         return
     if foreign:
         raise Conflict(f"{obj} in {where(ns)} exists and belongs to {owner} (via {have['gateway'] or have['dev']}); "
                        "not rewriting it (set replace_foreign: true)")
-    _check_gateway(session, snapshot, r, obj)
+    _check_gateway(plan, session, snapshot, r, obj)
 
     def attrs():
         a = {"family": _af(r), "dst": str(r["dest"]), "table": r["table"], "priority": r["metric"], "proto": RTPROT_STATIC}

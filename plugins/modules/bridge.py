@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: bridge
 short_description: Manage Linux bridges, their addresses and ports, in any network namespace
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Creates a Linux bridge, gives it addresses (the gateway of a container subnet), sets MTU, STP and VLAN
     filtering, and enslaves ports; optionally releases ports that are not listed.

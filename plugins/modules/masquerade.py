@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: masquerade
 short_description: Masquerade a container subnet and let its traffic be forwarded
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Masquerades traffic from O(source) (the Docker form C(-s SUBNET ! -o BRIDGE -j MASQUERADE)), optionally
     accepts forwarded traffic from and to it, and turns IP forwarding on in the namespace.

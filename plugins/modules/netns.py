@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: netns
 short_description: Create, name and delete network namespaces
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Creates and deletes named network namespaces as C(ip netns add) and C(ip netns del) do (bind mounts under
     C(/run/netns)), brings their loopback up, and sets their C(net.*) sysctls.

@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: netns_info
 short_description: Read the links, addresses, routes, forwarding and NAT rules of network namespaces
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Returns, for the module's own namespace and each named namespace, what C(ip -d link), C(ip addr),
     C(ip route) and the collection's own NAT rules would show, as data a playbook can assert on.

@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: netns_route
 short_description: Manage IPv4 and IPv6 routes in network namespaces
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Adds, corrects and removes routes. A route is identified exactly by its destination, table and metric;
     its gateway, device, source, scope and onlink flag are corrected when they differ.

@@ -9,6 +9,8 @@ DOCUMENTATION = r"""
 module: veth
 short_description: Manage veth pairs across network namespaces
 version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
 description:
   - Creates a veth pair with one end (O(name)) in O(namespace) and the other (O(peer)) in O(peer_namespace),
     creating the peer directly inside its namespace; sets MTU, MAC addresses, IP addresses, bridge master and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -48,10 +49,10 @@ def test_deleting_a_namespace_with_processes_warns(netns):
     ns = netns()
     proc = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
     try:
-        for _ in range(50):  # wait until the sleep runs inside the namespace
+        for _attempt in range(50):  # wait until the sleep runs inside the namespace
             if sh("ip", "netns", "pids", ns).stdout.strip():
                 break
-            subprocess.run(["sleep", "0.05"])
+            time.sleep(0.05)
         result = run_module("netns", {"name": [ns], "state": "absent"})
         assert result["changed"]
         assert any("still holds processes" in w for w in result.get("warnings", []))
@@ -64,10 +65,10 @@ def test_pid_gives_a_name_to_a_running_process_namespace(nsname):
     name = nsname("ctr")
     proc = subprocess.Popen(["unshare", "--net", "sleep", "60"])
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             if os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net"):
                 break
-            subprocess.run(["sleep", "0.05"])
+            time.sleep(0.05)
         result = run_module("netns", {"name": [name], "pid": proc.pid, "loopback": False})
         assert result["changed"]
         assert os.stat(f"/run/netns/{name}").st_ino == os.stat(f"/proc/{proc.pid}/ns/net").st_ino

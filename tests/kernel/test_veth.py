@@ -136,3 +136,11 @@ def test_duplicate_pairs_in_a_batch_are_refused(netns):
     result = run_module("veth", {"namespace": host, "pairs": [
         {"name": "a", "peer": "eth0", "peer_namespace": c1}, {"name": "b", "peer": "eth0", "peer_namespace": c1}]})
     assert result["failed"] and "peer 'eth0'" in result["msg"] and "more than once" in result["msg"]
+
+
+def test_check_mode_predicts_a_master_that_an_earlier_task_creates(netns):
+    red, blue = netns("red"), netns("blue")
+    predicted = run_module("veth", pair(red, blue, master="br0"), check_mode=True)
+    assert predicted["changed"] and not predicted.get("failed")
+    assert any("master 'br0' does not exist" in w for w in predicted["warnings"])
+    assert "veth-red" not in links(red)
