@@ -88,3 +88,9 @@ def test_missing_pyroute2_says_how_to_install_it(tmp_path):
     from support import collections_root
     result = run_module("netns", {"name": ["x"]}, env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{collections_root()}"})
     assert result["failed"] and "pyroute2" in result["msg"] and "pip install" in result["msg"]
+
+
+@pytest.mark.parametrize("module", ["netns", "veth", "bridge", "netns_route", "masquerade", "netns_info"])
+def test_ansible_doc_renders(module):
+    proc = sh("ansible-doc", f"linuxns.net.{module}", env=ansible_env(), check=False)
+    assert proc.returncode == 0 and "EXAMPLES" in proc.stdout and "RETURN VALUES" in proc.stdout, proc.stderr
