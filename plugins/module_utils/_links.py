@@ -113,6 +113,14 @@ class Snapshots:
         return self._cache[namespace]
 
 
+def _delete_if_present(session, namespace, name):
+    """Undo of a creation: remove the link if it is there."""
+    sock = session.netlink(namespace)
+    found = sock.link_lookup(ifname=name)
+    if found:
+        sock.link("del", index=found[0])
+
+
 def _index(sock, name, namespace):
     found = netlink_call(f"link '{name}'", namespace, sock.link_lookup, ifname=name)
     if not found:
@@ -316,13 +324,8 @@ def _plan_veth_create(plan, session, p, master_index):
             attrs["master"] = master_index
         netlink_call(obj, ns, session.netlink(ns).link, "add", **attrs)
 
-    def undo():
-        sock = session.netlink(ns)
-        found = sock.link_lookup(ifname=name)
-        if found:
-            sock.link("del", index=found[0])
-
-    plan.add(f"create {obj} with peer '{p['peer']}' in {where(peer_ns)}", create, undo)
+    plan.add(f"create {obj} with peer '{p['peer']}' in {where(peer_ns)}", create,
+             functools.partial(_delete_if_present, session, ns, name))
     fresh = {"addresses": p["addresses"], "up": p["up"]}
     plan_link_settings(plan, session, ns, name, None, fresh, "veth")
     plan_link_settings(plan, session, peer_ns, p["peer"], None,
@@ -393,11 +396,7 @@ def plan_bridge(plan, session, snaps, b):
                                        "(built without CONFIG_BRIDGE_VLAN_FILTERING)") from None
                 raise
 
-        def undo():
-            found = sock().link_lookup(ifname=name)
-            if found:
-                sock().link("del", index=found[0])
-        plan.add(f"create {obj}", create, undo)
+        plan.add(f"create {obj}", create, functools.partial(_delete_if_present, session, ns, name))
         if b["mtu"] is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
             plan.add(f"set {obj}: mtu={b['mtu']}",
