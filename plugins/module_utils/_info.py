@@ -103,14 +103,15 @@ def _our_rules(namespace):
     return rules
 
 
-def gather(session, namespaces=None, host=True, nat=True):
+def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False):
     names = list_namespaces()
     if namespaces is not None:
         wanted = [validate.namespace_name(n) for n in namespaces]
-        for n in wanted:
-            if n not in names:
-                raise NamespaceMissing(f"{where(n)} does not exist")
-        selected = wanted
+        known = set(names)
+        missing = [n for n in wanted if n not in known]
+        if missing and not ignore_missing:
+            raise NamespaceMissing(f"{where(missing[0])} does not exist")
+        selected = [n for n in wanted if n in known]
     else:
         selected = names
     peers = PeerNames(session, names)

@@ -27,6 +27,7 @@ class Link:
     up: bool
     operstate: str
     master: int = 0
+    group: int = 0
     peer_index: int = 0
     peer_nsid: int = -1  # -1: the peer is in the same namespace
     stp: bool = None
@@ -61,6 +62,7 @@ def _parse_link(msg):
         up=bool(msg["flags"] & IFF_UP),
         operstate=(msg.get_attr("IFLA_OPERSTATE") or "UNKNOWN").lower(),
         master=msg.get_attr("IFLA_MASTER") or 0,
+        group=msg.get_attr("IFLA_GROUP") or 0,
     )
     if kind == "veth":
         link.peer_index = msg.get_attr("IFLA_LINK") or 0
@@ -139,6 +141,8 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
         changes["address"] = want["mac"]
     if want.get("master_index") is not None and current.master != want["master_index"]:
         changes["master"] = want["master_index"]
+    if want.get("group") is not None and current.group != want["group"]:
+        changes["group"] = want["group"]
     if link is not None and changes:
         desc = ", ".join(f"{k}={v}" for k, v in changes.items())
         plan.add(f"set {what} '{name}' in {where(namespace)}: {desc}",
@@ -340,7 +344,10 @@ def normalize_bridge(b):
     obj = f"bridge '{name}'"
     out = {"name": name, "namespace": ns, "state": b.get("state") or "present",
            "mtu": validate.mtu(b.get("mtu"), obj, ns), "stp": b.get("stp"), "vlan_filtering": b.get("vlan_filtering"),
-           "up": True if b.get("up") is None else b["up"], "purge_ports": bool(b.get("purge_ports"))}
+           "up": True if b.get("up") is None else b["up"], "purge_ports": bool(b.get("purge_ports")),
+           "group": b.get("group")}
+    if out["group"] is not None and not 0 <= out["group"] < 2 ** 32:
+        raise InvalidInput(f"{obj} in {where(ns)}: group {out['group']} must be from 0 to 4294967295")
     out["addresses"] = None if b.get("addresses") is None else sorted(
         {validate.interface_address(a, f"{obj} addresses", ns) for a in b["addresses"]})
     ports = b.get("ports")
@@ -384,6 +391,8 @@ def plan_bridge(plan, session, snaps, b):
     if link is None:
         def create():
             attrs = {"ifname": name, "kind": "bridge"}
+            if b["group"] is not None:
+                attrs["group"] = b["group"]
             if b["stp"] is not None:
                 attrs["br_stp_state"] = int(b["stp"])
             if b["vlan_filtering"] is not None:
@@ -410,8 +419,9 @@ def plan_bridge(plan, session, snaps, b):
         if changes:
             plan.add(f"set {obj}: " + ", ".join(f"{k}={v}" for k, v in changes.items()),
                      lambda: netlink_call(obj, ns, sock().link, "set", index=_index(sock(), name, ns), kind="bridge", **changes))
-    plan_link_settings(plan, session, ns, name, link,
-                       {"mtu": b["mtu"] if link is not None else None, "addresses": b["addresses"], "up": b["up"]}, "bridge")
+    plan_link_settings(plan, session, ns, name, link, {"mtu": b["mtu"] if link is not None else None,
+                                                       "group": b["group"] if link is not None else None,
+                                                       "addresses": b["addresses"], "up": b["up"]}, "bridge")
 
     for port in ports:
         port_link = snap.by_name.get(port)
@@ -425,7 +435,7 @@ def plan_bridge(plan, session, snaps, b):
                      lambda other=other: netlink_call(f"port '{other}' of {obj}", ns, sock().link, "set",
                                                       index=_index(sock(), other, ns), master=0))
     want = {"kind": "bridge", "up": b["up"]}
-    for k in ("mtu", "stp", "vlan_filtering", "addresses"):
+    for k in ("mtu", "stp", "vlan_filtering", "addresses", "group"):
         if b[k] is not None:
             want[k] = b[k]
     if b["ports"] is not None:
@@ -440,7 +450,7 @@ def _bridge_ports(link, snap):
 
 def _bridge_view(link, snap):
     view = link.view(snap)
-    view.update(stp=link.stp, ports=_bridge_ports(link, snap))
+    view.update(stp=link.stp, ports=_bridge_ports(link, snap), group=link.group)
     if link.vlan_filtering is not None:
         view["vlan_filtering"] = link.vlan_filtering
     return view

@@ -15,6 +15,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import time
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, NamespaceMissing, where
@@ -277,8 +278,35 @@ def normalize_netns(item):
     return out
 
 
+def host_ends(session, names):
+    """Veths in the module's own namespace whose peers live in the named namespaces."""
+    sock = session.netlink(None)
+    nsids = set()
+    for name in names:
+        nsid = sock.get_netnsid(fd=session.fd(name)).get("nsid")
+        if nsid is not None and nsid >= 0:
+            nsids.add(nsid)
+    if not nsids:
+        return []
+    return [msg.get_attr("IFLA_IFNAME") for msg in sock.link("dump") if msg.get_attr("IFLA_LINK_NETNSID") in nsids]
+
+
+def wait_links_gone(session, names, timeout=5.0):
+    """The kernel frees a deleted namespace's veths (and their peers here) a moment later: wait for that, so that a
+    run which rebuilds right after a teardown finds the names free."""
+    sock = session.netlink(None)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while sock.link_lookup(ifname=name):
+            if time.monotonic() > deadline:
+                raise KernelError(f"veth '{name}' in {where(None)} was still there {timeout:.0f} s after its peer's "
+                                  "namespace was deleted")
+            time.sleep(0.01)
+
+
 def plan_netns(plan, session, items):
     pids_by_inode = None
+    doomed = []
     for ns in items:
         name = ns["name"]
         obj = where(name)
@@ -294,6 +322,7 @@ def plan_netns(plan, session, items):
                                          "them, and the namespace lives on until they exit")
                 plan.add(f"delete {obj}", lambda name=name: (session.forget(name), delete_namespace(name)))
                 plan.record(name, {"exists": True}, None, mark)
+                doomed.append(name)
             continue
 
         before = {"exists": exists}
@@ -333,6 +362,11 @@ def plan_netns(plan, session, items):
                 plan.add(f"set sysctl {key}={value} in {obj}",
                          lambda name=name, path=path, value=value: _set_sysctl(session, name, path, value))
         plan.record(name, before if exists else None, after, mark)
+    if doomed:
+        ends = host_ends(session, doomed)
+        if ends:
+            plan.add(f"wait for the kernel to remove {len(ends)} veth(s) of the deleted namespaces",
+                     lambda: wait_links_gone(session, ends))
 
 
 def _set_sysctl(session, namespace, path, value):

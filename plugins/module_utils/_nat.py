@@ -52,6 +52,12 @@ def normalize_rule(r):
             raise InvalidInput(f"{obj} in {where(ns)}: exclude_destinations {net} is IPv{net.version}, the source is IPv{source.version}")
         excluded.append(net)
     out["exclude_destinations"] = sorted(set(excluded), key=lambda n: (int(n.network_address), n.prefixlen))
+    out["isolation_group"] = r.get("isolation_group")
+    if out["isolation_group"] is not None:
+        if not out["exclude_out_interface"]:
+            raise InvalidInput(f"{obj} in {where(ns)}: isolation_group needs exclude_out_interface (the network's own bridge)")
+        if not 0 < out["isolation_group"] < 2 ** 32:
+            raise InvalidInput(f"{obj} in {where(ns)}: isolation_group {out['isolation_group']} must be from 1 to 4294967295")
     out["tag"] = rule_tag(out)
     return out
 
@@ -59,7 +65,7 @@ def normalize_rule(r):
 def rule_tag(r):
     """The comment that identifies a rule set: the source, and a hash of everything else it says."""
     spec = json.dumps([str(r["source"]), r["out_interface"], r["exclude_out_interface"],
-                       [str(n) for n in r["exclude_destinations"]], r["forward_accept"]])
+                       [str(n) for n in r["exclude_destinations"]], r["forward_accept"], r.get("isolation_group")])
     return f"{TAG} {r['source']} {hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
 
@@ -70,6 +76,8 @@ def rule_view(r):
             view[key] = r[key]
     if r["exclude_destinations"]:
         view["exclude_destinations"] = [str(n) for n in r["exclude_destinations"]]
+    if r["isolation_group"] is not None:
+        view["isolation_group"] = r["isolation_group"]
     return view
 
 
@@ -116,6 +124,10 @@ class Nftables:
         if r["exclude_out_interface"]:
             match += f' oifname != "{r["exclude_out_interface"]}"'
         out.append(f"add rule inet {NFT_TABLE} postrouting {src}{match} masquerade {tag}")
+        if r["isolation_group"] is not None:
+            # inserted at the top, ahead of every network's accept rules
+            out.append(f'insert rule inet {NFT_TABLE} forward {src} oifgroup {r["isolation_group"]} '
+                       f'oifname != "{r["exclude_out_interface"]}" drop {tag}')
         if r["forward_accept"]:
             out.append(f"add rule inet {NFT_TABLE} forward {src} accept {tag}")
             out.append(f"add rule inet {NFT_TABLE} forward {fam} daddr {r['source']} accept {tag}")
@@ -177,6 +189,10 @@ class Iptables:
         if r["exclude_out_interface"]:
             match += f" ! -o {r['exclude_out_interface']}"
         out.append(("nat", f"-A {NAT_CHAIN} {src}{match} {tag} -j MASQUERADE"))
+        if r["isolation_group"] is not None:
+            # inserted at the top, ahead of every network's accept rules
+            out.append(("filter", f"-I {FWD_CHAIN} 1 {src} -m devgroup --dst-group {r['isolation_group']} "
+                                  f"! -o {r['exclude_out_interface']} {tag} -j DROP"))
         if r["forward_accept"]:
             out.append(("filter", f"-A {FWD_CHAIN} {src} {tag} -j ACCEPT"))
             out.append(("filter", f"-A {FWD_CHAIN} -d {r['source']} {tag} -j ACCEPT"))

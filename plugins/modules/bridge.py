@@ -50,6 +50,11 @@ options:
     description: Release ports of the bridge that O(ports) does not list.
     type: bool
     default: false
+  group:
+    description:
+      - Device group of the bridge (C(ip link set ... group N)). The roles put every network's bridge in one group,
+        which O(linuxns.net.masquerade#module:isolation_group) uses to keep networks apart.
+    type: int
   up:
     description: Set the bridge up or down.
     type: bool
@@ -57,7 +62,7 @@ options:
   bridges:
     description:
       - Many bridges in one call. Each item takes the options above (O(name), O(namespace), O(state),
-        O(addresses), O(mtu), O(stp), O(vlan_filtering), O(ports), O(purge_ports), O(up)); options an item leaves
+        O(addresses), O(mtu), O(stp), O(vlan_filtering), O(ports), O(purge_ports), O(group), O(up)); options an item leaves
         out are taken from the top-level options.
     type: list
     elements: dict
@@ -101,6 +106,7 @@ ITEM = dict(
     vlan_filtering=dict(type="bool"),
     ports=dict(type="list", elements="str"),
     purge_ports=dict(type="bool", default=False),
+    group=dict(type="int"),
     up=dict(type="bool", default=True),
 )
 

@@ -48,6 +48,12 @@ options:
         whose iptables rules hold such a drop, V(auto) picks the iptables backend for this reason.
     type: bool
     default: true
+  isolation_group:
+    description:
+      - Drop forwarded traffic from O(source) that would leave through another interface of this device group than
+        O(exclude_out_interface) (the network's own bridge). With every network's bridge in one group
+        (O(linuxns.net.bridge#module:group)), networks on one host cannot reach each other, as Docker's networks.
+    type: int
   backend:
     description:
       - V(auto) uses the iptables variant (legacy or nft) that already holds rules in the namespace, else
@@ -63,7 +69,7 @@ options:
   rules:
     description:
       - Many rules in one call. Each item takes the options above (O(namespace), O(source), O(out_interface),
-        O(exclude_out_interface), O(exclude_destinations), O(ip_forward), O(forward_accept), O(backend),
+        O(exclude_out_interface), O(exclude_destinations), O(ip_forward), O(forward_accept), O(isolation_group), O(backend),
         O(state)); options an item leaves out are taken from the top-level options.
     type: list
     elements: dict
@@ -110,6 +116,7 @@ ITEM = dict(
     exclude_destinations=dict(type="list", elements="str"),
     ip_forward=dict(type="bool", default=True),
     forward_accept=dict(type="bool", default=True),
+    isolation_group=dict(type="int"),
     backend=dict(type="str", choices=["auto", "nftables", "iptables"], default="auto"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )

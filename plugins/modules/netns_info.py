@@ -30,6 +30,10 @@ options:
     description: Names of the namespaces to read. Omitted means every named namespace.
     type: list
     elements: str
+  ignore_missing:
+    description: Leave out namespaces of O(namespaces) that do not exist, instead of failing.
+    type: bool
+    default: false
   host:
     description: Also read the module's own namespace (returned as RV(host)).
     type: bool
@@ -87,10 +91,12 @@ from ansible_collections.linuxns.net.plugins.module_utils._module import run
 def main():
     module = AnsibleModule(argument_spec=dict(namespaces=dict(type="list", elements="str"),
                                               host=dict(type="bool", default=True),
-                                              nat=dict(type="bool", default=True)),
+                                              nat=dict(type="bool", default=True),
+                                              ignore_missing=dict(type="bool", default=False)),
                            supports_check_mode=True)
     params = module.params
-    run(module, lambda session, check: dict(changed=False, **gather(session, params["namespaces"], params["host"], params["nat"])))
+    run(module, lambda session, check: dict(changed=False, **gather(session, params["namespaces"], params["host"], params["nat"],
+                                                                     params["ignore_missing"])))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
+from ansible_collections.linuxns.net.plugins.plugin_utils._addressing import (
+    bridge_subnet as _bridge_subnet, fleet_routes as _fleet_routes, normalize_containers, plan_bridge_network,
+    plan_fleet_subnets)
+
+
+def _filter_errors(func):
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except LinuxnsError as exc:
+            raise AnsibleFilterError(str(exc)) from None
+    wrapped.__name__ = func.__name__
+    return wrapped
+
+
+@_filter_errors
+def bridge_network_plan(containers, network, bridge, subnet, gateway=None, info=None, mtu=None):
+    return plan_bridge_network(containers, network, bridge, subnet, gateway, info, mtu)
+
+
+@_filter_errors
+def container_names(containers, network="network"):
+    return [c["name"] for c in normalize_containers(containers, network)]
+
+
+@_filter_errors
+def fleet_subnets(hosts, cluster_cidr, host_prefix, fixed=None, current=None):
+    return plan_fleet_subnets(cluster_cidr, host_prefix, list(hosts), fixed, current)
+
+
+@_filter_errors
+def bridge_subnet(info, bridge):
+    return _bridge_subnet(info, bridge)
+
+
+@_filter_errors
+def fleet_routes(subnets, addresses, me, state="present"):
+    return _fleet_routes(subnets, addresses, me, state)
+
+
+class FilterModule:
+    def filters(self):
+        return {"bridge_network_plan": bridge_network_plan, "container_names": container_names,
+                "fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes}

@@ -1,0 +1,182 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Address planning for the roles, on the controller: stable container addresses, stable host subnets.
+
+Pure functions of their inputs (the request and what netns_info reported), so they are tested without Ansible."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+
+CONTAINER_END = "eth0"
+
+
+def host_end_name(bridge, container):
+    """Deterministic host-side veth name, 13 characters: survives re-runs, differs per network and container."""
+    return "veth" + hashlib.sha256(f"{bridge}/{container}".encode()).hexdigest()[:9]
+
+
+def normalize_containers(containers, network):
+    """Accept a list of names or of {name, address?}; refuse duplicates and bad names."""
+    out = []
+    for position, item in enumerate(containers or []):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not item.get("name"):
+            raise InvalidInput(f"network '{network}': container #{position + 1} ({item!r}) needs a name")
+        unknown = set(item) - {"name", "address"}
+        if unknown:
+            raise InvalidInput(f"network '{network}': container '{item['name']}' has unknown keys {sorted(unknown)}")
+        validate.namespace_name(str(item["name"]))
+        out.append({"name": str(item["name"]), "address": item.get("address")})
+    validate.unique(out, lambda c: f"'{c['name']}'", f"network '{network}': container")
+    return out
+
+
+def current_addresses(info, subnet):
+    """Container -> the address (in subnet) that the kernel shows on its eth0, from netns_info's result."""
+    found = {}
+    for name, view in ((info or {}).get("namespaces") or {}).items():
+        for link in view.get("links", []):
+            if link.get("name") == CONTAINER_END:
+                for addr in link.get("addresses", []):
+                    ip = ipaddress.ip_interface(addr).ip
+                    if ip in subnet:
+                        found[name] = ip
+                        break
+    return found
+
+
+def plan_bridge_network(containers, network, bridge, subnet, gateway=None, info=None, mtu=None):
+    """What the bridge_network role builds: addresses kept where the kernel has them, the lowest free ones for the rest."""
+    net = validate.network(subnet, f"network '{network}' subnet")
+    if net.num_addresses < 4:
+        raise InvalidInput(f"network '{network}': subnet {net} is too small (it needs a gateway and at least one container)")
+    validate.interface_name(bridge, "bridge", None)
+    hosts_first, hosts_last = net.network_address + 1, net.broadcast_address - 1
+    gw = validate.ip_address(gateway, f"network '{network}' gateway") if gateway else hosts_first
+    if gw not in net or gw in (net.network_address, net.broadcast_address):
+        raise InvalidInput(f"network '{network}': gateway {gw} is not a host address of subnet {net}")
+    wanted = normalize_containers(containers, network)
+
+    taken = {gw: "the gateway"}
+    assigned = {}
+    for c in wanted:  # fixed addresses first: they win over what the kernel shows
+        if c["address"] is None:
+            continue
+        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c['address']).split('/')[0]}/{net.prefixlen}",
+                                                               f"network '{network}' container '{c['name']}'")).ip
+        if ip not in net or ip in (net.network_address, net.broadcast_address):
+            raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is outside subnet {net} "
+                               "(or is its network or broadcast address)")
+        if ip in taken:
+            raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is already {taken[ip]}")
+        taken[ip] = f"container '{c['name']}'"
+        assigned[c["name"]] = ip
+    current = current_addresses(info, net)
+    for c in wanted:  # then the addresses the containers already have
+        ip = current.get(c["name"])
+        if c["name"] not in assigned and ip is not None and ip not in taken:
+            taken[ip] = f"container '{c['name']}'"
+            assigned[c["name"]] = ip
+    free = (ip for ip in _host_range(hosts_first, hosts_last) if ip not in taken)
+    for c in wanted:  # the rest: the lowest free addresses, in list order
+        if c["name"] not in assigned:
+            ip = next(free, None)
+            if ip is None:
+                raise InvalidInput(f"network '{network}': subnet {net} is full: no address left for container "
+                                   f"'{c['name']}' ({len(wanted)} containers and the gateway)")
+            taken[ip] = f"container '{c['name']}'"
+            assigned[c["name"]] = ip
+
+    prefix = net.prefixlen
+    names = [c["name"] for c in wanted]
+    pair = {"master": bridge, "peer": CONTAINER_END}
+    if mtu is not None:
+        pair["mtu"] = mtu
+    return {
+        "gateway": str(gw),
+        "gateway_cidr": f"{gw}/{prefix}",
+        "subnet": str(net),
+        "namespaces": names,
+        "addresses": {n: str(assigned[n]) for n in names},
+        "pairs": [dict(pair, name=host_end_name(bridge, n), peer_namespace=n, peer_addresses=[f"{assigned[n]}/{prefix}"])
+                  for n in names],
+        "routes": [{"namespace": n, "dest": "default", "gateway": str(gw)} for n in names],
+    }
+
+
+def _host_range(first, last):
+    ip = first
+    while ip <= last:
+        yield ip
+        ip += 1
+
+
+def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
+    """Host -> subnet: fixed ones first, then the subnet each host's bridge already has, then the lowest free ones."""
+    cluster = validate.network(cluster_cidr, "fleet cluster CIDR")
+    if not cluster.prefixlen <= int(host_prefix) <= cluster.max_prefixlen - 2:
+        raise InvalidInput(f"fleet: host prefix /{host_prefix} does not fit in cluster {cluster} "
+                           f"(it must be from /{cluster.prefixlen} to /{cluster.max_prefixlen - 2})")
+    fixed = fixed or {}
+    current = current or {}
+    unknown = sorted(set(fixed) - set(hosts))
+    if unknown:
+        raise InvalidInput(f"fleet: fixed subnets name hosts that are not in the play: {unknown}")
+    assigned = {}
+
+    def claim(host, value, what):
+        net = validate.network(value, f"fleet: {what} subnet of host '{host}'")
+        if net.prefixlen != int(host_prefix) or not net.subnet_of(cluster):
+            if what == "current":
+                return False  # a bridge from another layout: the host gets a new subnet
+            raise InvalidInput(f"fleet: {what} subnet {net} of host '{host}' is not a /{host_prefix} inside {cluster}")
+        for other, taken in assigned.items():
+            if taken.overlaps(net):
+                if what == "current":
+                    return False
+                raise InvalidInput(f"fleet: subnet {net} of host '{host}' overlaps {taken} of host '{other}'")
+        assigned[host] = net
+        return True
+
+    for host in hosts:
+        if host in fixed:
+            claim(host, fixed[host], "fixed")
+    for host in hosts:
+        if host not in assigned and current.get(host):
+            claim(host, current[host], "current")
+    free = (net for net in cluster.subnets(new_prefix=int(host_prefix))
+            if not any(net.overlaps(t) for t in assigned.values()))
+    for host in hosts:
+        if host not in assigned:
+            net = next(free, None)
+            if net is None:
+                raise InvalidInput(f"fleet: cluster {cluster} is full: no /{host_prefix} left for host '{host}' "
+                                   f"({len(hosts)} hosts)")
+            assigned[host] = net
+    return {host: str(net) for host, net in assigned.items()}
+
+
+def bridge_subnet(info, bridge):
+    """The subnet of the first IPv4 address on the bridge, from netns_info's host view ('' if none)."""
+    for link in ((info or {}).get("host") or {}).get("links", []):
+        if link.get("name") == bridge:
+            for addr in link.get("addresses", []):
+                iface = ipaddress.ip_interface(addr)
+                if iface.version == 4:
+                    return str(iface.network)
+    return ""
+
+
+def fleet_routes(subnets, addresses, me, state="present"):
+    """host-gw: on host me, a route to every other host's subnet via that host's underlay address."""
+    missing = sorted(h for h in subnets if h != me and not addresses.get(h))
+    if missing:
+        raise InvalidInput(f"fleet: no underlay address for hosts {missing}")
+    return [{"dest": subnets[h], "gateway": str(addresses[h]), "state": state} for h in sorted(subnets) if h != me]
