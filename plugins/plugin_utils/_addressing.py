@@ -32,7 +32,10 @@ def normalize_containers(containers, network):
         unknown = set(item) - {"name", "address"}
         if unknown:
             raise InvalidInput(f"network '{network}': container '{item['name']}' has unknown keys {sorted(unknown)}")
-        validate.namespace_name(str(item["name"]))
+        try:
+            validate.namespace_name(str(item["name"]))
+        except InvalidInput as exc:
+            raise InvalidInput(f"network '{network}': container {exc}") from None
         out.append({"name": str(item["name"]), "address": item.get("address")})
     validate.unique(out, lambda c: f"'{c['name']}'", f"network '{network}': container")
     return out

@@ -1,0 +1,44 @@
+"""The lab fleet fixture: three namespace hosts and an upstream, reached over SSH, for the roles' tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import Lab
+from support import REPO, ansible_env, sh
+
+import re
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    fleet = Lab("lntest", tmp_path_factory.mktemp("lab"), "198.51.100.0/24")
+    fleet.up(3)
+    yield fleet
+    fleet.down()
+
+
+class Run:
+    def __init__(self, proc):
+        self.stdout = proc.stdout + proc.stderr
+        self.returncode = proc.returncode
+        self.hosts = {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "failed": int(m[4])}
+                      for m in re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                                          proc.stdout, re.M)}
+
+    @property
+    def changed(self):
+        return sum(h["changed"] for h in self.hosts.values())
+
+
+@pytest.fixture
+def playbook(lab):
+    """Run a playbook (a path relative to the repo) against the lab; returns the recap per host."""
+    def run(path, *extra, ok=True):
+        proc = sh("ansible-playbook", "-i", str(lab.inventory), str(REPO / path), *extra, check=False,
+                  env=ansible_env(ANSIBLE_PIPELINING="1"))
+        result = Run(proc)
+        if ok:
+            assert proc.returncode == 0, result.stdout
+        return result
+    return run

@@ -1,0 +1,60 @@
+"""Acting and asserting inside lab hosts, with ip/nft/iptables (never with the code under test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+
+def ns_exec(lab, host, ns, *argv, check=False):
+    return lab.exec(host, "ip", "netns", "exec", ns, *argv, check=check)
+
+
+def ping(lab, host, ns, address):
+    return ns_exec(lab, host, ns, "ping", "-c", "1", "-W", "1", "-q", address).returncode == 0
+
+
+def address_of(lab, host, ns, dev="eth0"):
+    out = json.loads(ns_exec(lab, host, ns, "ip", "-j", "-4", "addr", "show", "dev", dev, check=True).stdout)
+    return out[0]["addr_info"][0]["local"]
+
+
+def source_seen(lab, host, ns, address, port):
+    """Connect from a container to an echo service; returns the source address the service saw."""
+    code = (f"import socket; s = socket.create_connection(({address!r}, {port}), timeout=3); "
+            "print(s.recv(100).decode().strip())")
+    return ns_exec(lab, host, ns, "python3", "-c", code, check=True).stdout.strip()
+
+
+def snapshot(lab, host):
+    """Everything a network change could touch on a lab host: links, addresses, routes, namespaces, rules."""
+    def run(*argv):
+        return lab.exec(host, *argv, check=False).stdout
+    names = sorted(run("ip", "netns", "list").split())
+    state = {"host": [run("ip", "-d", "-j", "link"), run("ip", "-j", "addr"), run("ip", "route", "show", "table", "all"),
+                      run("nft", "list", "ruleset"), run("iptables-save"), run("sysctl", "net.ipv4.ip_forward")],
+             "namespaces": names}
+    for name in names:
+        state[name] = [run("ip", "-n", name, "-j", "addr"), run("ip", "-n", name, "route", "show", "table", "all")]
+    # link dumps carry counters that change with traffic; keep the fields that are state
+    for key in ("host",):
+        links = json.loads(state[key][0] or "[]")
+        state[key][0] = [(l["ifname"], l.get("master"), l.get("mtu"), l.get("operstate"), l.get("address")) for l in links]
+        addrs = json.loads(state[key][1] or "[]")
+        state[key][1] = [(a["ifname"], [i["local"] for i in a.get("addr_info", [])]) for a in addrs]
+    return state
+
+
+def echo_server(lab, host, ns, address, port):
+    """Start a one-connection echo service in a container; returns its Popen (it exits after one connection)."""
+    pid = lab.state()["hosts"][host]["pid"]
+    code = (f"import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+            f"s.bind(({address!r}, {port})); s.listen(1); s.settimeout(10); c, p = s.accept(); c.sendall(p[0].encode())")
+    proc = subprocess.Popen(["nsenter", "-t", str(pid), "--net", "--mount", "--", "ip", "netns", "exec", ns,
+                             "python3", "-c", code])
+    for _attempt in range(100):
+        if ns_exec(lab, host, ns, "ss", "-Htln", f"sport = :{port}").stdout.strip():
+            break
+        time.sleep(0.05)
+    return proc

@@ -1,0 +1,114 @@
+"""Address planning of the roles, without Ansible or the kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.plugin_utils._addressing import (
+    bridge_subnet, fleet_routes, host_end_name, plan_bridge_network, plan_fleet_subnets)
+
+
+def info(**addresses):
+    return {"namespaces": {name: {"links": [{"name": "lo", "addresses": ["127.0.0.1/8"]},
+                                            {"name": "eth0", "addresses": [addr]}]}
+                           for name, addr in addresses.items()}}
+
+
+def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
+    plan = plan_bridge_network(["c1", "c2"], "lab", "br0", "10.100.0.0/24")
+    assert plan["gateway_cidr"] == "10.100.0.1/24"
+    assert plan["addresses"] == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
+    assert plan["pairs"][0] == {"master": "br0", "peer": "eth0", "name": host_end_name("br0", "c1"),
+                                "peer_namespace": "c1", "peer_addresses": ["10.100.0.2/24"]}
+    assert plan["routes"] == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1"},
+                              {"namespace": "c2", "dest": "default", "gateway": "10.100.0.1"}]
+
+
+def test_containers_keep_the_addresses_the_kernel_shows():
+    plan = plan_bridge_network(["new", "c1", "c2"], "lab", "br0", "10.100.0.0/24",
+                               info=info(c1="10.100.0.7/24", c2="10.100.0.2/24"))
+    assert plan["addresses"] == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
+
+
+def test_an_address_outside_the_subnet_is_not_kept():
+    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", info=info(c1="10.9.0.5/24"))
+    assert plan["addresses"] == {"c1": "10.100.0.2"}
+
+
+def test_fixed_addresses_win_and_others_move_out_of_their_way():
+    plan = plan_bridge_network(["c1", {"name": "c2", "address": "10.100.0.7"}], "lab", "br0", "10.100.0.0/24",
+                               info=info(c1="10.100.0.7/24"))
+    assert plan["addresses"] == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
+
+
+def test_gateway_can_be_chosen():
+    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", gateway="10.100.0.254")
+    assert plan["gateway_cidr"] == "10.100.0.254/24" and plan["addresses"] == {"c1": "10.100.0.1"}
+
+
+@pytest.mark.parametrize("containers, kwargs, message", [
+    (["c1", "c1"], {}, "'c1' is listed more than once"),
+    ([{"name": "c1", "address": "10.9.0.2"}], {}, "outside subnet 10.100.0.0/24"),
+    ([{"name": "c1", "address": "10.100.0.1"}], {}, "already the gateway"),
+    ([{"name": "a", "address": "10.100.0.5"}, {"name": "b", "address": "10.100.0.5"}], {}, "already container 'a'"),
+    ([{"name": "a", "address": "10.100.0.255"}], {}, "broadcast"),
+    (["a", "b", "c"], {"subnet": "10.100.0.0/30"}, "is full: no address left for container 'b'"),
+    (["a"], {"subnet": "10.100.0.0/31"}, "too small"),
+    (["a"], {"gateway": "10.9.0.1"}, "gateway 10.9.0.1 is not a host address"),
+    (["../x"], {}, "/run/netns"),
+    ([{"name": "a", "colour": "red"}], {}, "unknown keys"),
+    ([{"address": "10.100.0.9"}], {}, "needs a name"),
+    (["a"], {"subnet": "10.100.0.1/24"}, "host bits set"),
+])
+def test_bad_networks_fail_with_the_reason(containers, kwargs, message):
+    args = {"subnet": "10.100.0.0/24", **kwargs}
+    with pytest.raises(InvalidInput, match=message) as err:
+        plan_bridge_network(containers, "lab", "br0", **args)
+    assert "network 'lab'" in str(err.value) or "subnet" in str(err.value)
+
+
+def test_host_end_names_are_stable_short_and_distinct():
+    names = {host_end_name("br0", f"c{i}") for i in range(1000)}
+    assert len(names) == 1000 and all(len(n) <= 15 for n in names)
+    assert host_end_name("br0", "c1") == host_end_name("br0", "c1") != host_end_name("br1", "c1")
+
+
+def test_fleet_hosts_keep_their_subnets_across_inventory_changes():
+    first = plan_fleet_subnets("10.244.0.0/16", 24, ["h1", "h2", "h3"])
+    assert first == {"h1": "10.244.0.0/24", "h2": "10.244.1.0/24", "h3": "10.244.2.0/24"}
+    # h2 leaves, h0 joins in front: h1 and h3 keep theirs, h0 takes the lowest free one
+    later = plan_fleet_subnets("10.244.0.0/16", 24, ["h0", "h1", "h3"], current={"h1": first["h1"], "h3": first["h3"]})
+    assert later == {"h1": "10.244.0.0/24", "h3": "10.244.2.0/24", "h0": "10.244.1.0/24"}
+
+
+def test_fleet_fixed_subnets_and_foreign_current_ones():
+    out = plan_fleet_subnets("10.244.0.0/16", 24, ["h1", "h2"], fixed={"h2": "10.244.0.0/24"},
+                             current={"h1": "10.244.0.0/24"})
+    assert out == {"h2": "10.244.0.0/24", "h1": "10.244.1.0/24"}
+    assert plan_fleet_subnets("10.244.0.0/16", 24, ["h1"], current={"h1": "192.168.5.0/24"}) == {"h1": "10.244.0.0/24"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"hosts": ["a", "b", "c"], "cluster_cidr": "10.244.0.0/23"}, "is full: no /24 left for host 'c'"),
+    ({"fixed": {"a": "10.244.0.0/24", "b": "10.244.0.0/24"}}, "overlaps 10.244.0.0/24 of host 'a'"),
+    ({"fixed": {"a": "10.9.0.0/24"}}, "is not a /24 inside 10.244.0.0/16"),
+    ({"fixed": {"zz": "10.244.0.0/24"}}, "not in the play"),
+    ({"host_prefix": 8}, "does not fit"),
+])
+def test_fleet_bad_layouts(kwargs, message):
+    args = {"cluster_cidr": "10.244.0.0/16", "host_prefix": 24, "hosts": ["a", "b"], **kwargs}
+    with pytest.raises(InvalidInput, match=message):
+        plan_fleet_subnets(**args)
+
+
+def test_fleet_routes_and_bridge_subnet():
+    subnets = {"h1": "10.244.0.0/24", "h2": "10.244.1.0/24", "h3": "10.244.2.0/24"}
+    addresses = {"h1": "198.51.100.11", "h2": "198.51.100.12", "h3": "198.51.100.13"}
+    assert fleet_routes(subnets, addresses, "h1") == [
+        {"dest": "10.244.1.0/24", "gateway": "198.51.100.12", "state": "present"},
+        {"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"}]
+    with pytest.raises(InvalidInput, match="no underlay address"):
+        fleet_routes(subnets, {"h1": "x"}, "h1")
+    host = {"host": {"links": [{"name": "br-fleet", "addresses": ["fe80::1/64", "10.244.3.1/24"]}]}}
+    assert bridge_subnet(host, "br-fleet") == "10.244.3.0/24" and bridge_subnet(host, "br0") == ""
