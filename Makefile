@@ -2,18 +2,39 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup test test-kernel sanity
+.PHONY: setup demo demo-down inspect test test-kernel molecule sanity lab-up lab-down
 
 setup:
 	@scripts/setup
 
-## The test command: unit and real-kernel tests, then ansible-test sanity.
+## The main job: a three-host lab fleet on this machine, fleet.yml over SSH, subnets, ping matrix, timings.
+demo: setup
+	@scripts/collections >/dev/null
+	python scripts/demo.py
+
+demo-down: setup
+	python scripts/demo.py --down
+
+inspect: setup
+	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) ansible-playbook -i /run/linuxns-lab/lndemo/inventory.yml playbooks/inspect.yml
+
+## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, then ansible-test sanity.
 test: setup
 	python -m pytest
+	scripts/molecule test --all
 	scripts/sanity
 
 test-kernel: setup
 	python -m pytest tests/kernel
 
+molecule: setup
+	scripts/molecule test --all
+
 sanity: setup
 	scripts/sanity
+
+lab-up: setup
+	scripts/lab up --hosts $(or $(HOSTS),3)
+
+lab-down:
+	scripts/lab down

@@ -1,0 +1,48 @@
+"""Verify the fleet scenario over SSH: subnets, host-gw routes, ping matrix, source kept inside, NAT outside."""
+
+import ipaddress
+
+from conftest import ECHO_PORT, UPSTREAM, address, in_ns, ping, source_seen
+
+CONTAINERS = ("app1", "app2")
+
+
+def subnet_of(host):
+    cidr = host.run("ip -4 -o addr show dev br-fleet").stdout.split()[3]
+    return ipaddress.ip_interface(cidr).network
+
+
+def test_each_host_has_its_own_subnet_and_routes_to_the_others(hosts):
+    subnets = {name: subnet_of(h) for name, h in hosts.items()}
+    assert len(set(subnets.values())) == len(hosts)
+    assert all(s.subnet_of(ipaddress.ip_network("10.244.0.0/16")) and s.prefixlen == 24 for s in subnets.values())
+    for name, host in hosts.items():
+        routes = host.run("ip -4 route").stdout
+        for other, other_host in hosts.items():
+            if other != name:
+                gateway = other_host.ansible.get_variables()["ansible_host"]
+                assert f"{subnets[other]} via {gateway} dev eth0" in routes
+
+
+def test_ping_matrix_across_hosts(hosts):
+    everyone = [(name, ns, address(h, ns)) for name, h in hosts.items() for ns in CONTAINERS]
+    failures = [(s, sn, ip) for s, sn, _ in everyone for d, dn, ip in everyone
+                if (s, sn) != (d, dn) and not ping(hosts[s], sn, ip)]
+    assert not failures
+
+
+def test_cross_host_traffic_keeps_the_container_address(hosts):
+    receiver, sender = hosts["host2"], hosts["host1"]
+    target = address(receiver, "app1")
+    server = (f"import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+              f"s.bind(('{target}', 7100)); s.listen(1); s.settimeout(20); c, p = s.accept(); c.sendall(p[0].encode())")
+    receiver.run(f"setsid nohup ip netns exec app1 python3 -c \"{server}\" >/dev/null 2>&1 &")
+    for _attempt in range(50):
+        if in_ns(receiver, "app1", "ss -Htln sport = :7100").stdout.strip():
+            break
+    assert source_seen(sender, "app1", target, 7100) == address(sender, "app1")
+
+
+def test_traffic_leaving_the_cluster_is_masqueraded(hosts):
+    for name, host in hosts.items():
+        assert source_seen(host, "app2", UPSTREAM, ECHO_PORT) == host.ansible.get_variables()["ansible_host"]

@@ -1,0 +1,113 @@
+"""The demo: a three-host lab fleet on this machine, fleet.yml over SSH, and what a person wants to see.
+
+Run through `make demo` (which sets up first); `make demo-down` removes everything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from lab import Lab  # noqa: E402
+from support import ansible_env  # noqa: E402
+
+ECHO = "import socket; s = socket.create_connection(({!r}, {}), timeout=3); print(s.recv(100).decode().strip())"
+
+
+def timed_playbook(lab, *args):
+    start = time.monotonic()
+    proc = subprocess.run(["ansible-playbook", "-i", str(lab.inventory), *args], capture_output=True, text=True,
+                          env=ansible_env(ANSIBLE_PIPELINING="1"), cwd=REPO, check=False)
+    elapsed = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"ansible-playbook {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout))
+    return elapsed, changed
+
+
+def in_container(lab, host, ns, *argv):
+    return lab.exec(host, "ip", "netns", "exec", ns, *argv, check=False)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--containers", type=int, default=3)
+    parser.add_argument("--down", action="store_true", help="tear the demo down")
+    args = parser.parse_args()
+    lab = Lab("lndemo")
+    if args.down:
+        if lab.state():
+            timed_playbook(lab, "playbooks/teardown.yml", "-e", f"containers_per_host={args.containers}")
+        lab.down()
+        print("demo: torn down (fleet network removed, lab stopped)")
+        return 0
+
+    print(f"linuxns.net demo: {args.hosts} lab hosts on this machine (own network, mount and UTS namespaces, sshd), "
+          f"{args.containers} containers each\n")
+    rows = []
+    start = time.monotonic()
+    if lab.state() is None:
+        lab.up(args.hosts)
+    rows.append(("lab up (hosts, switch, upstream, sshd)", time.monotonic() - start, None))
+    extra = ("-e", f"containers_per_host={args.containers}")
+    rows.append(("fleet.yml, first run", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
+    rows.append(("fleet.yml, again (idempotent)", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
+    rows.append(("fleet.yml --check", *timed_playbook(lab, "playbooks/fleet.yml", "--check", *extra)))
+
+    state = lab.state()
+    hosts = sorted(h for h in state["hosts"] if h != "upstream")
+    containers = [f"app{i}" for i in range(1, args.containers + 1)]
+    print(f"{'host':8} {'underlay':16} {'subnet':16} containers")
+    everyone = []
+    for host in hosts:
+        bridge = json.loads(lab.exec(host, "ip", "-j", "-4", "addr", "show", "dev", "br-fleet").stdout)[0]["addr_info"][0]
+        subnet = f"{bridge['local'].rsplit('.', 1)[0]}.0/{bridge['prefixlen']}"
+        addrs = []
+        for ns in containers:
+            info = json.loads(in_container(lab, host, ns, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)
+            addrs.append(info[0]["addr_info"][0]["local"])
+            everyone.append((host, ns, addrs[-1]))
+        print(f"{host:8} {state['hosts'][host]['address']:16} {subnet:16} " +
+              ", ".join(f"{ns} {ip}" for ns, ip in zip(containers, addrs)))
+
+    labels = [f"{h[-1]}/{ns}" for h, ns, _ in everyone]
+    width = max(len(x) for x in labels) + 1
+    ok = total = 0
+    print(f"\nping matrix (rows ping columns; host number/container)\n{'':{width}}" + "".join(f"{x:>{width}}" for x in labels))
+    for (host, ns, _), label in zip(everyone, labels):
+        cells = []
+        for (h2, ns2, ip) in everyone:
+            if (host, ns) == (h2, ns2):
+                cells.append("-")
+                continue
+            good = in_container(lab, host, ns, "ping", "-c", "1", "-W", "1", "-q", ip).returncode == 0
+            ok, total = ok + good, total + 1
+            cells.append("ok" if good else "FAIL")
+        print(f"{label:{width}}" + "".join(f"{c:>{width}}" for c in cells))
+    print(f"{ok}/{total} pairs reachable")
+
+    upstream = state["hosts"]["upstream"]["address"]
+    src_host, src_ns, src_ip = everyone[0]
+    seen = in_container(lab, src_host, src_ns, "python3", "-c", ECHO.format(upstream, 7007)).stdout.strip()
+    print(f"\n{src_host}/{src_ns} ({src_ip}) -> upstream {upstream}: the upstream sees {seen} "
+          f"({'the host: masqueraded' if seen == state['hosts'][src_host]['address'] else 'NOT masqueraded'})")
+
+    print("\ntimings")
+    for label, seconds, changed in rows:
+        note = "" if changed is None else f"   changed={changed}"
+        print(f"  {label:42} {seconds:6.2f} s{note}")
+    print("\nSee it all: make inspect        Tear it down: make demo-down")
+    return 0 if ok == total and rows[2][2] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
