@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -79,11 +78,11 @@ def main():
         print(f"{host:8} {state['hosts'][host]['address']:16} {subnet:16} " +
               ", ".join(f"{ns} {ip}" for ns, ip in zip(containers, addrs)))
 
-    labels = [f"{h[-1]}/{ns}" for h, ns, _ in everyone]
+    labels = [f"{h[-1]}/{ns}" for h, ns, _ip in everyone]
     width = max(len(x) for x in labels) + 1
     ok = total = 0
     print(f"\nping matrix (rows ping columns; host number/container)\n{'':{width}}" + "".join(f"{x:>{width}}" for x in labels))
-    for (host, ns, _), label in zip(everyone, labels):
+    for (host, ns, _ip), label in zip(everyone, labels):
         cells = []
         for (h2, ns2, ip) in everyone:
             if (host, ns) == (h2, ns2):

@@ -95,8 +95,8 @@ def main():
                                               ignore_missing=dict(type="bool", default=False)),
                            supports_check_mode=True)
     params = module.params
-    run(module, lambda session, check: dict(changed=False, **gather(session, params["namespaces"], params["host"], params["nat"],
-                                                                     params["ignore_missing"])))
+    run(module, lambda session, check: dict(
+        changed=False, **gather(session, params["namespaces"], params["host"], params["nat"], params["ignore_missing"])))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, info=
     for c in wanted:  # fixed addresses first: they win over what the kernel shows
         if c["address"] is None:
             continue
-        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c['address']).split('/')[0]}/{net.prefixlen}",
+        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c['address']).split('/', maxsplit=1)[0]}/{net.prefixlen}",
                                                                f"network '{network}' container '{c['name']}'")).ip
         if ip not in net or ip in (net.network_address, net.broadcast_address):
             raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is outside subnet {net} "

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hoststate import address_of, ns_exec, ping, snapshot, source_seen
+from hoststate import address_of, ping, snapshot, source_seen
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,6 @@ def test_module_calls_do_not_grow_with_containers(lab, playbook):
         "host3", {"name": "calls", "subnet": "10.60.0.0/24", "containers": [f"k{i}" for i in range(1, 31)],
                   "state": "absent"}))
     assert lab.exec("host3", "ip", "netns", "list").stdout.strip() == ""
-
-
 
 
 def test_addresses_are_stable_as_containers_come_and_go(lab, playbook):

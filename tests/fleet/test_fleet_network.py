@@ -39,7 +39,7 @@ def test_fleet(lab, playbook):
                 assert routes[subnets[other]] == addresses[other]["address"], f"{host} routes {other}'s subnet via it"
 
     containers = [(h, c, address_of(lab, h, c)) for h in HOSTS for c in ("app1", "app2")]
-    unreachable = [(h, c, ip) for h, c, _ in containers for h2, c2, ip in containers
+    unreachable = [(h, c, ip) for h, c, _own in containers for h2, c2, ip in containers
                    if (h, c) != (h2, c2) and not ping(lab, h, c, ip)]
     assert not unreachable, f"ping matrix: {unreachable}"
 

@@ -93,6 +93,10 @@ class Lab:
             raise LabError(f"lab '{self.name}' is already up (state in {self.dir}); run down first")
         if os.path.exists(f"/sys/class/net/{self.root_link}") or self.switch in _named_namespaces():
             raise LabError(f"lab '{self.name}': {self.root_link} or namespace {self.switch} exists already; run down first")
+        clash = _route_owner(self.underlay)
+        if clash:
+            raise LabError(f"lab '{self.name}': {self.underlay} is already routed via {clash} (another lab?); "
+                           "bring that down or choose --underlay")
         if not 1 <= hosts <= 200:
             raise LabError("a lab has 1 to 200 hosts")
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +241,19 @@ class Lab:
         if check and proc.returncode != 0:
             raise LabError(f"{host}: {' '.join(argv)}: {proc.stderr.strip() or proc.stdout.strip()}")
         return proc
+
+
+def _route_owner(network):
+    """The link that routes network in the root namespace, if any (read from /proc, without changing anything)."""
+    with open("/proc/net/route") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            dest = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+            mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+            if ipaddress.ip_network(f"{dest}/{mask}").overlaps(network) and fields[1] != "00000000":
+                return fields[0]
+    return None
 
 
 def _named_namespaces():

@@ -26,7 +26,7 @@ def test_each_host_has_its_own_subnet_and_routes_to_the_others(hosts):
 
 def test_ping_matrix_across_hosts(hosts):
     everyone = [(name, ns, address(h, ns)) for name, h in hosts.items() for ns in CONTAINERS]
-    failures = [(s, sn, ip) for s, sn, _ in everyone for d, dn, ip in everyone
+    failures = [(s, sn, ip) for s, sn, _own in everyone for d, dn, ip in everyone
                 if (s, sn) != (d, dn) and not ping(hosts[s], sn, ip)]
     assert not failures
 
@@ -37,7 +37,7 @@ def test_cross_host_traffic_keeps_the_container_address(hosts):
     server = (f"import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
               f"s.bind(('{target}', 7100)); s.listen(1); s.settimeout(20); c, p = s.accept(); c.sendall(p[0].encode())")
     receiver.run(f"setsid nohup ip netns exec app1 python3 -c \"{server}\" >/dev/null 2>&1 &")
-    for _attempt in range(50):
+    for _attempt in range(50):  # each check is an SSH round trip: this waits up to several seconds
         if in_ns(receiver, "app1", "ss -Htln sport = :7100").stdout.strip():
             break
     assert source_seen(sender, "app1", target, 7100) == address(sender, "app1")
