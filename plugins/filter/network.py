@@ -7,9 +7,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
-from ansible_collections.linuxns.net.plugins.plugin_utils._addressing import (
-    bridge_subnet as _bridge_subnet, fleet_routes as _fleet_routes, normalize_containers, plan_bridge_network,
-    plan_fleet_subnets)
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
+    bridge_subnet as _bridge_subnet, fleet_routes as _fleet_routes, plan_fleet_subnets)
 
 
 def _filter_errors(func):
@@ -20,16 +19,6 @@ def _filter_errors(func):
             raise AnsibleFilterError(str(exc)) from None
     wrapped.__name__ = func.__name__
     return wrapped
-
-
-@_filter_errors
-def bridge_network_plan(containers, network, bridge, subnet, gateway=None, info=None, mtu=None):
-    return plan_bridge_network(containers, network, bridge, subnet, gateway, info, mtu)
-
-
-@_filter_errors
-def container_names(containers, network="network"):
-    return [c["name"] for c in normalize_containers(containers, network)]
 
 
 @_filter_errors
@@ -49,5 +38,4 @@ def fleet_routes(subnets, addresses, me, state="present"):
 
 class FilterModule:
     def filters(self):
-        return {"bridge_network_plan": bridge_network_plan, "container_names": container_names,
-                "fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes}
+        return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes}

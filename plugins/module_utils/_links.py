@@ -85,6 +85,7 @@ class Snapshot:
         self.missing = not session.exists(namespace)
         # check mode: objects an earlier task would create may be missing; predict instead of failing
         self.check_mode = allow_missing
+        self.planned = set()  # links that changes already queued in this run will create
         if self.missing:
             if not allow_missing:
                 raise NamespaceMissing(f"{where(namespace)} does not exist (create it with linuxns.net.netns)")
@@ -102,16 +103,21 @@ class Snapshot:
 
 
 class Snapshots:
-    """Snapshots by namespace, read at most once per run. In check mode a missing namespace reads as empty."""
+    """Snapshots by namespace, read at most once per run. A missing namespace reads as empty in check mode, and
+    always when this run's plan creates it (planned_namespaces)."""
 
-    def __init__(self, session, check_mode):
+    def __init__(self, session, check_mode, planned_namespaces=()):
         self.session = session
         self.check_mode = check_mode
+        self.planned_namespaces = set(planned_namespaces)
         self._cache = {}
 
     def __getitem__(self, namespace):
         if namespace not in self._cache:
-            self._cache[namespace] = Snapshot(self.session, namespace, allow_missing=self.check_mode)
+            snapshot = Snapshot(self.session, namespace,
+                                allow_missing=self.check_mode or namespace in self.planned_namespaces)
+            snapshot.check_mode = self.check_mode
+            self._cache[namespace] = snapshot
         return self._cache[namespace]
 
 
@@ -140,14 +146,15 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
     if want.get("mac") is not None and current.mac != want["mac"]:
         changes["address"] = want["mac"]
     if want.get("master_index") is not None and current.master != want["master_index"]:
-        changes["master"] = want["master_index"]
+        changes["master"] = want["master_index"]  # -1: a bridge this run creates, looked up when applied
     if want.get("group") is not None and current.group != want["group"]:
         changes["group"] = want["group"]
     if link is not None and changes:
         desc = ", ".join(f"{k}={v}" for k, v in changes.items())
         plan.add(f"set {what} '{name}' in {where(namespace)}: {desc}",
                  lambda: netlink_call(f"{what} '{name}'", namespace, sock().link, "set",
-                                      index=_index(sock(), name, namespace), **changes))
+                                      index=_index(sock(), name, namespace),
+                                      **_resolve_master(sock(), namespace, changes, want.get("master"))))
     if want.get("addresses") is not None:
         have = set(managed_addresses(current.addresses))
         wanted = set(want["addresses"])
@@ -172,11 +179,21 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
 
 
 def missing_reference(plan, snapshot, message):
-    """A referenced object does not exist: an error, except in check mode, where an earlier task may create it."""
+    """A referenced object does not exist: an error, except in check mode, where an earlier task may create it,
+    or in a namespace that this run creates."""
+    if snapshot.missing and snapshot.namespace is not None and not snapshot.check_mode:
+        return  # a namespace planned by this run: its objects are planned with it
     if not snapshot.check_mode:
         raise InvalidInput(message)
     if not snapshot.missing:
         plan.warnings.append(f"{message} (check mode assumes an earlier task creates it)")
+
+
+def _resolve_master(sock, namespace, attrs, master):
+    """Replace a planned master (-1) by its index, now that the bridge exists."""
+    if attrs.get("master") == -1:
+        attrs = dict(attrs, master=_index(sock, master, namespace))
+    return attrs
 
 
 def _master_index(plan, snapshot, master, obj):
@@ -184,6 +201,8 @@ def _master_index(plan, snapshot, master, obj):
     if master is None:
         return None
     link = snapshot.by_name.get(master)
+    if link is None and master in snapshot.planned:
+        return -1
     if link is None:
         missing_reference(plan, snapshot, f"{obj}: master '{master}' does not exist in {where(snapshot.namespace)}")
         return -1
@@ -285,7 +304,8 @@ def plan_veth(plan, session, snaps, p):
                      lambda: netlink_call(f"link '{p['peer']}'", peer_ns, peer_sock().link, "del",
                                           index=_index(peer_sock(), p["peer"], peer_ns)))
 
-    want_end = {"mtu": p["mtu"], "mac": p["mac"], "master_index": master_index, "addresses": p["addresses"], "up": p["up"]}
+    want_end = {"mtu": p["mtu"], "mac": p["mac"], "master_index": master_index, "master": p["master"],
+                "addresses": p["addresses"], "up": p["up"]}
     want_peer = {"mtu": p["mtu"], "mac": p["peer_mac"], "addresses": p["peer_addresses"], "up": p["up"]}
     if pair_ok:
         plan_link_settings(plan, session, ns, name, link, want_end, "veth")
@@ -326,6 +346,7 @@ def _plan_veth_create(plan, session, p, master_index):
             attrs["address"] = p["mac"]
         if master_index:
             attrs["master"] = master_index
+        attrs = _resolve_master(session.netlink(ns), ns, attrs, p["master"])
         netlink_call(obj, ns, session.netlink(ns).link, "add", **attrs)
 
     plan.add(f"create {obj} with peer '{p['peer']}' in {where(peer_ns)}", create,
@@ -406,6 +427,7 @@ def plan_bridge(plan, session, snaps, b):
                 raise
 
         plan.add(f"create {obj}", create, functools.partial(_delete_if_present, session, ns, name))
+        snap.planned.add(name)
         if b["mtu"] is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
             plan.add(f"set {obj}: mtu={b['mtu']}",

@@ -304,7 +304,8 @@ def wait_links_gone(session, names, timeout=5.0):
             time.sleep(0.01)
 
 
-def plan_netns(plan, session, items):
+def plan_netns(plan, session, items, snapshots=None):
+    """Plan namespaces; snapshots (of _links), if given, supply lo's state without another netlink request."""
     pids_by_inode = None
     doomed = []
     for ns in items:
@@ -342,7 +343,12 @@ def plan_netns(plan, session, items):
 
         if ns["loopback"]:
             after["loopback"] = "up"
-            lo_up = not fresh and bool(session.netlink(name).link("get", index=1)[0]["flags"] & 1)
+            if fresh:
+                lo_up = False
+            elif snapshots is not None:
+                lo_up = snapshots[name].by_index[1].up
+            else:
+                lo_up = bool(session.netlink(name).link("get", index=1)[0]["flags"] & 1)
             before["loopback"] = "up" if lo_up else "down"
             if not lo_up:
                 plan.add(f"set lo up in {obj}",

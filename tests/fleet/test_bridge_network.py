@@ -17,9 +17,9 @@ def networks(target, *nets):
 
 def test_seed_004_lab_playbook(lab, playbook):
     checked = playbook("playbooks/lab.yml", "--check", "-l", "host1")
-    assert checked.hosts["host1"]["changed"] == 5 and "c1" not in lab.exec("host1", "ip", "netns", "list").stdout
+    assert checked.hosts["host1"]["changed"] == 1 and "c1" not in lab.exec("host1", "ip", "netns", "list").stdout
     first = playbook("playbooks/lab.yml", "-l", "host1")
-    assert first.hosts["host1"]["changed"] == 5
+    assert first.hosts["host1"]["changed"] == 1
     assert address_of(lab, "host1", "c1") == "10.100.0.2" and address_of(lab, "host1", "c2") == "10.100.0.3"
     assert ping(lab, "host1", "c1", "10.100.0.3") and ping(lab, "host1", "c2", "10.100.0.2")
     assert ping(lab, "host1", "c1", "10.100.0.1")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.plugin_utils._addressing import (
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
     bridge_subnet, fleet_routes, host_end_name, plan_bridge_network, plan_fleet_subnets)
 
 
-def info(**addresses):
-    return {"namespaces": {name: {"links": [{"name": "lo", "addresses": ["127.0.0.1/8"]},
-                                            {"name": "eth0", "addresses": [addr]}]}
-                           for name, addr in addresses.items()}}
+def eth0(**addresses):
+    """What the kernel shows: container -> the addresses on its eth0."""
+    return {name: [addr] for name, addr in addresses.items()}
 
 
 def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
@@ -27,18 +26,18 @@ def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
 
 def test_containers_keep_the_addresses_the_kernel_shows():
     plan = plan_bridge_network(["new", "c1", "c2"], "lab", "br0", "10.100.0.0/24",
-                               info=info(c1="10.100.0.7/24", c2="10.100.0.2/24"))
+                               current=eth0(c1="10.100.0.7/24", c2="10.100.0.2/24"))
     assert plan["addresses"] == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
 
 
 def test_an_address_outside_the_subnet_is_not_kept():
-    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", info=info(c1="10.9.0.5/24"))
+    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", current=eth0(c1="10.9.0.5/24"))
     assert plan["addresses"] == {"c1": "10.100.0.2"}
 
 
 def test_fixed_addresses_win_and_others_move_out_of_their_way():
     plan = plan_bridge_network(["c1", {"name": "c2", "address": "10.100.0.7"}], "lab", "br0", "10.100.0.0/24",
-                               info=info(c1="10.100.0.7/24"))
+                               current=eth0(c1="10.100.0.7/24"))
     assert plan["addresses"] == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
 
 

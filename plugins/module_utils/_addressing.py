@@ -1,9 +1,10 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Address planning for the roles, on the controller: stable container addresses, stable host subnets.
+"""Address planning: stable container addresses (used by the container_network module, on the node) and stable
+host subnets (used by the fleet role's filters, on the controller).
 
-Pure functions of their inputs (the request and what netns_info reported), so they are tested without Ansible."""
+Pure functions of their inputs (the request and the addresses the kernel shows), so they are tested without Ansible."""
 
 from __future__ import annotations
 
@@ -41,22 +42,21 @@ def normalize_containers(containers, network):
     return out
 
 
-def current_addresses(info, subnet):
-    """Container -> the address (in subnet) that the kernel shows on its eth0, from netns_info's result."""
+def _current_in_subnet(current, subnet):
+    """Container -> the first of its eth0 addresses that lies in subnet."""
     found = {}
-    for name, view in ((info or {}).get("namespaces") or {}).items():
-        for link in view.get("links", []):
-            if link.get("name") == CONTAINER_END:
-                for addr in link.get("addresses", []):
-                    ip = ipaddress.ip_interface(addr).ip
-                    if ip in subnet:
-                        found[name] = ip
-                        break
+    for name, addresses in (current or {}).items():
+        for addr in addresses:
+            ip = ipaddress.ip_interface(addr).ip
+            if ip in subnet:
+                found[name] = ip
+                break
     return found
 
 
-def plan_bridge_network(containers, network, bridge, subnet, gateway=None, info=None, mtu=None):
-    """What the bridge_network role builds: addresses kept where the kernel has them, the lowest free ones for the rest."""
+def plan_bridge_network(containers, network, bridge, subnet, gateway=None, current=None, mtu=None):
+    """A bridge network's layout: addresses kept where the kernel has them (current: container -> its eth0
+    addresses), fixed ones where asked, the lowest free ones for the rest."""
     net = validate.network(subnet, f"network '{network}' subnet")
     if net.num_addresses < 4:
         raise InvalidInput(f"network '{network}': subnet {net} is too small (it needs a gateway and at least one container)")
@@ -81,7 +81,7 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, info=
             raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is already {taken[ip]}")
         taken[ip] = f"container '{c['name']}'"
         assigned[c["name"]] = ip
-    current = current_addresses(info, net)
+    current = _current_in_subnet(current, net)
     for c in wanted:  # then the addresses the containers already have
         ip = current.get(c["name"])
         if c["name"] not in assigned and ip is not None and ip not in taken:

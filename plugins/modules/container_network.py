@@ -1,0 +1,145 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container_network
+short_description: A whole Docker-style bridge network, with its containers, in one call
+version_added: 0.1.0
+author:
+  - linuxns.net contributors (@linuxns)
+description:
+  - Builds, in one module run, what Docker builds for a bridge network. A bridge with the gateway address, one
+    network namespace per container (C(lo) up), a veth per container (C(eth0) inside, with the container's address,
+    and a deterministic 13-character name on the bridge), each container's default route via the gateway, and
+    IP forwarding, masquerade and isolation for the subnet.
+  - It does what M(linuxns.net.bridge), M(linuxns.net.netns), M(linuxns.net.veth), M(linuxns.net.netns_route) and
+    M(linuxns.net.masquerade) do, with the same code, in one plan. One module call for any number of containers
+    is what the C(linuxns.net.bridge_network) role uses.
+  - Addresses are stable. A container keeps the address its C(eth0) already has, a fixed C(address) is honoured,
+    and the other containers get the lowest free addresses. A full subnet, an address outside it, a duplicate
+    container or a bad name fails before anything changes.
+extends_documentation_fragment:
+  - linuxns.net.common.attributes
+options:
+  name:
+    description: Name of the network (for messages, and the default bridge name).
+    type: str
+    required: true
+  bridge:
+    description: Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name).
+    type: str
+  subnet:
+    description: The network's subnet in CIDR form. Required for both states (it identifies the NAT rules).
+    type: str
+    required: true
+  gateway:
+    description: The bridge's address. Defaults to the subnet's first address.
+    type: str
+  mtu:
+    description: MTU of the bridge and the veth pairs.
+    type: int
+  containers:
+    description: The containers, as names or as dicts with C(name) and an optional fixed C(address).
+    type: list
+    elements: raw
+    default: []
+  masquerade:
+    description: Masquerade traffic from the subnet that leaves through another interface than the bridge.
+    type: bool
+    default: true
+  masquerade_exclude:
+    description: Destinations that the subnet reaches without NAT (for example a cluster range).
+    type: list
+    elements: str
+    default: []
+  isolated:
+    description: Keep this network from reaching the host's other isolated networks (as Docker's networks).
+    type: bool
+    default: true
+  isolation_group:
+    description: Device group that marks the bridges of isolated networks.
+    type: int
+    default: 27758
+  state:
+    description:
+      - V(absent) deletes the containers' namespaces (their veths go with them, and the module waits until the
+        kernel has removed the host ends), the network's NAT rules, and the bridge.
+    type: str
+    choices: [present, absent]
+    default: present
+"""
+
+EXAMPLES = r"""
+- name: Seed 004's lab
+  linuxns.net.container_network:
+    name: lab
+    bridge: br0
+    subnet: 10.100.0.0/24
+    containers:
+      - {name: c1, address: 10.100.0.2}
+      - {name: c2, address: 10.100.0.3}
+
+- name: Two hundred containers, addresses chosen and kept
+  linuxns.net.container_network:
+    name: web
+    subnet: 10.101.0.0/16
+    containers: "{{ range(1, 201) | map('string') | map('regex_replace', '^', 'web') | list }}"
+"""
+
+RETURN = r"""
+addresses:
+  description: Container name to its address.
+  returned: when O(state=present)
+  type: dict
+  sample: {"c1": "10.100.0.2", "c2": "10.100.0.3"}
+gateway:
+  description: The gateway address.
+  returned: when O(state=present)
+  type: str
+  sample: 10.100.0.1
+bridge:
+  description: The bridge name.
+  returned: when O(state=present)
+  type: str
+  sample: br0
+backends:
+  description: The firewall backend used for the NAT rules.
+  returned: when O(state=present)
+  type: dict
+  sample: {"": "nftables"}
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._module import run
+from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        name=dict(type="str", required=True),
+        bridge=dict(type="str"),
+        subnet=dict(type="str", required=True),
+        gateway=dict(type="str"),
+        mtu=dict(type="int"),
+        containers=dict(type="list", elements="raw", default=[]),
+        masquerade=dict(type="bool", default=True),
+        masquerade_exclude=dict(type="list", elements="str", default=[]),
+        isolated=dict(type="bool", default=True),
+        isolation_group=dict(type="int", default=27758),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    ), supports_check_mode=True)
+    run(module, lambda session, check: run_container_network(session, module.params, check))
+
+
+if __name__ == "__main__":
+    main()

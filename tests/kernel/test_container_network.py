@@ -1,0 +1,77 @@
+"""linuxns.net.container_network: a whole network in one call, run from a throwaway 'host' namespace."""
+
+from __future__ import annotations
+
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name
+from support import addresses, links, namespaces, ping, routes, run_module, sh
+
+
+def spec(prefix, **extra):
+    return dict({"name": "lab", "bridge": "br0", "subnet": "10.100.0.0/24",
+                 "containers": [f"{prefix}c1", {"name": f"{prefix}c2", "address": "10.100.0.9"}]}, **extra)
+
+
+def test_build_check_mode_idempotence_and_teardown(netns, nsname):
+    host = netns("host")
+    prefix = nsname("p")
+    c1, c2 = nsname.adopt(f"{prefix}c1"), nsname.adopt(f"{prefix}c2")
+    predicted = run_module("container_network", spec(prefix), check_mode=True, netns=host)
+    assert predicted["changed"] and c1 not in namespaces() and "br0" not in links(host)
+    assert predicted["addresses"] == {c1: "10.100.0.2", c2: "10.100.0.9"}
+
+    made = run_module("container_network", spec(prefix), diff=True, netns=host)
+    assert made["changes"] == [c.replace("backend chosen at run time", made["backends"][""]) for c in predicted["changes"]]
+    assert addresses(host, "br0") == ["10.100.0.1/24"] and addresses(c2, "eth0") == ["10.100.0.9/24"]
+    assert routes(c1, "default")[0]["gateway"] == "10.100.0.1"
+    assert ping(c1, "10.100.0.9") and ping(c1, "10.100.0.1") and ping(host, "10.100.0.2")
+    ends = [l for l in links(host).values() if l.get("master") == "br0"]
+    assert len(ends) == 2 and all(len(l["ifname"]) == 13 for l in ends)
+
+    assert not run_module("container_network", spec(prefix), netns=host)["changed"]
+    assert not run_module("container_network", spec(prefix), check_mode=True, netns=host)["changed"]
+
+    down = run_module("container_network", spec(prefix, state="absent"), netns=host)
+    assert down["changed"] and c1 not in namespaces() and c2 not in namespaces()
+    assert set(links(host)) == {"lo"}, "bridge and host ends gone when the module returns"
+    assert "linuxns_net" not in sh("nft", "list", "ruleset", netns=host).stdout
+    assert not run_module("container_network", spec(prefix, state="absent"), netns=host)["changed"]
+
+
+def test_drift_is_repaired(netns, nsname):
+    host = netns("host")
+    prefix = nsname("p")
+    c1, c2 = nsname.adopt(f"{prefix}c1"), nsname.adopt(f"{prefix}c2")
+    run_module("container_network", spec(prefix), netns=host)
+    c1_end = host_end_name("br0", c1)
+    assert links(host)[c1_end]["master"] == "br0"
+    sh("ip", "-n", host, "link", "del", c1_end)        # someone deletes c1's veth
+    sh("ip", "-n", c2, "route", "del", "default")      # and c2's default route
+    sh("nft", "flush", "ruleset", netns=host)          # and the NAT rules
+    repaired = run_module("container_network", spec(prefix), netns=host)
+    assert any(c.startswith(f"create veth '{c1_end}'") for c in repaired["changes"])
+    assert any(c.startswith("add route 0.0.0.0/0") and c2 in c for c in repaired["changes"])
+    assert any("masquerade" in c for c in repaired["changes"])
+    assert ping(c1, "10.100.0.9") and routes(c2, "default")
+    assert "masquerade" in sh("nft", "list", "ruleset", netns=host).stdout
+    assert not run_module("container_network", spec(prefix), netns=host)["changed"]
+
+
+def test_bad_network_fails_before_any_change(netns, nsname):
+    host = netns("host")
+    prefix = nsname("p")
+    before = (links(host), namespaces())
+    result = run_module("container_network", spec(prefix, subnet="10.100.0.0/30",
+                                                  containers=["a", "b", "c"]), netns=host)
+    assert result["failed"] and "is full" in result["msg"] and "network 'lab'" in result["msg"]
+    assert (links(host), namespaces()) == before
+
+
+def test_bridge_name_taken_fails_before_any_change(netns, nsname):
+    host = netns("host")
+    prefix = nsname("p")
+    nsname.adopt(f"{prefix}c1"), nsname.adopt(f"{prefix}c2")
+    sh("ip", "-n", host, "link", "add", "br0", "type", "veth", "peer", "name", "br0p")
+    before = (links(host), namespaces())
+    result = run_module("container_network", spec(prefix), netns=host)
+    assert result["failed"] and "taken by a veth" in result["msg"]
+    assert (links(host), namespaces()) == before
