@@ -69,7 +69,8 @@ def run_container_network(session, spec, check_mode):
         plan_veth(plan, session, snaps, normalize_veth(pair))
     tables = {}
     for route in layout["routes"]:
-        plan_route(plan, session, snaps, tables, normalize_route(route))
+        # the gateway is on the subnet that this plan gives the container's eth0, even if eth0 is (re)made now
+        plan_route(plan, session, snaps, tables, dict(normalize_route(route), gateway_on_planned_link=True))
     rules = [_masquerade_rule(net, "present" if net["masquerade"] else "absent")]
     backends = plan_masquerade(plan, session, rules, check_mode)
     result = plan.result(check_mode)

@@ -194,7 +194,8 @@ def plan_route(plan, session, snaps, tables, r):
     if foreign:
         raise Conflict(f"{obj} in {where(ns)} exists and belongs to {owner} (via {have['gateway'] or have['dev']}); "
                        "not rewriting it (set replace_foreign: true)")
-    _check_gateway(plan, session, snapshot, r, obj)
+    if not r.get("gateway_on_planned_link"):
+        _check_gateway(plan, session, snapshot, r, obj)
 
     def attrs():
         a = {"family": _af(r), "dst": str(r["dest"]), "table": r["table"], "priority": r["metric"], "proto": RTPROT_STATIC}
