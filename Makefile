@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup demo demo-down inspect test test-kernel molecule sanity lab-up lab-down
+.PHONY: setup bench demo demo-down inspect test test-kernel molecule sanity lab-up lab-down
 
 setup:
 	@scripts/setup
@@ -17,6 +17,11 @@ demo-down: setup
 
 inspect: setup
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) ansible-playbook -i /run/linuxns-lab/lndemo/inventory.yml playbooks/inspect.yml
+
+## Benchmarks against an ip script and the CNI bridge plugin, in lab hosts; results to bench/results/ and docs/benchmarks/.
+bench: setup
+	@scripts/setup bench
+	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, then ansible-test sanity.
 test: setup

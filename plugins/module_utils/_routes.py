@@ -95,13 +95,17 @@ def describe_key(r):
 
 
 class RouteTable:
-    """All unicast routes of a namespace (every table), read with one dump per run."""
+    """The unicast routes of a namespace (every table), one dump per family and run. Asking the kernel for one
+    family keeps IPv6's many kernel routes out of an IPv4 plan (decoding them is most of a dump's cost)."""
 
-    def __init__(self, session, namespace, snapshot):
+    def __init__(self, session, namespace, snapshot, families=(4, 6)):
         self.by_key = {}
         if snapshot.missing:
             return
-        for msg in session.netlink(namespace).route("dump"):
+        messages = []
+        for family in families:
+            messages += session.netlink(namespace).route("dump", family=socket.AF_INET if family == 4 else socket.AF_INET6)
+        for msg in messages:
             if msg["type"] != RTN_UNICAST or msg["family"] not in (socket.AF_INET, socket.AF_INET6):
                 continue
             family = 4 if msg["family"] == socket.AF_INET else 6
@@ -166,9 +170,10 @@ def _check_gateway(plan, session, snapshot, r, obj):
 def plan_route(plan, session, snaps, tables, r):
     ns = r["namespace"]
     snapshot = snaps[ns]
-    if ns not in tables:
-        tables[ns] = RouteTable(session, ns, snapshot)
-    have = tables[ns].by_key.get(route_key(r))
+    table_key = (ns, r["family"])
+    if table_key not in tables:
+        tables[table_key] = RouteTable(session, ns, snapshot, (r["family"],))
+    have = tables[table_key].by_key.get(route_key(r))
     obj = describe_key(r)
     key = f"{ns or ''}/{obj}"
     sock = functools.partial(session.netlink, ns)
