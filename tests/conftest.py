@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import uuid
@@ -44,6 +45,29 @@ def no_leaks():
     assert after == before, "the tests changed the root network namespace"
 
 
+_figures = {}
+
+
+@pytest.fixture(scope="session")
+def record():
+    """Figures for docs/reliability.md (inputs tried, kills survived, ...), written to tests/output/."""
+    yield lambda key, value: _figures.__setitem__(key, value)
+    if _figures:
+        out = support.REPO / "tests" / "output"
+        out.mkdir(exist_ok=True)
+        (out / "reliability.json").write_text(json.dumps(_figures, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_behind(request):
+    """After every test module: no namespace of this run is left, and the root namespace is as it was."""
+    before = _root_state()
+    yield
+    leftover = [n for n in support.namespaces() if n.startswith(PREFIX)]
+    assert not leftover, f"{request.module.__name__} left namespaces behind: {leftover}"
+    assert _root_state() == before, f"{request.module.__name__} changed the root network namespace"
+
+
 @pytest.fixture
 def nsname():
     """Factory of unique namespace names (not created); every namespace with such a name is removed afterwards."""
@@ -65,6 +89,22 @@ def nsname():
     for name in made:
         if name in existing:
             support.sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def netns_module():
+    """Like netns, for namespaces that a whole test module shares."""
+    made = []
+
+    def make(label="ns"):
+        name = f"{PREFIX}{next(_counter)}{label}"[:40]
+        support.sh("ip", "netns", "add", name)
+        support.sh("ip", "-n", name, "link", "set", "lo", "up")
+        made.append(name)
+        return name
+    yield make
+    for name in made:
+        support.sh("ip", "netns", "del", name, check=False)
 
 
 @pytest.fixture

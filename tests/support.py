@@ -67,18 +67,33 @@ def sysctl(netns, key):
     return sh("sysctl", "-n", key, netns=netns).stdout.strip()
 
 
-def run_module(name, args, check_mode=False, diff=False, netns=None, env=None):
-    """Run one module of the collection as Ansible would run it on a managed node; returns its JSON result."""
+def _module_command(name, args, check_mode, diff, netns, env):
     payload = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"ANSIBLE_MODULE_ARGS": payload}, f)
+    full_env = dict(os.environ, PYTHONPATH=str(collections_root()))
+    full_env.update(env or {})
+    argv = (sys.executable, str(REPO / "plugins" / "modules" / f"{name}.py"), f.name)
+    if netns:
+        argv = ("nsenter", f"--net=/run/netns/{netns}") + argv
+    return argv, full_env, f.name
+
+
+def start_module(name, args, netns=None):
+    """Start a module in the background (to be killed by a fault test); returns the Popen."""
+    argv, env, path = _module_command(name, args, False, False, netns, None)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.args_file = path
+    return proc
+
+
+def run_module(name, args, check_mode=False, diff=False, netns=None, env=None):
+    """Run one module of the collection as Ansible would run it on a managed node; returns its JSON result."""
+    argv, full_env, path = _module_command(name, args, check_mode, diff, netns, env)
     try:
-        full_env = dict(os.environ, PYTHONPATH=str(collections_root()))
-        full_env.update(env or {})
-        argv = (sys.executable, str(REPO / "plugins" / "modules" / f"{name}.py"), f.name)
-        proc = sh(*argv, check=False, netns=netns, env=full_env)
+        proc = sh(*argv, check=False, env=full_env)
     finally:
-        os.unlink(f.name)
+        os.unlink(path)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

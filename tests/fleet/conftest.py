@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from lab import Lab
 from support import REPO, ansible_env, sh
-
-import re
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     fleet = Lab("lntest", tmp_path_factory.mktemp("lab"), "198.51.100.0/24")
     fleet.up(3)
+    _active.append(fleet)
     yield fleet
+    _active.remove(fleet)
     fleet.down()
+
+
+_active = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def lab_hosts_left_clean(request):
+    """After every test module that used the lab: its hosts hold no namespace, bridge, veth or rule of ours."""
+    yield
+    for fleet in _active:
+        _check_clean(fleet, request.module.__name__)
+
+
+def _check_clean(fleet, module):
+    for host in fleet.state()["hosts"]:
+        links = [l["ifname"] for l in json.loads(fleet.exec(host, "ip", "-j", "link").stdout)]
+        assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
+        assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
+        for tool in ("nft list ruleset", "iptables-nft-save", "iptables-legacy-save"):
+            out = fleet.exec(host, *tool.split(), check=False).stdout
+            assert "linuxns" not in out.lower(), f"{module} left rules on {host} ({tool})"
 
 
 class Run:

@@ -1,0 +1,75 @@
+"""Neighbours: on a host that already runs Docker-like things, the network still forwards and NATs, and teardown
+leaves every foreign rule, link and namespace byte-for-byte as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hoststate import ping, source_seen
+
+pytestmark = pytest.mark.slow
+HOST = "host1"
+
+# (name, commands run on the host to make the foreign state); iptables-nft is Debian's default, Docker's engine
+FOREIGN = {
+    "docker-on-iptables-nft": [
+        "iptables-nft -P FORWARD DROP",
+        "iptables-nft -N DOCKER-USER", "iptables-nft -A DOCKER-USER -j RETURN",
+        "iptables-nft -A FORWARD -j DOCKER-USER",
+        "iptables-nft -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE",
+        "ip link add docker0 type bridge", "ip addr add 172.17.0.1/16 dev docker0",
+        "ip netns add foreign-ns", "ip link add fveth type veth peer name eth0 netns foreign-ns",
+        "nft add table inet theirs", "nft add chain inet theirs input { type filter hook input priority 10 ; }",
+        "nft add rule inet theirs input tcp dport 9999 drop",
+    ],
+    "iptables-legacy-in-use": [
+        "iptables-legacy -P FORWARD DROP",
+        "iptables-legacy -t nat -A POSTROUTING -s 172.18.0.0/16 -j MASQUERADE",
+        "iptables-legacy -N LIBVIRT_FWO", "iptables-legacy -A FORWARD -j LIBVIRT_FWO",
+        "ip link add virbr0 type bridge",
+        "ip netns add foreign-ns",
+    ],
+}
+UNDO = ["iptables-nft -F", "iptables-nft -X", "iptables-nft -t nat -F", "iptables-nft -P FORWARD ACCEPT",
+        "iptables-legacy -F", "iptables-legacy -X", "iptables-legacy -t nat -F", "iptables-legacy -P FORWARD ACCEPT",
+        "nft delete table inet theirs", "ip link del docker0", "ip link del virbr0", "ip link del fveth",
+        "ip netns del foreign-ns", "nft flush ruleset"]
+
+
+def foreign_state(lab):
+    def run(*argv):
+        return lab.exec(HOST, *argv, check=False).stdout
+    links = [(l["ifname"], l.get("master"), l.get("address"), l.get("mtu"), l["flags"])
+             for l in json.loads(run("ip", "-j", "-d", "link"))]
+    return {
+        "iptables-nft": [l for l in run("iptables-nft-save").splitlines() if not l.startswith("#")],
+        "iptables-legacy": [l for l in run("iptables-legacy-save").splitlines() if not l.startswith("#")],
+        "nft": run("nft", "list", "ruleset"),
+        "links": links,
+        "addresses": run("ip", "-o", "addr"),
+        "routes": run("ip", "route", "show", "table", "all"),
+        "namespaces": run("ip", "netns", "list"),
+    }
+
+
+@pytest.mark.parametrize("setup", list(FOREIGN))
+def test_foreign_state_is_kept_and_the_network_works(lab, playbook, record, setup):
+    for command in FOREIGN[setup]:
+        lab.exec(HOST, *command.split())
+    try:
+        before = foreign_state(lab)
+        playbook("playbooks/lab.yml", "-l", HOST)
+        assert ping(lab, HOST, "c1", "10.100.0.3")
+        upstream = lab.state()["hosts"]["upstream"]["address"]
+        assert source_seen(lab, HOST, "c1", upstream, 7007) == lab.state()["hosts"][HOST]["address"], \
+            "forwarded and masqueraded despite the FORWARD DROP policy"
+        playbook("playbooks/teardown.yml", "-l", HOST)
+        after = foreign_state(lab)
+        assert after == before
+        record(f"foreign_objects_preserved_{setup}",
+               len(FOREIGN[setup]))
+    finally:
+        for command in UNDO:
+            lab.exec(HOST, *command.split(), check=False)

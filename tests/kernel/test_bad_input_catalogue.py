@@ -1,0 +1,128 @@
+"""The bad input catalogue: hostile or mistaken inputs across the modules and the roles' module.
+
+Each must fail with a message that names the object and the problem, and leave the host exactly as it was: links,
+addresses, routes, rules and namespaces, compared as a full snapshot before and after."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support import namespaces, run_module, sh
+
+CATALOGUE = [
+    # netns
+    ("netns", {"name": ["a/b"]}, ["'a/b'", "must not contain '/'"]),
+    ("netns", {"name": [".."]}, ["'..'", "/run/netns"]),
+    ("netns", {"name": ["."]}, ["'.'", "/run/netns"]),
+    ("netns", {"name": ["ok", "ok"]}, ["'ok'", "more than once"]),
+    ("netns", {"name": ["ok"], "sysctls": {"kernel.hostname": "x"}}, ["kernel.hostname", "only net.* sysctls"]),
+    ("netns", {"name": ["ok"], "sysctls": {"net.ipv4.nope": 1}}, ["net.ipv4.nope", "does not exist"]),
+    ("netns", {"name": ["ok"], "sysctls": {"net/../kernel/x": 1}}, ["net/../kernel/x", "only net.* sysctls"]),
+    ("netns", {"name": ["ok"], "pid": 99999999}, ["pid 99999999", "no process"]),
+    ("netns", {"name": ["ok"], "pid": -3}, ["pid -3", "positive integer"]),
+    # veth
+    ("veth", {"name": "x" * 16, "peer": "p"}, ["'xxxxxxxxxxxxxxxx'", "at most 15"]),
+    ("veth", {"name": "a:b", "peer": "p"}, ["'a:b'", "contains ':'"]),
+    ("veth", {"name": "a b", "peer": "p"}, ["'a b'", "contains ' '"]),
+    ("veth", {"name": "a/b", "peer": "p"}, ["'a/b'", "contains '/'"]),
+    ("veth", {"name": "..", "peer": "p"}, ["'..'", "not valid link names"]),
+    ("veth", {"name": "v0", "peer": "p", "peer_namespace": "../../etc"}, ["'../../etc'", "/run/netns"]),
+    ("veth", {"name": "v0"}, ["veth 'v0'", "'peer'"]),
+    ("veth", {"name": "v0", "peer": "v0"}, ["veth 'v0'", "same name"]),
+    ("veth", {"name": "v0", "peer": "p", "addresses": ["10.0.0.1"]}, ["10.0.0.1", "no prefix length"]),
+    ("veth", {"name": "v0", "peer": "p", "addresses": ["300.0.0.1/24"]}, ["300.0.0.1/24", "not a valid address"]),
+    ("veth", {"name": "v0", "peer": "p", "mtu": 10}, ["veth 'v0'", "mtu 10"]),
+    ("veth", {"name": "v0", "peer": "p", "mac": "ff:ff:ff:ff:ff:ff"}, ["ff:ff:ff:ff:ff:ff", "multicast"]),
+    ("veth", {"name": "v0", "peer": "p", "master": "nobr"}, ["master 'nobr'", "does not exist"]),
+    ("veth", {"name": "v0", "peer": "p", "master": "taken0"}, ["master 'taken0'", "is a veth, not a bridge"]),
+    ("veth", {"name": "br-own", "peer": "p"}, ["veth 'br-own'", "taken by a bridge"]),
+    ("veth", {"name": "v0", "peer": "p", "peer_namespace": "no-such-ns"}, ["'no-such-ns'", "does not exist"]),
+    ("veth", {"pairs": [{"name": "v1", "peer": "p"}] * 2}, ["'v1'", "more than once"]),
+    ("veth", {"pairs": [{"name": "v1", "peer": "p", "mtu": "big"}]}, ["pairs[0]", "mtu"]),
+    # bridge
+    ("bridge", {"name": "taken0"}, ["bridge 'taken0'", "taken by a veth"]),
+    ("bridge", {"name": "br1", "ports": ["ghost"]}, ["port 'ghost'", "does not exist"]),
+    ("bridge", {"name": "br1", "ports": ["lo"]}, ["port 'lo'", "loopback"]),
+    ("bridge", {"name": "br1", "ports": ["br1"]}, ["bridge 'br1'", "its own port"]),
+    ("bridge", {"name": "br1", "purge_ports": True}, ["bridge 'br1'", "purge_ports needs"]),
+    ("bridge", {"name": "br1", "addresses": ["10.1.0.1/99"]}, ["10.1.0.1/99", "not a valid address"]),
+    ("bridge", {"name": "br1", "group": -1}, ["bridge 'br1'", "group -1"]),
+    # routes
+    ("netns_route", {"dest": "default"}, ["route 0.0.0.0/0", "give a gateway, a dev"]),
+    ("netns_route", {"dest": "10.9.0.1/16", "gateway": "10.1.0.9"}, ["10.9.0.1/16", "host bits"]),
+    ("netns_route", {"dest": "10.9.0.0/16", "gateway": "10.77.0.1"}, ["gateway 10.77.0.1", "not reachable"]),
+    ("netns_route", {"dest": "10.9.0.0/16", "gateway": "fe80::1"}, ["fe80::1", "is IPv6, the destination is IPv4"]),
+    ("netns_route", {"dest": "10.9.0.0/16", "dev": "ghost0"}, ["dev 'ghost0'", "does not exist"]),
+    ("netns_route", {"dest": "10.9.0.0/16", "gateway": "10.1.0.9", "table": "bogus"}, ["table 'bogus'", "must be"]),
+    ("netns_route", {"dest": "10.1.0.0/24", "dev": "br-own", "state": "absent"}, ["belongs to kernel", "not removing"]),
+    # masquerade
+    ("masquerade", {"source": "10.1.0.1/24"}, ["10.1.0.1/24", "host bits"]),
+    ("masquerade", {"source": "10.1.0.0/24", "exclude_destinations": ["2001:db8::/32"]}, ["2001:db8::/32", "is IPv6"]),
+    ("masquerade", {"source": "10.1.0.0/24", "out_interface": "e0", "exclude_out_interface": "e0"}, ["'e0'", "both"]),
+    ("masquerade", {"source": "10.1.0.0/24", "isolation_group": 5}, ["10.1.0.0/24", "isolation_group needs"]),
+    ("masquerade", {"source": "10.1.0.0/24", "namespace": "no-such-ns"}, ["'no-such-ns'", "does not exist"]),
+    # container_network (the bridge_network role's one call)
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [f"k{i}" for i in range(7)]},
+     ["network 'n'", "is full"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "address": "10.6.0.2"}]},
+     ["container 'k'", "outside subnet"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "address": "10.5.0.1"}]},
+     ["container 'k'", "already the gateway"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": ["k", "k"]}, ["'k'", "more than once"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": ["../k"]}, ["network 'n'", "/run/netns"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "gateway": "10.6.0.1", "containers": ["k"]},
+     ["gateway 10.6.0.1", "not a host address"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "taken0", "containers": ["k"]},
+     ["bridge 'taken0'", "taken by a veth"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "way-too-long-name", "containers": ["k"]},
+     ["'way-too-long-name'", "at most 15"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "ip": "10.5.0.3"}]},
+     ["container 'k'", "unknown keys"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [f"k{i}" for i in range(3000)],
+                           "mtu": 20}, ["network 'n'", "mtu 20"]),
+]
+
+
+def _resolve(args, host):
+    """Name a namespace that certainly does not exist (this run's prefix, never created)."""
+    return json.loads(json.dumps(args).replace('"no-such-ns"', f'"{host}-missing"'))
+
+
+def snapshot(names):
+    state = {"namespaces": sorted(namespaces())}
+    for ns in names:
+        state[ns] = [sh("ip", "-n", ns, "-d", "-j", "link").stdout, sh("ip", "-n", ns, "-j", "addr").stdout,
+                     sh("ip", "-n", ns, "route", "show", "table", "all").stdout,
+                     sh("nft", "list", "ruleset", netns=ns).stdout, sh("iptables-save", netns=ns).stdout.split("\n", 1)[1],
+                     sh("sysctl", "-n", "net.ipv4.ip_forward", netns=ns).stdout]
+    # link dumps carry traffic counters; drop them
+    for ns in names:
+        state[ns][0] = [(l["ifname"], l.get("master"), l.get("mtu"), l["flags"], l.get("address"))
+                        for l in json.loads(state[ns][0])]
+    return state
+
+
+@pytest.fixture(scope="module")
+def prepared(netns_module):
+    host, c1 = netns_module("host"), netns_module("c1")
+    assert not run_module("container_network", {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24",
+                                                 "containers": []}, netns=host).get("failed")
+    sh("ip", "-n", host, "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
+    return host, c1
+
+
+def test_catalogue_is_big_enough():
+    assert len(CATALOGUE) >= 40
+
+
+@pytest.mark.parametrize("module, args, fragments", CATALOGUE, ids=[f"{i:02d}-{c[0]}" for i, c in enumerate(CATALOGUE)])
+def test_bad_input_fails_clearly_and_changes_nothing(prepared, module, args, fragments):
+    host, c1 = prepared
+    before = snapshot([host, c1])
+    result = run_module(module, _resolve(args, host), netns=host)
+    assert result.get("failed"), f"accepted: {args}"
+    for fragment in fragments:
+        assert fragment in result["msg"], f"message {result['msg']!r} lacks {fragment!r}"
+    assert snapshot([host, c1]) == before
