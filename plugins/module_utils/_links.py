@@ -158,17 +158,18 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
     if want.get("addresses") is not None:
         have = set(managed_addresses(current.addresses))
         wanted = set(want["addresses"])
-        for addr in sorted(wanted - have):
-            ip, prefix = addr.split("/")
-            plan.add(f"add address {addr} to {what} '{name}' in {where(namespace)}",
-                     lambda ip=ip, prefix=prefix: netlink_call(
-                         f"address {ip}/{prefix} on '{name}'", namespace, sock().addr, "add",
-                         index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix)))
+        # removals first: removing a subnet's primary address also removes the secondaries added after it
         for addr in sorted(have - wanted):
             ip, prefix = addr.split("/")
             plan.add(f"remove address {addr} from {what} '{name}' in {where(namespace)}",
                      lambda ip=ip, prefix=prefix: netlink_call(
                          f"address {ip}/{prefix} on '{name}'", namespace, sock().addr, "del",
+                         index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix)))
+        for addr in sorted(wanted - have):
+            ip, prefix = addr.split("/")
+            plan.add(f"add address {addr} to {what} '{name}' in {where(namespace)}",
+                     lambda ip=ip, prefix=prefix: netlink_call(
+                         f"address {ip}/{prefix} on '{name}'", namespace, sock().addr, "add",
                          index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix)))
     if want.get("up") is not None and (link is None or current.up != want["up"]):
         state = "up" if want["up"] else "down"

@@ -269,7 +269,13 @@ def normalize_netns(item):
            "sysctls": {k: " ".join(str(v if not isinstance(v, bool) else int(v)).split())
                        for k, v in (item.get("sysctls") or {}).items()}}
     for key in out["sysctls"]:
-        sysctl_path(key, name)
+        path = sysctl_path(key, name)
+        # the net.* sysctls are the same in every namespace, except those under a device's name: check the rest
+        # here, so a bad key fails before a namespace is created
+        parts = path.split("/")
+        per_device = len(parts) > 7 and parts[5] in ("conf", "neigh") and parts[6] not in ("all", "default")
+        if not per_device and not os.path.exists(path):
+            raise InvalidInput(f"sysctl '{key}' does not exist in {where(name)}")
     if out["pid"] is not None:
         if not isinstance(out["pid"], int) or out["pid"] <= 0:
             raise InvalidInput(f"namespace '{name}': pid {out['pid']!r} must be a positive integer")
@@ -366,7 +372,7 @@ def plan_netns(plan, session, items, snapshots=None):
             after.setdefault("sysctls", {})[key] = value
             if current != value:
                 plan.add(f"set sysctl {key}={value} in {obj}",
-                         lambda name=name, path=path, value=value: _set_sysctl(session, name, path, value))
+                         lambda name=name, key=key, path=path, value=value: _set_sysctl(session, name, key, path, value))
         plan.record(name, before if exists else None, after, mark)
     if doomed:
         ends = host_ends(session, doomed)
@@ -375,14 +381,14 @@ def plan_netns(plan, session, items, snapshots=None):
                      lambda: wait_links_gone(session, ends))
 
 
-def _set_sysctl(session, namespace, path, value):
+def _set_sysctl(session, namespace, key, path, value):
     with session.inside(namespace):
         try:
             write_sysctl(path, value)
         except FileNotFoundError:
-            raise InvalidInput(f"sysctl '{path[len('/proc/sys/'):]}' does not exist in {where(namespace)}") from None
+            raise InvalidInput(f"sysctl '{key}' does not exist in {where(namespace)}") from None
         except OSError as exc:
-            raise KernelError(f"sysctl '{path[len('/proc/sys/'):]}' in {where(namespace)}: {exc.strerror}") from None
+            raise KernelError(f"sysctl '{key}' in {where(namespace)}: {exc.strerror}") from None
 
 
 def run_netns(session, raw_items, check_mode):

@@ -47,9 +47,10 @@ def test_drift_is_repaired(netns, nsname):
     sh("ip", "-n", host, "link", "del", c1_end)        # someone deletes c1's veth
     sh("ip", "-n", c2, "route", "del", "default")      # and c2's default route
     sh("nft", "flush", "ruleset", netns=host)          # and the NAT rules
-    sh("ip", "-n", c2, "addr", "add", "10.100.0.99/24", "dev", "eth0")  # and changes c2's (fixed) address
-    sh("ip", "-n", c2, "addr", "del", "10.100.0.9/24", "dev", "eth0")
+    sh("ip", "-n", c2, "addr", "del", "10.100.0.9/24", "dev", "eth0")  # and changes c2's (fixed) address
+    sh("ip", "-n", c2, "addr", "add", "10.100.0.99/24", "dev", "eth0")
     repaired = run_module("container_network", spec(prefix), netns=host)
+    assert not repaired.get("failed"), repaired.get("msg")
     assert f"add address 10.100.0.9/24 to veth peer 'eth0' in namespace '{c2}'" in repaired["changes"]
     assert f"remove address 10.100.0.99/24 from veth peer 'eth0' in namespace '{c2}'" in repaired["changes"]
     assert any(c.startswith(f"create veth '{c1_end}'") for c in repaired["changes"])
