@@ -6,7 +6,6 @@ addresses, routes, rules and namespaces, compared as a full snapshot before and 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -92,16 +91,20 @@ def _resolve(args, host):
 
 
 def snapshot(names):
+    """What a module could change, without what the kernel manages by itself (IPv6 link-local autoconfiguration,
+    carrier flags, counters)."""
     state = {"namespaces": sorted(namespaces())}
     for ns in names:
-        state[ns] = [sh("ip", "-n", ns, "-d", "-j", "link").stdout, sh("ip", "-n", ns, "-j", "addr").stdout,
-                     sh("ip", "-n", ns, "route", "show", "table", "all").stdout,
-                     sh("nft", "list", "ruleset", netns=ns).stdout, [line for line in sh("iptables-save", netns=ns).stdout.splitlines() if not line.startswith("#")],
-                     sh("sysctl", "-n", "net.ipv4.ip_forward", netns=ns).stdout]
-    # keep what a configuration sets; traffic counters and carrier flags change by themselves
-    for ns in names:
-        state[ns][0] = [(l["ifname"], l.get("master"), l.get("mtu"), "UP" in l["flags"], l.get("address"))
-                        for l in json.loads(state[ns][0])]
+        links = [(l["ifname"], l.get("master"), l.get("mtu"), "UP" in l["flags"], l.get("address"))
+                 for l in json.loads(sh("ip", "-n", ns, "-d", "-j", "link").stdout)]
+        addrs = sorted((a["ifname"], i["local"], i["prefixlen"]) for a in json.loads(sh("ip", "-n", ns, "-j", "addr").stdout)
+                       for i in a.get("addr_info", []) if i.get("scope") != "link")
+        routes4 = sh("ip", "-n", ns, "-4", "route", "show", "table", "all").stdout
+        routes6 = [r for r in sh("ip", "-n", ns, "-6", "route", "show", "table", "all").stdout.splitlines()
+                   if "proto kernel" not in r and not r.startswith(("local ", "multicast "))]
+        rules = [sh("nft", "list", "ruleset", netns=ns).stdout,
+                 [line for line in sh("iptables-save", netns=ns).stdout.splitlines() if not line.startswith("#")]]
+        state[ns] = [links, addrs, routes4, routes6, rules, sh("sysctl", "-n", "net.ipv4.ip_forward", netns=ns).stdout]
     return state
 
 
@@ -111,14 +114,6 @@ def prepared(netns_module):
     assert not run_module("container_network", {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24",
                                                  "containers": []}, netns=host).get("failed")
     sh("ip", "-n", host, "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
-    # a portless bridge that just came up gets, then loses, IPv6 link-local state: let the kernel settle first
-    previous, deadline = None, time.monotonic() + 10
-    while time.monotonic() < deadline:
-        current = snapshot([host, c1])
-        if current == previous:
-            break
-        previous = current
-        time.sleep(1)
     return host, c1
 
 
