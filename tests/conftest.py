@@ -20,10 +20,12 @@ _counter = itertools.count()
 
 
 def _root_state():
-    """What must not change in the namespace the tests run in."""
+    """What must not change in the namespace the tests run in (a running lab's one veth and its routes aside)."""
+    lab_links = support.ROOT_LAB_LINKS
     return {
-        "links": sorted(support.links(None)),
-        "routes": support.sh("ip", "route", "show", "table", "all").stdout,
+        "links": sorted(set(support.links(None)) - lab_links),
+        "routes": [r for r in support.sh("ip", "route", "show", "table", "all").stdout.splitlines()
+                   if not any(f"dev {link} " in r + " " for link in lab_links)],
         "ip_forward": open("/proc/sys/net/ipv4/ip_forward").read(),
         "nft": support.sh("nft", "list", "ruleset", check=False).stdout,
         "iptables": [line for line in support.sh("iptables-save", check=False).stdout.splitlines() if not line.startswith("#")],

@@ -10,6 +10,8 @@ import sys
 import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# links a running lab fleet is allowed in the root namespace (its one veth, and the route through it)
+ROOT_LAB_LINKS = set()
 
 
 def collections_root():

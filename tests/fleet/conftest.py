@@ -8,17 +8,20 @@ import re
 import pytest
 
 from lab import Lab
+import support
 from support import REPO, ansible_env, sh
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     fleet = Lab("lntest", tmp_path_factory.mktemp("lab"), "198.51.100.0/24")
+    support.ROOT_LAB_LINKS.add(fleet.root_link)
     fleet.up(3)
     _active.append(fleet)
     yield fleet
     _active.remove(fleet)
     fleet.down()
+    support.ROOT_LAB_LINKS.discard(fleet.root_link)
 
 
 _active = []

@@ -15,7 +15,7 @@ from support import REPO, ansible_env
 
 pytestmark = pytest.mark.slow
 HOST, N, KILLS = "host3", 50, 20
-EXTRA = ("-l", HOST, "-e", f"n={N}")
+EXTRA = ("-e", f"target={HOST}", "-e", f"n={N}")
 
 
 def intended_state(lab):
