@@ -53,7 +53,7 @@ _figures = {}
 @pytest.fixture(scope="session")
 def record():
     """Figures for docs/reliability.md (inputs tried, kills survived, ...), written to tests/output/."""
-    yield lambda key, value: _figures.__setitem__(key, value)
+    yield _figures.__setitem__
     if _figures:
         out = support.REPO / "tests" / "output"
         out.mkdir(exist_ok=True)

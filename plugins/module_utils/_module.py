@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
@@ -50,3 +50,10 @@ def run(module, operation, **extra):
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)
+
+
+def run_batch_module(item_spec, list_key, identity, operation):
+    """A module that manages one object from its top-level options, or many from the list option list_key."""
+    module = AnsibleModule(argument_spec=dict(item_spec, **{list_key: dict(type="list", elements="dict")}),
+                           supports_check_mode=True, required_one_of=[(identity, list_key)])
+    run(module, lambda session, check: operation(session, batch_items(module.params, list_key, item_spec), check))

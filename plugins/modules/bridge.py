@@ -91,10 +91,8 @@ changes:
   sample: ["create bridge 'br0' in the module's own namespace", "add address 10.100.0.1/24 to bridge 'br0' in the module's own namespace"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.linuxns.net.plugins.module_utils._links import run_bridge
-from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 
 ITEM = dict(
     name=dict(type="str"),
@@ -112,9 +110,7 @@ ITEM = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ITEM, bridges=dict(type="list", elements="dict")), supports_check_mode=True,
-                           required_one_of=[("name", "bridges")])
-    run(module, lambda session, check: run_bridge(session, batch_items(module.params, "bridges", ITEM), check))
+    run_batch_module(ITEM, "bridges", "name", run_bridge)
 
 
 if __name__ == "__main__":

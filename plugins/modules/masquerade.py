@@ -103,9 +103,7 @@ backends:
   sample: {"": "nftables"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 from ansible_collections.linuxns.net.plugins.module_utils._nat import run_masquerade
 
 ITEM = dict(
@@ -123,9 +121,7 @@ ITEM = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ITEM, rules=dict(type="list", elements="dict")), supports_check_mode=True,
-                           required_one_of=[("source", "rules")])
-    run(module, lambda session, check: run_masquerade(session, batch_items(module.params, "rules", ITEM), check))
+    run_batch_module(ITEM, "rules", "source", run_masquerade)
 
 
 if __name__ == "__main__":

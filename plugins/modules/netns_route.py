@@ -89,9 +89,7 @@ changes:
   sample: ["add route 0.0.0.0/0 in namespace 'c1'"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 from ansible_collections.linuxns.net.plugins.module_utils._routes import run_routes
 
 ITEM = dict(
@@ -110,9 +108,7 @@ ITEM = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ITEM, routes=dict(type="list", elements="dict")), supports_check_mode=True,
-                           required_one_of=[("dest", "routes")])
-    run(module, lambda session, check: run_routes(session, batch_items(module.params, "routes", ITEM), check))
+    run_batch_module(ITEM, "routes", "dest", run_routes)
 
 
 if __name__ == "__main__":

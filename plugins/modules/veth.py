@@ -103,10 +103,8 @@ changes:
   sample: ["create veth 'veth-red' in namespace 'red' with peer 'veth-blue' in namespace 'blue'"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.linuxns.net.plugins.module_utils._links import run_veth
-from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
+from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 
 ITEM = dict(
     name=dict(type="str"),
@@ -126,9 +124,7 @@ ITEM = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(ITEM, pairs=dict(type="list", elements="dict")), supports_check_mode=True,
-                           required_one_of=[("name", "pairs")])
-    run(module, lambda session, check: run_veth(session, batch_items(module.params, "pairs", ITEM), check))
+    run_batch_module(ITEM, "pairs", "name", run_veth)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def networks(*nets):
 
 def test_same_network_from_two_runs_at_once(lab, playbook, record):
     extra = ("-e", f"target={HOST}", "-e", "n=40")
-    runs = [start(lab, "bench/playbooks/bridge.yml", *extra) for _ in range(2)]
+    runs = [start(lab, "bench/playbooks/bridge.yml", *extra) for _run in range(2)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     assert all(r.returncode == 0 for r in runs), outputs
     assert address_of(lab, HOST, "c40") == "10.100.0.41" and ping(lab, HOST, "c1", "10.100.0.41")

@@ -43,8 +43,10 @@ UNDO = ["iptables-nft -F", "iptables-nft -X", "iptables-nft -t nat -F", "iptable
 def foreign_state(lab):
     def run(*argv):
         return lab.exec(HOST, *argv, check=False).stdout
-    links = [(l["ifname"], l.get("master"), l.get("address"), l.get("mtu"), l["flags"])
+
+    links = [(l["ifname"], l.get("master"), l.get("address"), l.get("mtu"), "UP" in l["flags"])
              for l in json.loads(run("ip", "-j", "-d", "link"))]
+
     def rules(tool):  # packet counters change with traffic; the rules are what must not
         return [re.sub(r"\[\d+:\d+\]", "[0:0]", l) for l in run(tool).splitlines() if not l.startswith("#")]
     addresses = sorted((a["ifname"], i["local"], i["prefixlen"]) for a in json.loads(run("ip", "-j", "addr"))

@@ -97,8 +97,9 @@ def snapshot(names):
     for ns in names:
         links = [(l["ifname"], l.get("master"), l.get("mtu"), "UP" in l["flags"], l.get("address"))
                  for l in json.loads(sh("ip", "-n", ns, "-d", "-j", "link").stdout)]
-        addrs = sorted((a["ifname"], i["local"], i["prefixlen"]) for a in json.loads(sh("ip", "-n", ns, "-j", "addr").stdout)
-                       for i in a.get("addr_info", []) if i.get("scope") != "link")
+        addr_dump = json.loads(sh("ip", "-n", ns, "-j", "addr").stdout)
+        addrs = sorted((a["ifname"], i["local"], i["prefixlen"])
+                       for a in addr_dump for i in a.get("addr_info", []) if i.get("scope") != "link")
         routes4 = sh("ip", "-n", ns, "-4", "route", "show", "table", "all").stdout
         routes6 = [r for r in sh("ip", "-n", ns, "-6", "route", "show", "table", "all").stdout.splitlines()
                    if "proto kernel" not in r and not r.startswith(("local ", "multicast "))]
@@ -111,8 +112,8 @@ def snapshot(names):
 @pytest.fixture(scope="module")
 def prepared(netns_module):
     host, c1 = netns_module("host"), netns_module("c1")
-    assert not run_module("container_network", {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24",
-                                                 "containers": []}, netns=host).get("failed")
+    own = {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24", "containers": []}
+    assert not run_module("container_network", own, netns=host).get("failed")
     sh("ip", "-n", host, "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
     return host, c1
 
