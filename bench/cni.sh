@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The CNI reference bridge plugin with host-local IPAM and ipMasq: one ADD per container into a fresh named
 # namespace (as a runtime does), or one DEL per container and the namespace removed. Usage: cni.sh N add|del DATADIR
 set -e

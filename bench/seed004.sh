@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Seed 004's build-container-network.sh, scaled to N containers: one `ip`/`iptables` command at a time, as the
 # seed does it (veth created in the host, then moved into the container's namespace). Usage: seed004.sh N [down]
 set -e
