@@ -160,17 +160,11 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
         wanted = set(want["addresses"])
         # removals first: removing a subnet's primary address also removes the secondaries added after it
         for addr in sorted(have - wanted):
-            ip, prefix = addr.split("/")
             plan.add(f"remove address {addr} from {what} '{name}' in {where(namespace)}",
-                     lambda ip=ip, prefix=prefix: netlink_call(
-                         f"address {ip}/{prefix} on '{name}'", namespace, sock().addr, "del",
-                         index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix)))
+                     functools.partial(_change_address, sock, namespace, name, "del", addr))
         for addr in sorted(wanted - have):
-            ip, prefix = addr.split("/")
             plan.add(f"add address {addr} to {what} '{name}' in {where(namespace)}",
-                     lambda ip=ip, prefix=prefix: netlink_call(
-                         f"address {ip}/{prefix} on '{name}'", namespace, sock().addr, "add",
-                         index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix)))
+                     functools.partial(_change_address, sock, namespace, name, "add", addr))
     if want.get("up") is not None and (link is None or current.up != want["up"]):
         state = "up" if want["up"] else "down"
         plan.add(f"set {what} '{name}' in {where(namespace)} {state}",
@@ -188,6 +182,12 @@ def missing_reference(plan, snapshot, message):
         raise InvalidInput(message)
     if not snapshot.missing:
         plan.warnings.append(f"{message} (check mode assumes an earlier task creates it)")
+
+
+def _change_address(sock, namespace, name, command, addr):
+    ip, prefix = addr.split("/")
+    netlink_call(f"address {addr} on '{name}'", namespace, sock().addr, command,
+                 index=_index(sock(), name, namespace), address=ip, prefixlen=int(prefix))
 
 
 def _resolve_master(sock, namespace, attrs, master):
