@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import sys
-import uuid
 
 import pytest
 
@@ -14,8 +13,7 @@ import support
 
 sys.path.insert(0, str(support.collections_root()))
 
-RUN_ID = uuid.uuid4().hex[:5]
-PREFIX = f"lnt{RUN_ID}"
+PREFIX = support.RUN_PREFIX
 _counter = itertools.count()
 
 

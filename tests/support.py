@@ -8,8 +8,11 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import uuid
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# every namespace a test run creates starts with this (the run's id), so a run only ever looks at its own
+RUN_PREFIX = f"lnt{uuid.uuid4().hex[:5]}"
 # links a running lab fleet is allowed in the root namespace (its one veth, and the route through it)
 ROOT_LAB_LINKS = set()
 

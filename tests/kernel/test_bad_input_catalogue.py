@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from conftest import PREFIX
-from support import namespaces, run_module, sh
+from support import RUN_PREFIX, namespaces, run_module, sh
 
 CATALOGUE = [
     # netns
@@ -94,7 +93,7 @@ def _resolve(args, host):
 def snapshot(names):
     """What a module could change, without what the kernel manages by itself (IPv6 link-local autoconfiguration,
     carrier flags, counters)."""
-    state = {"namespaces": sorted(n for n in namespaces() if n.startswith(PREFIX))}  # this run's: others may run too
+    state = {"namespaces": sorted(n for n in namespaces() if n.startswith(RUN_PREFIX))}  # this run's: others may run too
     for ns in names:
         links = [(l["ifname"], l.get("master"), l.get("mtu"), "UP" in l["flags"], l.get("address"))
                  for l in json.loads(sh("ip", "-n", ns, "-d", "-j", "link").stdout)]
