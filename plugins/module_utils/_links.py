@@ -78,13 +78,13 @@ def _parse_link(msg):
 class Snapshot:
     """Links and addresses of one namespace, read with one link dump and one address dump."""
 
-    def __init__(self, session, namespace, allow_missing=False):
+    def __init__(self, session, namespace, allow_missing=False, check_mode=False):
         self.namespace = namespace
         self.by_name = {}
         self.by_index = {}
         self.missing = not session.exists(namespace)
         # check mode: objects an earlier task would create may be missing; predict instead of failing
-        self.check_mode = allow_missing
+        self.check_mode = check_mode
         self.planned = set()  # links that changes already queued in this run will create
         if self.missing:
             if not allow_missing:
@@ -114,10 +114,8 @@ class Snapshots:
 
     def __getitem__(self, namespace):
         if namespace not in self._cache:
-            snapshot = Snapshot(self.session, namespace,
-                                allow_missing=self.check_mode or namespace in self.planned_namespaces)
-            snapshot.check_mode = self.check_mode
-            self._cache[namespace] = snapshot
+            self._cache[namespace] = Snapshot(self.session, namespace, check_mode=self.check_mode,
+                                              allow_missing=self.check_mode or namespace in self.planned_namespaces)
         return self._cache[namespace]
 
 
