@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup bench demo demo-down inspect test test-kernel molecule sanity lab-up lab-down
+.PHONY: setup bench demo demo-down inspect test test-kernel molecule sanity support-range release-checks docs build lab-up lab-down
 
 setup:
 	@scripts/setup
@@ -23,11 +23,14 @@ bench: setup
 	@scripts/setup bench
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 
-## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, then ansible-test sanity.
+## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, ansible-test sanity, the
+## publishing checks and the docs site, then the unit, kernel and sanity tests on the older supported ansible-cores.
 test: setup
 	python -m pytest
 	scripts/molecule test --all
 	scripts/sanity
+	$(MAKE) --no-print-directory release-checks docs
+	scripts/support-range
 
 test-kernel: setup
 	python -m pytest tests/kernel
@@ -37,6 +40,24 @@ molecule: setup
 
 sanity: setup
 	scripts/sanity
+
+support-range: setup
+	scripts/support-range
+
+## changelog lint, ansible-lint (production), the tarball's contents, galaxy-importer, ansible-builder introspect
+release-checks:
+	@scripts/setup release
+	scripts/release-checks
+
+## The HTML docs site (docs/build/build/html), built offline with antsibull-docs
+docs:
+	@scripts/setup release
+	scripts/docs
+
+## The collection tarball, as it would be published
+build:
+	@scripts/setup release
+	.venv-release/bin/ansible-galaxy collection build --force --output-path dist .
 
 lab-up: setup
 	scripts/lab up --hosts $(or $(HOSTS),3)

@@ -34,7 +34,7 @@ METHODS = [
     ("role_rerun", "bridge_network role, re-run (changed=0)"),
     ("role_check", "bridge_network role, --check (changed=0)"),
     ("role_teardown", "bridge_network role, state: absent"),
-    ("ip_script", "seed 004 script of ip/iptables commands"),
+    ("ip_script", "the same network as a script of ip/iptables commands"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
     ("cni_del", "CNI bridge plugin: DEL + netns del per container"),
 ]
@@ -92,9 +92,9 @@ def bench_single_host(lab, n, results, datadir):
     verify_clean(lab, ROLE_HOST)
     results["role_teardown"].setdefault(n, []).append(t)
 
-    results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/seed004.sh"), str(n)))
+    results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
     verify(lab, SCRIPT_HOST, n)
-    lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/seed004.sh"), str(n), "down")
+    lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
     verify_clean(lab, SCRIPT_HOST)
 
     results["cni_add"].setdefault(n, []).append(timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/cni.sh"), str(n), "add", datadir))

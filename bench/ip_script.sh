@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Seed 004's build-container-network.sh, scaled to N containers: one `ip`/`iptables` command at a time, as the
-# seed does it (veth created in the host, then moved into the container's namespace). Usage: seed004.sh N [down]
+# The bridge network of the roles, built by hand and scaled to N containers: one `ip`/`iptables` command at a
+# time, veth created in the host, then moved into the container's namespace. Usage: ip_script.sh N [down]
 set -e
 N=$1
 if [ "${2:-}" = down ]; then
