@@ -8,7 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
-    bridge_subnet as _bridge_subnet, fleet_routes as _fleet_routes, plan_fleet_subnets)
+    bridge_subnet as _bridge_subnet, container_items as _container_items, fleet_routes as _fleet_routes, plan_fleet_subnets)
 
 
 def _filter_errors(func):
@@ -19,6 +19,11 @@ def _filter_errors(func):
             raise AnsibleFilterError(str(exc)) from None
     wrapped.__name__ = func.__name__
     return wrapped
+
+
+@_filter_errors
+def container_items(containers):
+    return _container_items(containers)
 
 
 @_filter_errors
@@ -38,4 +43,5 @@ def fleet_routes(subnets, addresses, me, state="present"):
 
 class FilterModule:
     def filters(self):
-        return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes}
+        return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
+                "container_items": container_items}

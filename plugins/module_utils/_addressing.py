@@ -10,11 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 
-CONTAINER_END = "eth0"
+
+@dataclass
+class Container:
+    name: str
+    address: str = None  # fixed address, if the request gives one
+
+
+@dataclass
+class NetworkLayout:
+    """A bridge network's plan. pairs and routes are requests in the veth and netns_route modules' own form, so that
+    they pass through the same validation and planning as a user's."""
+    gateway: str
+    gateway_cidr: str
+    subnet: str
+    addresses: dict  # container -> address
+    pairs: list
+    routes: list
 
 
 def host_end_name(bridge, container):
@@ -23,7 +41,7 @@ def host_end_name(bridge, container):
 
 
 def normalize_containers(containers, network):
-    """Accept a list of names or of {name, address?}; refuse duplicates and bad names."""
+    """Accept a list of names or of {name, address?}; refuse duplicates and names outside Docker's rule."""
     out = []
     for position, item in enumerate(containers or []):
         if isinstance(item, str):
@@ -33,13 +51,18 @@ def normalize_containers(containers, network):
         unknown = set(item) - {"name", "address"}
         if unknown:
             raise InvalidInput(f"network '{network}': container '{item['name']}' has unknown keys {sorted(unknown)}")
-        try:
-            validate.namespace_name(str(item["name"]))
-        except InvalidInput as exc:
-            raise InvalidInput(f"network '{network}': container {exc}") from None
-        out.append({"name": str(item["name"]), "address": item.get("address")})
-    validate.unique(out, lambda c: f"'{c['name']}'", f"network '{network}': container")
+        out.append(Container(validate.container_name(item["name"], network), item.get("address")))
+    validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     return out
+
+
+def container_items(containers):
+    """The roles' containers (names, or dicts with name and address) as container_network's items (dicts)."""
+    if containers is None:
+        return []
+    if isinstance(containers, (str, dict)) or not hasattr(containers, "__iter__"):
+        raise InvalidInput(f"containers must be a list of names or of dicts with name and address, not {containers!r}")
+    return [{"name": c} if isinstance(c, str) else c for c in containers]
 
 
 def _current_in_subnet(current, subnet):
@@ -70,48 +93,47 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, curre
     taken = {gw: "the gateway"}
     assigned = {}
     for c in wanted:  # fixed addresses first: they win over what the kernel shows
-        if c["address"] is None:
+        if c.address is None:
             continue
-        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c['address']).split('/', maxsplit=1)[0]}/{net.prefixlen}",
-                                                               f"network '{network}' container '{c['name']}'")).ip
+        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c.address).split('/', maxsplit=1)[0]}/{net.prefixlen}",
+                                                               f"network '{network}' container '{c.name}'")).ip
         if ip not in net or ip in (net.network_address, net.broadcast_address):
-            raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is outside subnet {net} "
+            raise InvalidInput(f"network '{network}': container '{c.name}' address {ip} is outside subnet {net} "
                                "(or is its network or broadcast address)")
         if ip in taken:
-            raise InvalidInput(f"network '{network}': container '{c['name']}' address {ip} is already {taken[ip]}")
-        taken[ip] = f"container '{c['name']}'"
-        assigned[c["name"]] = ip
+            raise InvalidInput(f"network '{network}': container '{c.name}' address {ip} is already {taken[ip]}")
+        taken[ip] = f"container '{c.name}'"
+        assigned[c.name] = ip
     current = _current_in_subnet(current, net)
     for c in wanted:  # then the addresses the containers already have
-        ip = current.get(c["name"])
-        if c["name"] not in assigned and ip is not None and ip not in taken:
-            taken[ip] = f"container '{c['name']}'"
-            assigned[c["name"]] = ip
+        ip = current.get(c.name)
+        if c.name not in assigned and ip is not None and ip not in taken:
+            taken[ip] = f"container '{c.name}'"
+            assigned[c.name] = ip
     free = (ip for ip in _host_range(hosts_first, hosts_last) if ip not in taken)
     for c in wanted:  # the rest: the lowest free addresses, in list order
-        if c["name"] not in assigned:
+        if c.name not in assigned:
             ip = next(free, None)
             if ip is None:
                 raise InvalidInput(f"network '{network}': subnet {net} is full: no address left for container "
-                                   f"'{c['name']}' ({len(wanted)} containers and the gateway)")
-            taken[ip] = f"container '{c['name']}'"
-            assigned[c["name"]] = ip
+                                   f"'{c.name}' ({len(wanted)} containers and the gateway)")
+            taken[ip] = f"container '{c.name}'"
+            assigned[c.name] = ip
 
     prefix = net.prefixlen
-    names = [c["name"] for c in wanted]
+    names = [c.name for c in wanted]
     pair = {"master": bridge, "peer": CONTAINER_END}
     if mtu is not None:
         pair["mtu"] = mtu
-    return {
-        "gateway": str(gw),
-        "gateway_cidr": f"{gw}/{prefix}",
-        "subnet": str(net),
-        "namespaces": names,
-        "addresses": {n: str(assigned[n]) for n in names},
-        "pairs": [dict(pair, name=host_end_name(bridge, n), peer_namespace=n, peer_addresses=[f"{assigned[n]}/{prefix}"])
-                  for n in names],
-        "routes": [{"namespace": n, "dest": "default", "gateway": str(gw)} for n in names],
-    }
+    return NetworkLayout(
+        gateway=str(gw),
+        gateway_cidr=f"{gw}/{prefix}",
+        subnet=str(net),
+        addresses={n: str(assigned[n]) for n in names},
+        pairs=[dict(pair, name=host_end_name(bridge, n), peer_namespace=n, peer_addresses=[f"{assigned[n]}/{prefix}"])
+               for n in names],
+        routes=[{"namespace": n, "dest": "default", "gateway": str(gw)} for n in names],
+    )
 
 
 def _host_range(first, last):

@@ -9,10 +9,10 @@ import shutil
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshot, managed_addresses
-from ansible_collections.linuxns.net.plugins.module_utils._namespace import list_namespaces, read_sysctl
-from ansible_collections.linuxns.net.plugins.module_utils._nat import FWD_CHAIN, NAT_CHAIN, NFT_TABLE, TAG, _run
+from ansible_collections.linuxns.net.plugins.module_utils._nat import FWD_CHAIN, NAT_CHAIN, NFT_TABLE, TAG, run_program
 from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
+from ansible_collections.linuxns.net.plugins.module_utils._session import list_namespaces, netlink_call, read_sysctl_in
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, managed_addresses
 
 SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 
@@ -39,7 +39,7 @@ class PeerNames:
         sock = self.session.netlink(viewer)
         while nsid not in known and pending:
             candidate = pending.pop(0)
-            found = sock.get_netnsid(fd=self.session.fd(candidate)).get("nsid")
+            found = netlink_call("netnsid", viewer, sock.get_netnsid, fd=self.session.fd(candidate)).get("nsid")
             if found is not None and found >= 0:
                 known[found] = candidate
         return known.get(nsid, f"nsid {nsid}")
@@ -68,22 +68,23 @@ def namespace_view(session, namespace, peers, with_nat):
             item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
         links.append(item)
     routes = []
-    table_rows = sorted(RouteTable(session, namespace, snap).by_key.items(), key=lambda kv: (kv[0][1], kv[0][3], kv[0][2], kv[0][4]))
-    for (_ns, family, dest, table, metric), r in table_rows:
-        if table == 255:
+    table_rows = sorted(RouteTable(session, namespace, snap).by_key.items(),
+                        key=lambda kv: (kv[0].family, kv[0].table, kv[0].dest, kv[0].metric))
+    for key, r in table_rows:
+        if key.table == 255:
             continue
-        view = {"dest": "default" if dest in ("0.0.0.0/0", "::/0") else dest, "family": family,
-                "table": {254: "main", 253: "default"}.get(table, table), "metric": metric,
-                "scope": SCOPE_NAMES.get(r["scope"], r["scope"]), "proto": PROTOCOLS.get(r["proto"], r["proto"])}
+        view = {"dest": "default" if key.dest in ("0.0.0.0/0", "::/0") else key.dest, "family": key.family,
+                "table": {254: "main", 253: "default"}.get(key.table, key.table), "metric": key.metric,
+                "scope": SCOPE_NAMES.get(r.scope, r.scope), "proto": PROTOCOLS.get(r.proto, r.proto)}
         for k in ("gateway", "dev", "src"):
-            if r[k] is not None:
-                view[k] = r[k]
+            if getattr(r, k) is not None:
+                view[k] = getattr(r, k)
         routes.append(view)
-    with session.inside(namespace):
-        out = {"links": links, "routes": routes,
-               "ip_forward": read_sysctl("/proc/sys/net/ipv4/ip_forward") == "1",
-               "ipv6_forwarding": read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding") == "1"}
-        if with_nat:
+    out = {"links": links, "routes": routes,
+           "ip_forward": read_sysctl_in(session, namespace, "net.ipv4.ip_forward") == "1",
+           "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
+    if with_nat:
+        with session.inside(namespace):
             out["nat"] = _our_rules(namespace)
     return out
 
@@ -92,12 +93,12 @@ def _our_rules(namespace):
     """The collection's own rules in this namespace, as text, from whichever backends hold them."""
     rules = []
     if shutil.which("nft"):
-        proc = _run(["nft", "list", "table", "inet", NFT_TABLE], namespace, ok_codes=(0, 1))
+        proc = run_program(["nft", "list", "table", "inet", NFT_TABLE], namespace, ok_codes=(0, 1))
         rules += [f"nftables: {line.strip()}" for line in proc.stdout.splitlines() if TAG in line]
     for prefix in ("iptables", "ip6tables"):
         for variant in ("legacy", "nft"):
             if shutil.which(f"{prefix}-{variant}-save"):
-                proc = _run([f"{prefix}-{variant}-save"], namespace, ok_codes=(0, 1))
+                proc = run_program([f"{prefix}-{variant}-save"], namespace, ok_codes=(0, 1))
                 rules += [f"{prefix}-{variant}: {line}" for line in proc.stdout.splitlines()
                           if line.startswith((f"-A {NAT_CHAIN} ", f"-A {FWD_CHAIN} "))]
     return rules

@@ -8,15 +8,20 @@ from __future__ import annotations
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._namespace import PYROUTE2_IMPORT_ERROR, Session
+from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, LinuxnsError, kernel_error
+from ansible_collections.linuxns.net.plugins.module_utils._session import PYROUTE2_IMPORT_ERROR, NetlinkError, Session
 
 
 def item_spec(spec):
-    """The spec of one batch item: the top-level options without defaults, so unset keys can inherit."""
+    """The suboptions of a batch list: the top-level options without defaults, so that unset keys can inherit."""
     return {k: {kk: vv for kk, vv in v.items() if kk != "default"} for k, v in spec.items()}
+
+
+def batch_spec(spec, list_key):
+    """The argument spec of a batch module: the options of one object, and list_key, a list of such objects
+    (AnsibleModule validates each item against the same options)."""
+    return dict(spec, **{list_key: dict(type="list", elements="dict", options=item_spec(spec))})
 
 
 def batch_items(params, list_key, spec):
@@ -24,15 +29,7 @@ def batch_items(params, list_key, spec):
     top = {k: params.get(k) for k in spec}
     if params.get(list_key) is None:
         return [top]
-    validator = ArgumentSpecValidator(item_spec(spec))
-    items = []
-    for position, entry in enumerate(params[list_key]):
-        checked = validator.validate(entry)
-        if checked.error_messages:
-            raise InvalidInput(f"{list_key}[{position}]: {checked.error_messages[0]}")
-        items.append({k: top[k] if checked.validated_parameters.get(k) is None else checked.validated_parameters[k]
-                      for k in spec})
-    return items
+    return [{k: top[k] if entry.get(k) is None else entry[k] for k in spec} for entry in params[list_key]]
 
 
 def run(module, operation, **extra):
@@ -41,9 +38,15 @@ def run(module, operation, **extra):
         module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9 (pip install 'pyroute2>=0.9')"),
                          exception="".join(traceback.format_exception(PYROUTE2_IMPORT_ERROR)))
     try:
-        with Session() as session:
-            result = operation(session, module.check_mode)
+        try:
+            with Session() as session:
+                result = operation(session, module.check_mode)
+        except (NetlinkError, OSError) as exc:
+            # the last line of defence: the core names what it was doing where it can; this names the module
+            raise kernel_error(f"{module._name}", exc) from None
     except LinuxnsError as exc:
+        if isinstance(exc, KernelError) and exc.errno is not None:
+            extra = dict(extra, errno=exc.errno)
         module.fail_json(msg=str(exc), **extra)
     for warning in result.pop("warnings", []):
         module.warn(warning)
@@ -54,6 +57,6 @@ def run(module, operation, **extra):
 
 def run_batch_module(item_spec, list_key, identity, operation):
     """A module that manages one object from its top-level options, or many from the list option list_key."""
-    module = AnsibleModule(argument_spec=dict(item_spec, **{list_key: dict(type="list", elements="dict")}),
-                           supports_check_mode=True, required_one_of=[(identity, list_key)])
+    module = AnsibleModule(argument_spec=batch_spec(item_spec, list_key), supports_check_mode=True,
+                           required_one_of=[(identity, list_key)])
     run(module, lambda session, check: operation(session, batch_items(module.params, list_key, item_spec), check))

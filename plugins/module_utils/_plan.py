@@ -5,17 +5,28 @@
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple, Optional
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import kernel_error
+from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
+
+
+class Action(NamedTuple):
+    description: str  # names the object and its namespace: it is also the error message's subject
+    do: Callable
+    undo: Optional[Callable] = None  # removes what do created, should a later change fail
+
 
 class Plan:
     def __init__(self):
-        self.actions = []  # (description, do, undo)
+        self.actions = []
         self.before = {}
         self.after = {}
         self.warnings = []
 
     def add(self, description, do, undo=None):
         """Queue a change; undo (if given) removes what do created, should a later change fail."""
-        self.actions.append((description, do, undo))
+        self.actions.append(Action(description, do, undo))
 
     def record(self, key, before, after, since):
         """Diff-mode view of one object (None means absent), kept only if changes were queued for it after mark since.
@@ -36,13 +47,17 @@ class Plan:
         return bool(self.actions)
 
     def apply(self):
-        """Run every change in order; on a failure, undo the objects this run created, then re-raise."""
+        """Run every change in order; on a failure, undo the objects this run created, then re-raise (a kernel
+        error that nothing named yet is named after the change that met it)."""
         undo_stack = []
         try:
-            for _description, do, undo in self.actions:
-                do()
-                if undo is not None:
-                    undo_stack.append(undo)
+            for action in self.actions:
+                try:
+                    action.do()
+                except (NetlinkError, OSError) as exc:
+                    raise kernel_error(action.description, exc) from None
+                if action.undo is not None:
+                    undo_stack.append(action.undo)
         except Exception:
             for undo in reversed(undo_stack):
                 try:
@@ -56,7 +71,7 @@ class Plan:
             self.apply()
         return {
             "changed": self.changed,
-            "changes": [description for description, _do, _undo in self.actions],
+            "changes": [action.description for action in self.actions],
             "diff": {"before": self.before, "after": self.after},
             "warnings": self.warnings,
         }

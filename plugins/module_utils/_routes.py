@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._links import Snapshots, missing_reference
-from ansible_collections.linuxns.net.plugins.module_utils._namespace import NetlinkError, netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError, netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
 TABLES = {"default": 253, "main": 254, "local": 255}
@@ -24,6 +26,51 @@ RTPROT_STATIC = 4
 RTNH_F_ONLINK = 4
 RTN_UNICAST = 1
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
+
+
+class RouteKey(NamedTuple):
+    """How the kernel tells routes apart."""
+    namespace: str
+    family: int
+    dest: str
+    table: int
+    metric: int
+
+
+@dataclass
+class RouteSpec:
+    """One route as requested, validated."""
+    namespace: str
+    dest: object  # an ipaddress network
+    family: int
+    gateway: object = None  # an ipaddress address
+    src: object = None
+    dev: str = None
+    table: int = 254
+    scope: int = None
+    onlink: bool = False
+    state: str = "present"
+    replace_foreign: bool = False
+    metric: int = 0
+    gateway_on_planned_link: bool = False  # the gateway's subnet is planned on a link in the same run
+
+    @property
+    def key(self):
+        return RouteKey(self.namespace, self.family, str(self.dest), self.table, self.metric)
+
+
+@dataclass
+class KernelRoute:
+    """A unicast route as the kernel reports it."""
+    dest: str
+    gateway: str
+    dev: object  # the link's name, or its index if the link is unknown
+    src: str
+    scope: int
+    onlink: bool
+    table: int
+    metric: int
+    proto: int
 
 
 def _table(value, obj, namespace):
@@ -65,32 +112,28 @@ def normalize_route(r):
     for what, addr in (("gateway", gateway), ("src", src)):
         if addr is not None and addr.version != family:
             raise InvalidInput(f"{obj} in {where(ns)}: {what} {addr} is IPv{addr.version}, the destination is IPv{family}")
-    out = {"namespace": ns, "dest": dest, "family": family, "gateway": gateway, "src": src,
-           "dev": validate.interface_name(r["dev"], f"{obj} dev", ns) if r.get("dev") else None,
-           "table": _table(r.get("table"), obj, ns), "scope": _scope(r.get("scope"), obj, ns),
-           "onlink": bool(r.get("onlink")), "state": r.get("state") or "present",
-           "replace_foreign": bool(r.get("replace_foreign"))}
     metric = r.get("metric")
     if metric is not None and (not isinstance(metric, int) or isinstance(metric, bool) or not 0 <= metric < 2 ** 32):
         raise InvalidInput(f"{obj} in {where(ns)}: metric {metric!r} must be an integer from 0 to 4294967295")
-    out["metric"] = DEFAULT_METRIC[family] if metric is None else metric
-    if out["state"] == "present" and gateway is None and out["dev"] is None:
+    spec = RouteSpec(namespace=ns, dest=dest, family=family, gateway=gateway, src=src,
+                     dev=validate.interface_name(r["dev"], f"{obj} dev", ns) if r.get("dev") else None,
+                     table=_table(r.get("table"), obj, ns), scope=_scope(r.get("scope"), obj, ns),
+                     onlink=bool(r.get("onlink")), state=r.get("state") or "present",
+                     replace_foreign=bool(r.get("replace_foreign")),
+                     metric=DEFAULT_METRIC[family] if metric is None else metric)
+    if spec.state == "present" and gateway is None and spec.dev is None:
         raise InvalidInput(f"{obj} in {where(ns)}: give a gateway, a dev, or both")
-    if out["onlink"] and out["dev"] is None:
+    if spec.onlink and spec.dev is None:
         raise InvalidInput(f"{obj} in {where(ns)}: onlink needs dev")
-    return out
-
-
-def route_key(r):
-    return (r["namespace"], r["family"], str(r["dest"]), r["table"], r["metric"])
+    return spec
 
 
 def describe_key(r):
-    text = f"route {r['dest']}"
-    if r["table"] != 254:
-        text += f" table {r['table']}"
-    if r["metric"] != DEFAULT_METRIC[r["family"]]:
-        text += f" metric {r['metric']}"
+    text = f"route {r.dest}"
+    if r.table != 254:
+        text += f" table {r.table}"
+    if r.metric != DEFAULT_METRIC[r.family]:
+        text += f" metric {r.metric}"
     return text
 
 
@@ -104,7 +147,10 @@ class RouteTable:
             return
         messages = []
         for family in families:
-            messages += session.netlink(namespace).route("dump", family=socket.AF_INET if family == 4 else socket.AF_INET6)
+            try:
+                messages += session.netlink(namespace).route("dump", family=socket.AF_INET if family == 4 else socket.AF_INET6)
+            except (NetlinkError, OSError) as exc:
+                raise kernel_error(f"read the IPv{family} routes of {where(namespace)}", exc) from None
         for msg in messages:
             if msg["type"] != RTN_UNICAST or msg["family"] not in (socket.AF_INET, socket.AF_INET6):
                 continue
@@ -115,125 +161,126 @@ class RouteTable:
             metric = msg.get_attr("RTA_PRIORITY") or 0
             oif = msg.get_attr("RTA_OIF")
             dev = snapshot.by_index.get(oif)
-            self.by_key[(namespace, family, str(dest), table, metric)] = {
-                "dest": str(dest), "gateway": msg.get_attr("RTA_GATEWAY"), "dev": dev.name if dev else oif,
-                "src": msg.get_attr("RTA_PREFSRC"), "scope": msg["scope"], "onlink": bool(msg["flags"] & RTNH_F_ONLINK),
-                "table": table, "metric": metric, "proto": msg["proto"]}
+            self.by_key[RouteKey(namespace, family, str(dest), table, metric)] = KernelRoute(
+                dest=str(dest), gateway=msg.get_attr("RTA_GATEWAY"), dev=dev.name if dev else oif,
+                src=msg.get_attr("RTA_PREFSRC"), scope=msg["scope"], onlink=bool(msg["flags"] & RTNH_F_ONLINK),
+                table=table, metric=metric, proto=msg["proto"])
 
 
 def route_view(r):
-    view = {"dest": str(r["dest"]), "table": r["table"], "metric": r["metric"]}
+    """Diff view of a RouteSpec or a KernelRoute."""
+    view = {"dest": str(r.dest), "table": r.table, "metric": r.metric}
     for k in ("gateway", "dev", "src"):
-        if r[k] is not None:
-            view[k] = str(r[k])
-    if r["scope"] is not None:
-        view["scope"] = r["scope"]
-    if r["onlink"]:
+        if getattr(r, k) is not None:
+            view[k] = str(getattr(r, k))
+    if r.scope is not None:
+        view["scope"] = r.scope
+    if r.onlink:
         view["onlink"] = True
     return view
 
 
 def _differs(want, have):
-    if want["gateway"] is not None and str(want["gateway"]) != (have["gateway"] or ""):
+    if want.gateway is not None and str(want.gateway) != (have.gateway or ""):
         return True
-    if want["gateway"] is None and have["gateway"] is not None:
+    if want.gateway is None and have.gateway is not None:
         return True
-    if want["dev"] is not None and want["dev"] != have["dev"]:
+    if want.dev is not None and want.dev != have.dev:
         return True
-    if want["src"] is not None and str(want["src"]) != (have["src"] or ""):
+    if want.src is not None and str(want.src) != (have.src or ""):
         return True
-    if want["scope"] is not None and want["scope"] != have["scope"]:
+    if want.scope is not None and want.scope != have.scope:
         return True
-    return want["onlink"] and not have["onlink"]
+    return want.onlink and not have.onlink
 
 
 def _check_gateway(plan, session, snapshot, r, obj):
     """The gateway must be on a connected network of the namespace (on dev, if dev is given), unless onlink."""
-    if r["gateway"] is None or r["onlink"] or snapshot.missing:
+    if r.gateway is None or r.onlink or snapshot.missing:
         return
-    ns = r["namespace"]
-    kwargs = {"dst": str(r["gateway"])}
-    if r["dev"] is not None:
-        if r["dev"] not in snapshot.by_name:
+    ns = r.namespace
+    kwargs = {"dst": str(r.gateway)}
+    if r.dev is not None:
+        if r.dev not in snapshot.by_name:
             return  # check mode, dev still to be created
-        kwargs["oif"] = snapshot.by_name[r["dev"]].index
+        kwargs["oif"] = snapshot.by_name[r.dev].index
     try:
         found = session.netlink(ns).route("get", **kwargs)
     except NetlinkError:
         found = []
     if not found or found[0].get_attr("RTA_GATEWAY") is not None:
-        on = f" on dev '{r['dev']}'" if r["dev"] else ""
-        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: gateway {r['gateway']} is not reachable{on}: no connected "
+        on = f" on dev '{r.dev}'" if r.dev else ""
+        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: gateway {r.gateway} is not reachable{on}: no connected "
                           "network covers it (add an address in its subnet first, or set onlink with dev)")
 
 
 def plan_route(plan, session, snaps, tables, r):
-    ns = r["namespace"]
+    ns = r.namespace
     snapshot = snaps[ns]
-    table_key = (ns, r["family"])
+    table_key = (ns, r.family)
     if table_key not in tables:
-        tables[table_key] = RouteTable(session, ns, snapshot, (r["family"],))
-    have = tables[table_key].by_key.get(route_key(r))
+        tables[table_key] = RouteTable(session, ns, snapshot, (r.family,))
+    have = tables[table_key].by_key.get(r.key)
     obj = describe_key(r)
     key = f"{ns or ''}/{obj}"
     sock = functools.partial(session.netlink, ns)
     mark = plan.mark
-    foreign = have is not None and have["proto"] not in ADMIN_PROTOCOLS and not r["replace_foreign"]
-    owner = PROTOCOLS.get(have["proto"], f"protocol {have['proto']}") if have else None
+    foreign = have is not None and have.proto not in ADMIN_PROTOCOLS and not r.replace_foreign
+    owner = PROTOCOLS.get(have.proto, f"protocol {have.proto}") if have else None
 
-    if r["state"] == "absent":
+    if r.state == "absent":
         if have is not None:
             if foreign:
                 raise Conflict(f"{obj} in {where(ns)} belongs to {owner}; not removing it (set replace_foreign: true)")
             # name the route's own protocol and scope: the kernel matches on them
             plan.add(f"delete {obj} in {where(ns)}",
-                     lambda: netlink_call(obj, ns, sock().route, "del", family=_af(r), dst=str(r["dest"]),
-                                          table=r["table"], priority=r["metric"], proto=have["proto"], scope=have["scope"]))
-            plan.record(key, have, None, mark)
+                     lambda: netlink_call(obj, ns, sock().route, "del", family=_af(r), dst=str(r.dest),
+                                          table=r.table, priority=r.metric, proto=have.proto, scope=have.scope))
+            plan.record(key, route_view(have), None, mark)
         return
 
-    if r["dev"] is not None and r["dev"] not in snapshot.by_name:
-        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: dev '{r['dev']}' does not exist")
+    if r.dev is not None and r.dev not in snapshot.by_name:
+        missing_reference(plan, snapshot, f"{obj} in {where(ns)}: dev '{r.dev}' does not exist")
     if have is not None and not _differs(r, have):
         return
     if foreign:
-        raise Conflict(f"{obj} in {where(ns)} exists and belongs to {owner} (via {have['gateway'] or have['dev']}); "
+        raise Conflict(f"{obj} in {where(ns)} exists and belongs to {owner} (via {have.gateway or have.dev}); "
                        "not rewriting it (set replace_foreign: true)")
-    if not r.get("gateway_on_planned_link"):
+    if not r.gateway_on_planned_link:
         _check_gateway(plan, session, snapshot, r, obj)
 
     def attrs():
-        a = {"family": _af(r), "dst": str(r["dest"]), "table": r["table"], "priority": r["metric"], "proto": RTPROT_STATIC}
-        if r["gateway"] is not None:
-            a["gateway"] = str(r["gateway"])
-        if r["dev"] is not None:
-            a["oif"] = sock().link_lookup(ifname=r["dev"])[0]
-        if r["src"] is not None:
-            a["prefsrc"] = str(r["src"])
-        scope = r["scope"]
+        a = {"family": _af(r), "dst": str(r.dest), "table": r.table, "priority": r.metric, "proto": RTPROT_STATIC}
+        if r.gateway is not None:
+            a["gateway"] = str(r.gateway)
+        if r.dev is not None:
+            a["oif"] = sock().link_lookup(ifname=r.dev)[0]
+        if r.src is not None:
+            a["prefsrc"] = str(r.src)
+        scope = r.scope
         if scope is None:
-            scope = SCOPES["universe"] if r["gateway"] is not None else SCOPES["link"]
+            scope = SCOPES["universe"] if r.gateway is not None else SCOPES["link"]
         a["scope"] = scope
-        if r["onlink"]:
+        if r.onlink:
             a["flags"] = RTNH_F_ONLINK
         return a
 
     if have is None:
         plan.add(f"add {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "add", **attrs()),
-                 lambda: sock().route("del", family=_af(r), dst=str(r["dest"]), table=r["table"], priority=r["metric"],
+                 lambda: sock().route("del", family=_af(r), dst=str(r.dest), table=r.table, priority=r.metric,
                                       proto=RTPROT_STATIC))
     else:
         plan.add(f"replace {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "replace", **attrs()))
-    plan.record(key, have, route_view(r), mark)
+    plan.record(key, route_view(have) if have else None, route_view(r), mark)
 
 
 def _af(r):
-    return socket.AF_INET if r["family"] == 4 else socket.AF_INET6
+    return socket.AF_INET if r.family == 4 else socket.AF_INET6
 
 
 def run_routes(session, raw_routes, check_mode):
     routes = [normalize_route(r) for r in raw_routes]
-    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(r['namespace'])}", "route")
+    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(r.namespace)}", "route")
     plan, snaps, tables = Plan(), Snapshots(session, check_mode), {}
     for r in routes:
         plan_route(plan, session, snaps, tables, r)

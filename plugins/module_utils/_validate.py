@@ -8,10 +8,12 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_NAME_MAX, CONTAINER_NAME_PATTERN
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 
 IFNAMSIZ = 16  # kernel limit including the trailing NUL
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_CONTAINER_NAME = re.compile(CONTAINER_NAME_PATTERN)
 
 
 def interface_name(name, what="interface", namespace=None):
@@ -30,15 +32,35 @@ def interface_name(name, what="interface", namespace=None):
 
 
 def namespace_name(name):
-    """A named namespace is a file under /run/netns: refuse anything that would escape that directory."""
+    """A named namespace is a file under /run/netns, as free as `ip netns add` allows, less what would escape that
+    directory or break `ip netns list` (whitespace and control characters)."""
     if name is None:
         return None
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"namespace name {name!r}: must be a non-empty string")
-    if name in (".", "..") or "/" in name or "\0" in name:
+    if name in (".", "..") or "/" in name:
         raise InvalidInput(f"namespace name '{name}': must not contain '/' or be '.' or '..' (it names a file in /run/netns)")
-    if len(name) > 255:
-        raise InvalidInput(f"namespace name '{name[:20]}...': longer than 255 characters")
+    bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        raise InvalidInput(f"namespace name {name!r}: contains {bad!r}; whitespace and control characters are not "
+                           "allowed (ip netns list could not show it)")
+    if len(name.encode()) > 255:
+        raise InvalidInput(f"namespace name '{name[:20]}...': longer than 255 bytes")
+    return name
+
+
+def container_name(name, network):
+    """Docker's rule for container names (a letter or digit, then letters, digits, '_', '.' or '-'), at most 63
+    characters. A list given as key=value text is split at its commas, so its pieces land here: say how to pass it."""
+    if not isinstance(name, str) or not _CONTAINER_NAME.fullmatch(name):
+        hint = (" (structured arguments given as key=value text are split at commas: pass them as JSON, "
+                "for example -a '{\"containers\": [{\"name\": \"c1\"}]}')") if isinstance(name, str) and any(
+            c in name for c in "[]{}\":,") else ""
+        raise InvalidInput(f"network '{network}': container name {name!r} must start with a letter or digit and "
+                           f"hold only letters, digits, '_', '.' and '-'{hint}")
+    if len(name) > CONTAINER_NAME_MAX:
+        raise InvalidInput(f"network '{network}': container name '{name[:20]}...' is {len(name)} characters long, "
+                           f"at most {CONTAINER_NAME_MAX} are allowed")
     return name
 
 

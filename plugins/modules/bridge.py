@@ -16,7 +16,15 @@ description:
     filtering, and enslaves ports; optionally releases ports that are not listed.
 extends_documentation_fragment:
   - linuxns.net.common
+  - linuxns.net.common.namespace
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.veth
+    description: Veth pairs across namespaces.
+  - module: linuxns.net.masquerade
+    description: NAT and forwarding for a subnet.
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
 options:
   name:
     description: Name of the bridge (at most 15 characters). Required unless O(bridges) is given.
@@ -61,15 +69,50 @@ options:
     default: true
   bridges:
     description:
-      - Many bridges in one call. Each item takes the options above (O(name), O(namespace), O(state),
-        O(addresses), O(mtu), O(stp), O(vlan_filtering), O(ports), O(purge_ports), O(group), O(up)); options an item leaves
-        out are taken from the top-level options.
+      - Many bridges in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: As the top-level O(name), which it inherits when left out.
+        type: str
+      namespace:
+        description: As the top-level O(namespace), which it inherits when left out.
+        type: str
+      state:
+        description: As the top-level O(state), which it inherits when left out.
+        type: str
+        choices: [present, absent]
+      addresses:
+        description: As the top-level O(addresses), which it inherits when left out.
+        type: list
+        elements: str
+      mtu:
+        description: As the top-level O(mtu), which it inherits when left out.
+        type: int
+      stp:
+        description: As the top-level O(stp), which it inherits when left out.
+        type: bool
+      vlan_filtering:
+        description: As the top-level O(vlan_filtering), which it inherits when left out.
+        type: bool
+      ports:
+        description: As the top-level O(ports), which it inherits when left out.
+        type: list
+        elements: str
+      purge_ports:
+        description: As the top-level O(purge_ports), which it inherits when left out.
+        type: bool
+      group:
+        description: As the top-level O(group), which it inherits when left out.
+        type: int
+      up:
+        description: As the top-level O(up), which it inherits when left out.
+        type: bool
 """
 
 EXAMPLES = r"""
-- name: Seed 004 bridge with the gateway address
+- name: A bridge br0 holding the containers' gateway address, 10.100.0.1
   linuxns.net.bridge:
     name: br0
     addresses: [10.100.0.1/24]
@@ -91,7 +134,8 @@ changes:
   sample: ["create bridge 'br0' in the module's own namespace", "add address 10.100.0.1/24 to bridge 'br0' in the module's own namespace"]
 """
 
-from ansible_collections.linuxns.net.plugins.module_utils._links import run_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._bridge import run_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 
 ITEM = dict(
@@ -105,7 +149,7 @@ ITEM = dict(
     ports=dict(type="list", elements="str"),
     purge_ports=dict(type="bool", default=False),
     group=dict(type="int"),
-    up=dict(type="bool", default=True),
+    up=dict(type="bool", default=UP),
 )
 
 

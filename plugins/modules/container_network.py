@@ -23,7 +23,21 @@ description:
     and the other containers get the lowest free addresses. A full subnet, an address outside it, a duplicate
     container or a bad name fails before anything changes.
 extends_documentation_fragment:
+  - linuxns.net.common
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.netns
+    description: Create and delete the namespaces the other modules work in.
+  - module: linuxns.net.veth
+    description: Veth pairs across namespaces.
+  - module: linuxns.net.bridge
+    description: Bridges and their ports.
+  - module: linuxns.net.netns_route
+    description: Routes in namespaces.
+  - module: linuxns.net.masquerade
+    description: NAT and forwarding for a subnet.
+  - ref: ansible_collections.linuxns.net.docsite.roles
+    description: The roles that call this module.
 options:
   name:
     description: Name of the network (for messages, and the default bridge name).
@@ -43,10 +57,25 @@ options:
     description: MTU of the bridge and the veth pairs.
     type: int
   containers:
-    description: The containers, as names or as dicts with C(name) and an optional fixed C(address).
+    description:
+      - The containers, each with a C(name) and an optional fixed C(address). The role
+        P(linuxns.net.bridge_network#role) also takes plain names.
+      - In an ad-hoc command, pass the arguments as one JSON object after C(-a) (see the examples), since key=value
+        text splits a list at its commas.
     type: list
-    elements: raw
+    elements: dict
     default: []
+    suboptions:
+      name:
+        description:
+          - The container's name, which is also the name of its network namespace. Docker's rule applies, a letter
+            or digit, then letters, digits, C(_), C(.) and C(-), at most 63 characters (a DNS label's length).
+        type: str
+        required: true
+      address:
+        description: A fixed address in O(subnet) (without prefix). Unset keeps the address the container has, or
+          gives it the lowest free one.
+        type: str
   masquerade:
     description: Masquerade traffic from the subnet that leaves through another interface than the bridge.
     type: bool
@@ -74,7 +103,11 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Seed 004's lab
+# Ad hoc, the arguments as JSON:
+#   ansible localhost -m linuxns.net.container_network \
+#     -a '{"name": "web", "subnet": "10.1.0.0/24", "containers": [{"name": "c1"}, {"name": "c2", "address": "10.1.0.9"}]}'
+
+- name: A bridge br0 with gateway 10.100.0.1 and two containers with fixed addresses, masqueraded
   linuxns.net.container_network:
     name: lab
     bridge: br0
@@ -87,7 +120,7 @@ EXAMPLES = r"""
   linuxns.net.container_network:
     name: web
     subnet: 10.101.0.0/16
-    containers: "{{ range(1, 201) | map('string') | map('regex_replace', '^', 'web') | list }}"
+    containers: "{{ range(1, 201) | map('string') | map('regex_replace', '^', 'web') | linuxns.net.container_items }}"
 """
 
 RETURN = r"""
@@ -120,6 +153,7 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network
 
@@ -131,11 +165,14 @@ def main():
         subnet=dict(type="str", required=True),
         gateway=dict(type="str"),
         mtu=dict(type="int"),
-        containers=dict(type="list", elements="raw", default=[]),
+        containers=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            address=dict(type="str"),
+        )),
         masquerade=dict(type="bool", default=True),
         masquerade_exclude=dict(type="list", elements="str", default=[]),
         isolated=dict(type="bool", default=True),
-        isolation_group=dict(type="int", default=27758),
+        isolation_group=dict(type="int", default=ISOLATION_GROUP),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     ), supports_check_mode=True)
     run(module, lambda session, check: run_container_network(session, module.params, check))

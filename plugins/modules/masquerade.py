@@ -20,7 +20,15 @@ description:
     C(FORWARD). V(absent) removes only those rules, and the table or chains once they are empty.
 extends_documentation_fragment:
   - linuxns.net.common
+  - linuxns.net.common.namespace
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.bridge
+    description: Bridges and their ports.
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
+  - module: linuxns.net.netns_info
+    description: Read back what the modules built.
 options:
   source:
     description: The network (CIDR) whose traffic is masqueraded. Identifies the rule. Required.
@@ -68,17 +76,49 @@ options:
     default: present
   rules:
     description:
-      - Many rules in one call. Each item takes the options above (O(namespace), O(source), O(out_interface),
-        O(exclude_out_interface), O(exclude_destinations), O(ip_forward), O(forward_accept), O(isolation_group), O(backend),
-        O(state)); options an item leaves out are taken from the top-level options.
+      - Many rules in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
+    suboptions:
+      namespace:
+        description: As the top-level O(namespace), which it inherits when left out.
+        type: str
+      source:
+        description: As the top-level O(source), which it inherits when left out.
+        type: str
+      out_interface:
+        description: As the top-level O(out_interface), which it inherits when left out.
+        type: str
+      exclude_out_interface:
+        description: As the top-level O(exclude_out_interface), which it inherits when left out.
+        type: str
+      exclude_destinations:
+        description: As the top-level O(exclude_destinations), which it inherits when left out.
+        type: list
+        elements: str
+      ip_forward:
+        description: As the top-level O(ip_forward), which it inherits when left out.
+        type: bool
+      forward_accept:
+        description: As the top-level O(forward_accept), which it inherits when left out.
+        type: bool
+      isolation_group:
+        description: As the top-level O(isolation_group), which it inherits when left out.
+        type: int
+      backend:
+        description: As the top-level O(backend), which it inherits when left out.
+        type: str
+        choices: [auto, nftables, iptables]
+      state:
+        description: As the top-level O(state), which it inherits when left out.
+        type: str
+        choices: [present, absent]
 requirements:
   - C(nft) (package nftables) or C(iptables) on the managed node.
 """
 
 EXAMPLES = r"""
-- name: Seed 004, NAT the container subnet except towards its own bridge
+- name: Masquerade the containers' subnet 10.100.0.0/24 when it leaves through any link but its bridge br0
   linuxns.net.masquerade:
     source: 10.100.0.0/24
     exclude_out_interface: br0

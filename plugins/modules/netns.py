@@ -17,7 +17,15 @@ description:
   - Can give a name to the network namespace of a running process (a Docker container, for example), like
     C(ip netns attach).
 extends_documentation_fragment:
+  - linuxns.net.common
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.veth
+    description: Veth pairs across namespaces.
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
+  - module: linuxns.net.netns_info
+    description: Read back what the modules built.
 options:
   name:
     description:
@@ -48,10 +56,26 @@ options:
     type: int
   namespaces:
     description:
-      - Many namespaces in one call. Each item takes the options O(name) (one string), O(state), O(loopback),
-        O(sysctls) and O(pid); options an item leaves out are taken from the top-level options.
+      - Many namespaces in one call. Each item takes the options above (O(name) as one string); an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: As the top-level O(name), which it inherits when left out.
+        type: str
+      state:
+        description: As the top-level O(state), which it inherits when left out.
+        type: str
+        choices: [present, absent]
+      loopback:
+        description: As the top-level O(loopback), which it inherits when left out.
+        type: bool
+      sysctls:
+        description: As the top-level O(sysctls), which it inherits when left out.
+        type: dict
+      pid:
+        description: As the top-level O(pid), which it inherits when left out.
+        type: int
 """
 
 EXAMPLES = r"""
@@ -83,8 +107,8 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, run
-from ansible_collections.linuxns.net.plugins.module_utils._namespace import run_netns
+from ansible_collections.linuxns.net.plugins.module_utils._module import batch_items, batch_spec, run
+from ansible_collections.linuxns.net.plugins.module_utils._netns import run_netns
 
 ITEM = dict(
     name=dict(type="str"),
@@ -96,7 +120,7 @@ ITEM = dict(
 
 
 def main():
-    spec = dict(ITEM, name=dict(type="list", elements="str"), namespaces=dict(type="list", elements="dict"))
+    spec = dict(batch_spec(ITEM, "namespaces"), name=dict(type="list", elements="str"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("name", "namespaces")], mutually_exclusive=[("name", "namespaces")])
     params = dict(module.params)

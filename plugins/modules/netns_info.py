@@ -15,6 +15,8 @@ description:
   - Returns, for the module's own namespace and each named namespace, what C(ip -d link), C(ip addr),
     C(ip route) and the collection's own NAT rules would show, as data a playbook can assert on.
   - Each veth link names its peer and the namespace the peer is in.
+extends_documentation_fragment:
+  - linuxns.net.common
 attributes:
   check_mode:
     support: full
@@ -25,6 +27,11 @@ attributes:
   idempotent:
     support: full
     description: Changes nothing.
+seealso:
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
+  - module: linuxns.net.netns
+    description: Create and delete the namespaces the other modules work in.
 options:
   namespaces:
     description: Names of the namespaces to read. Omitted means every named namespace.

@@ -18,7 +18,15 @@ description:
     and C(static), what this module uses) are never rewritten or removed unless O(replace_foreign=true).
 extends_documentation_fragment:
   - linuxns.net.common
+  - linuxns.net.common.namespace
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.veth
+    description: Veth pairs across namespaces.
+  - module: linuxns.net.netns_info
+    description: Read back what the modules built.
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
 options:
   dest:
     description: V(default) or a network in CIDR form (V(10.244.1.0/24), V(2001:db8::/64)). Required.
@@ -59,11 +67,45 @@ options:
     default: false
   routes:
     description:
-      - Many routes in one call. Each item takes the options above (O(namespace), O(dest), O(gateway), O(dev),
-        O(metric), O(table), O(scope), O(onlink), O(src), O(state), O(replace_foreign)); options an item leaves
-        out are taken from the top-level options.
+      - Many routes in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
+    suboptions:
+      namespace:
+        description: As the top-level O(namespace), which it inherits when left out.
+        type: str
+      dest:
+        description: As the top-level O(dest), which it inherits when left out.
+        type: str
+      gateway:
+        description: As the top-level O(gateway), which it inherits when left out.
+        type: str
+      dev:
+        description: As the top-level O(dev), which it inherits when left out.
+        type: str
+      metric:
+        description: As the top-level O(metric), which it inherits when left out.
+        type: int
+      table:
+        description: As the top-level O(table), which it inherits when left out.
+        type: str
+      scope:
+        description: As the top-level O(scope), which it inherits when left out.
+        type: str
+        choices: [universe, global, site, link, host]
+      onlink:
+        description: As the top-level O(onlink), which it inherits when left out.
+        type: bool
+      src:
+        description: As the top-level O(src), which it inherits when left out.
+        type: str
+      state:
+        description: As the top-level O(state), which it inherits when left out.
+        type: str
+        choices: [present, absent]
+      replace_foreign:
+        description: As the top-level O(replace_foreign), which it inherits when left out.
+        type: bool
 """
 
 EXAMPLES = r"""

@@ -20,7 +20,15 @@ description:
     device, fails unless O(recreate=true).
 extends_documentation_fragment:
   - linuxns.net.common
+  - linuxns.net.common.namespace
   - linuxns.net.common.attributes
+seealso:
+  - module: linuxns.net.netns
+    description: Create and delete the namespaces the other modules work in.
+  - module: linuxns.net.bridge
+    description: Bridges and their ports.
+  - module: linuxns.net.container_network
+    description: A whole bridge network in one call.
 options:
   name:
     description: Name of the end in O(namespace) (at most 15 characters). Required unless O(pairs) is given.
@@ -68,16 +76,56 @@ options:
     default: false
   pairs:
     description:
-      - Many pairs in one call, so that a role makes one call for any number of containers. Each item takes the
-        options above (O(name), O(namespace), O(peer), O(peer_namespace), O(state), O(mtu), O(mac), O(peer_mac),
-        O(addresses), O(peer_addresses), O(master), O(up), O(recreate)); options an item leaves out are taken from
-        the top-level options.
+      - Many pairs in one call, so that a role makes one call for any number of containers. Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: As the top-level O(name), which it inherits when left out.
+        type: str
+      namespace:
+        description: As the top-level O(namespace), which it inherits when left out.
+        type: str
+      peer:
+        description: As the top-level O(peer), which it inherits when left out.
+        type: str
+      peer_namespace:
+        description: As the top-level O(peer_namespace), which it inherits when left out.
+        type: str
+      state:
+        description: As the top-level O(state), which it inherits when left out.
+        type: str
+        choices: [present, absent]
+      mtu:
+        description: As the top-level O(mtu), which it inherits when left out.
+        type: int
+      mac:
+        description: As the top-level O(mac), which it inherits when left out.
+        type: str
+      peer_mac:
+        description: As the top-level O(peer_mac), which it inherits when left out.
+        type: str
+      addresses:
+        description: As the top-level O(addresses), which it inherits when left out.
+        type: list
+        elements: str
+      peer_addresses:
+        description: As the top-level O(peer_addresses), which it inherits when left out.
+        type: list
+        elements: str
+      master:
+        description: As the top-level O(master), which it inherits when left out.
+        type: str
+      up:
+        description: As the top-level O(up), which it inherits when left out.
+        type: bool
+      recreate:
+        description: As the top-level O(recreate), which it inherits when left out.
+        type: bool
 """
 
 EXAMPLES = r"""
-- name: Seed 004, two namespaces on one cable
+- name: Two namespaces, red and blue, joined by one cable (a veth pair) on 10.0.0.0/24
   linuxns.net.veth:
     name: veth-red
     namespace: red
@@ -103,7 +151,8 @@ changes:
   sample: ["create veth 'veth-red' in namespace 'red' with peer 'veth-blue' in namespace 'blue'"]
 """
 
-from ansible_collections.linuxns.net.plugins.module_utils._links import run_veth
+from ansible_collections.linuxns.net.plugins.module_utils._veth import run_veth
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
 
 ITEM = dict(
@@ -118,7 +167,7 @@ ITEM = dict(
     addresses=dict(type="list", elements="str"),
     peer_addresses=dict(type="list", elements="str"),
     master=dict(type="str"),
-    up=dict(type="bool", default=True),
+    up=dict(type="bool", default=UP),
     recreate=dict(type="bool", default=False),
 )
 

@@ -6,6 +6,7 @@ addresses, routes, rules and namespaces, compared as a full snapshot before and 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -16,6 +17,8 @@ CATALOGUE = [
     ("netns", {"name": ["a/b"]}, ["'a/b'", "must not contain '/'"]),
     ("netns", {"name": [".."]}, ["'..'", "/run/netns"]),
     ("netns", {"name": ["."]}, ["'.'", "/run/netns"]),
+    ("netns", {"name": ["a b"]}, ["'a b'", "whitespace and control characters"]),
+    ("netns", {"name": ["bell\x07"]}, ["'bell\\x07'", "whitespace and control characters"]),
     ("netns", {"name": ["ok", "ok"]}, ["'ok'", "more than once"]),
     ("netns", {"name": ["ok"], "sysctls": {"kernel.hostname": "x"}}, ["kernel.hostname", "only net.* sysctls"]),
     ("netns", {"name": ["ok"], "sysctls": {"net.ipv4.nope": 1}}, ["net.ipv4.nope", "does not exist"]),
@@ -40,7 +43,15 @@ CATALOGUE = [
     ("veth", {"name": "br-own", "peer": "p"}, ["veth 'br-own'", "taken by a bridge"]),
     ("veth", {"name": "v0", "peer": "p", "peer_namespace": "no-such-ns"}, ["-missing'", "does not exist"]),
     ("veth", {"pairs": [{"name": "v1", "peer": "p"}] * 2}, ["'v1'", "more than once"]),
-    ("veth", {"pairs": [{"name": "v1", "peer": "p", "mtu": "big"}]}, ["pairs[0]", "mtu"]),
+    ("veth", {"pairs": [{"name": "v1", "peer": "p", "mtu": "big"}]}, ["pairs", "mtu"]),
+    ("veth", {"pairs": [{"name": "v1", "peer": "p", "colour": "red"}]}, ["pairs", "colour"]),
+    # the kernel refuses (a zero MAC): named, with the kernel's errno, nothing left
+    ("veth", {"name": "v0", "peer": "p", "peer_mac": "00:00:00:00:00:00"},
+     ["veth 'v0' in the module's own namespace: the kernel refused it", "errno 99"]),
+    # a name in /run/netns bound to a namespace that is not a network namespace: setns(2) refuses it
+    ("veth", {"name": "v0", "peer": "p", "peer_namespace": "uts-ns"}, ["-uts'", "a network namespace?", "errno 22"]),
+    ("masquerade", {"source": "10.1.0.0/24", "namespace": "uts-ns"}, ["-uts'", "errno 22"]),
+    ("netns_route", {"namespace": "uts-ns", "dest": "default", "dev": "lo"}, ["-uts'", "errno 22"]),
     # bridge
     ("bridge", {"name": "taken0"}, ["bridge 'taken0'", "taken by a veth"]),
     ("bridge", {"name": "br1", "ports": ["ghost"]}, ["port 'ghost'", "does not exist"]),
@@ -64,30 +75,39 @@ CATALOGUE = [
     ("masquerade", {"source": "10.1.0.0/24", "isolation_group": 5}, ["10.1.0.0/24", "isolation_group needs"]),
     ("masquerade", {"source": "10.1.0.0/24", "namespace": "no-such-ns"}, ["-missing'", "does not exist"]),
     # container_network (the bridge_network role's one call)
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [f"k{i}" for i in range(7)]},
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [{"name": f"k{i}"} for i in range(7)]},
      ["network 'n'", "is full"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "address": "10.6.0.2"}]},
      ["container 'k'", "outside subnet"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "address": "10.5.0.1"}]},
      ["container 'k'", "already the gateway"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": ["k", "k"]}, ["'k'", "more than once"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": ["../k"]}, ["network 'n'", "/run/netns"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "gateway": "10.6.0.1", "containers": ["k"]},
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k"}, {"name": "k"}]},
+     ["'k'", "more than once"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "../k"}]},
+     ["network 'n'", "container name '../k'", "letter or digit"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "-k"}]},
+     ["container name '-k'", "letter or digit"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k" * 64}]},
+     ["network 'n'", "at most 63"]),
+    # ad hoc key=value text: the list is split at its commas; AnsibleModule refuses the pieces (its own message)
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": '[{"name":"a","address":"10.5.0.9"}]'},
+     ["dictionary requested, could not parse JSON or key=value"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "gateway": "10.6.0.1", "containers": [{"name": "k"}]},
      ["gateway 10.6.0.1", "not a host address"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "taken0", "containers": ["k"]},
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "taken0", "containers": [{"name": "k"}]},
      ["bridge 'taken0'", "taken by a veth"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "way-too-long-name", "containers": ["k"]},
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "way-too-long-name", "containers": [{"name": "k"}]},
      ["'way-too-long-name'", "at most 15"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "ip": "10.5.0.3"}]},
-     ["container 'k'", "unknown keys"]),
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [f"k{i}" for i in range(3000)],
+     ["containers", "ip"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": f"k{i}"} for i in range(3000)],
                            "mtu": 20}, ["network 'n'", "mtu 20"]),
 ]
 
 
 def _resolve(args, host):
     """Name a namespace that certainly does not exist (this run's prefix, never created)."""
-    return json.loads(json.dumps(args).replace('"no-such-ns"', f'"{host}-missing"'))
+    return json.loads(json.dumps(args).replace('"no-such-ns"', f'"{host}-missing"').replace('"uts-ns"', f'"{host}-uts"'))
 
 
 def snapshot(names):
@@ -115,7 +135,12 @@ def prepared(netns_module):
     own = {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24", "containers": []}
     assert not run_module("container_network", own, netns=host).get("failed")
     sh("ip", "-n", host, "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
-    return host, c1
+    uts = f"/run/netns/{host}-uts"  # a UTS namespace where a network namespace is expected
+    sh("touch", uts)
+    sh("mount", "--bind", "/proc/self/ns/uts", uts)
+    yield host, c1
+    sh("umount", uts)
+    os.unlink(uts)
 
 
 def test_catalogue_is_big_enough(record):

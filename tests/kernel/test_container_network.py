@@ -8,7 +8,7 @@ from support import addresses, links, namespaces, ping, routes, run_module, sh
 
 def spec(prefix, **extra):
     return dict({"name": "lab", "bridge": "br0", "subnet": "10.100.0.0/24",
-                 "containers": [f"{prefix}c1", {"name": f"{prefix}c2", "address": "10.100.0.9"}]}, **extra)
+                 "containers": [{"name": f"{prefix}c1"}, {"name": f"{prefix}c2", "address": "10.100.0.9"}]}, **extra)
 
 
 def test_build_check_mode_idempotence_and_teardown(netns, nsname):
@@ -66,7 +66,7 @@ def test_bad_network_fails_before_any_change(netns, nsname):
     prefix = nsname("p")
     before = (links(host), namespaces())
     result = run_module("container_network", spec(prefix, subnet="10.100.0.0/30",
-                                                  containers=["a", "b", "c"]), netns=host)
+                                                  containers=[{"name": n} for n in "abc"]), netns=host)
     assert result["failed"] and "is full" in result["msg"] and "network 'lab'" in result["msg"]
     assert (links(host), namespaces()) == before
 

@@ -15,7 +15,7 @@ def test_module_killed_mid_batch_converges(netns, nsname, record):
     host = netns("host")
     prefix = nsname("p")
     names = [nsname.adopt(f"{prefix}c{i}") for i in range(1, N + 1)]
-    spec = {"name": "k", "bridge": "br0", "subnet": "10.100.0.0/16", "containers": names}
+    spec = {"name": "k", "bridge": "br0", "subnet": "10.100.0.0/16", "containers": [{"name": n} for n in names]}
     rng = random.Random(7)
     points = []
     for _kill in range(KILLS):

@@ -94,3 +94,12 @@ def test_missing_pyroute2_says_how_to_install_it(tmp_path):
 def test_ansible_doc_renders(module):
     proc = sh("ansible-doc", f"linuxns.net.{module}", env=ansible_env(), check=False)
     assert proc.returncode == 0 and "EXAMPLES" in proc.stdout and "RETURN VALUES" in proc.stdout, proc.stderr
+
+
+def test_module_defaults_group_sets_the_namespace_of_every_module(netns):
+    host, target = netns("host"), netns("md")
+    first = playbook(host, "module_defaults.yml", "-e", f"ns={target}")
+    assert first["changed"] == 3
+    assert links(target)["v-md"]["master"] == "br-md" and "br-md" not in links(host)
+    assert sh("ip", "-n", target, "route", "show", "10.78.0.0/24").stdout.startswith("10.78.0.0/24 via 10.77.0.2")
+    assert playbook(host, "module_defaults.yml", "-e", f"ns={target}")["changed"] == 0

@@ -16,34 +16,34 @@ def eth0(**addresses):
 
 def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
     plan = plan_bridge_network(["c1", "c2"], "lab", "br0", "10.100.0.0/24")
-    assert plan["gateway_cidr"] == "10.100.0.1/24"
-    assert plan["addresses"] == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
-    assert plan["pairs"][0] == {"master": "br0", "peer": "eth0", "name": host_end_name("br0", "c1"),
+    assert plan.gateway_cidr == "10.100.0.1/24"
+    assert plan.addresses == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
+    assert plan.pairs[0] == {"master": "br0", "peer": "eth0", "name": host_end_name("br0", "c1"),
                                 "peer_namespace": "c1", "peer_addresses": ["10.100.0.2/24"]}
-    assert plan["routes"] == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1"},
+    assert plan.routes == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1"},
                               {"namespace": "c2", "dest": "default", "gateway": "10.100.0.1"}]
 
 
 def test_containers_keep_the_addresses_the_kernel_shows():
     plan = plan_bridge_network(["new", "c1", "c2"], "lab", "br0", "10.100.0.0/24",
                                current=eth0(c1="10.100.0.7/24", c2="10.100.0.2/24"))
-    assert plan["addresses"] == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
+    assert plan.addresses == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
 
 
 def test_an_address_outside_the_subnet_is_not_kept():
     plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", current=eth0(c1="10.9.0.5/24"))
-    assert plan["addresses"] == {"c1": "10.100.0.2"}
+    assert plan.addresses == {"c1": "10.100.0.2"}
 
 
 def test_fixed_addresses_win_and_others_move_out_of_their_way():
     plan = plan_bridge_network(["c1", {"name": "c2", "address": "10.100.0.7"}], "lab", "br0", "10.100.0.0/24",
                                current=eth0(c1="10.100.0.7/24"))
-    assert plan["addresses"] == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
+    assert plan.addresses == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
 
 
 def test_gateway_can_be_chosen():
     plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", gateway="10.100.0.254")
-    assert plan["gateway_cidr"] == "10.100.0.254/24" and plan["addresses"] == {"c1": "10.100.0.1"}
+    assert plan.gateway_cidr == "10.100.0.254/24" and plan.addresses == {"c1": "10.100.0.1"}
 
 
 @pytest.mark.parametrize("containers, kwargs, message", [
@@ -55,7 +55,11 @@ def test_gateway_can_be_chosen():
     (["a", "b", "c"], {"subnet": "10.100.0.0/30"}, "is full: no address left for container 'b'"),
     (["a"], {"subnet": "10.100.0.0/31"}, "too small"),
     (["a"], {"gateway": "10.9.0.1"}, "gateway 10.9.0.1 is not a host address"),
-    (["../x"], {}, "/run/netns"),
+    (["../x"], {}, "must start with a letter or digit"),
+    (["-x"], {}, "must start with a letter or digit"),
+    (["a b"], {}, "only letters, digits"),
+    (['[{"name":"a"'], {}, "pass them as JSON"),
+    (["x" * 64], {}, "at most 63"),
     ([{"name": "a", "colour": "red"}], {}, "unknown keys"),
     ([{"address": "10.100.0.9"}], {}, "needs a name"),
     (["a"], {"subnet": "10.100.0.1/24"}, "host bits set"),

@@ -6,8 +6,9 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._links import normalize_bridge, normalize_veth
-from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule
+from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth
+from ansible_collections.linuxns.net.plugins.module_utils._nat import RuleTag, normalize_rule
 from ansible_collections.linuxns.net.plugins.module_utils._routes import normalize_route
 
 
@@ -30,6 +31,22 @@ def test_fifteen_characters_is_the_longest_name():
 def test_namespace_names_that_leave_run_netns_are_refused(name):
     with pytest.raises(InvalidInput, match="/run/netns"):
         validate.namespace_name(name)
+
+
+@pytest.mark.parametrize("name", ["a b", "tab\there", "new\nline", "bell\x07"])
+def test_namespace_names_that_break_ip_netns_list_are_refused(name):
+    with pytest.raises(InvalidInput, match="whitespace and control characters"):
+        validate.namespace_name(name)
+
+
+@pytest.mark.parametrize("name", ["web-1", "db_2", "x.y", "UPPER", "0start", "é-ok"])
+def test_namespace_names_stay_as_free_as_ip_netns(name):
+    assert validate.namespace_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["c1", "web.1", "a_b-c", "9", "x" * 63])
+def test_container_names_follow_dockers_rule(name):
+    assert validate.container_name(name, "n") == name
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -61,11 +78,11 @@ def test_veth_needs_a_peer_and_distinct_names():
         normalize_veth({"name": "a", "namespace": "red"})
     with pytest.raises(InvalidInput, match="same name"):
         normalize_veth({"name": "a", "peer": "a"})
-    assert normalize_veth({"name": "a", "peer": "a", "peer_namespace": "blue"})["peer"] == "a"
+    assert normalize_veth({"name": "a", "peer": "a", "peer_namespace": "blue"}).peer == "a"
 
 
 def test_veth_peer_namespace_defaults_to_namespace():
-    assert normalize_veth({"name": "a", "peer": "b", "namespace": "red"})["peer_namespace"] == "red"
+    assert normalize_veth({"name": "a", "peer": "b", "namespace": "red"}).peer_namespace == "red"
 
 
 def test_bridge_cannot_be_its_own_port_and_purge_needs_ports():
@@ -91,7 +108,7 @@ def test_bad_routes(route, problem):
 
 def test_ipv6_default_route_takes_its_family_from_the_gateway():
     r = normalize_route({"dest": "default", "gateway": "2001:db8::1"})
-    assert (str(r["dest"]), r["metric"]) == ("::/0", 1024)
+    assert (str(r.dest), r.metric) == ("::/0", 1024)
 
 
 @pytest.mark.parametrize("rule, problem", [
@@ -109,5 +126,7 @@ def test_masquerade_tag_changes_with_the_spec_only():
     a = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br0"})
     b = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br0", "ip_forward": False})
     c = normalize_rule({"source": "10.0.0.0/24", "exclude_out_interface": "br1"})
-    assert a["tag"] == b["tag"] != c["tag"]
-    assert a["tag"].startswith("linuxns.net 10.0.0.0/24 ")
+    assert a.tag == b.tag != c.tag
+    assert RuleTag.parse(str(a.tag)) == a.tag and a.tag.source == "10.0.0.0/24"
+    assert RuleTag.parse("someone else's comment") is None and RuleTag.parse(None) is None
+    assert str(a.tag).startswith("linuxns.net 10.0.0.0/24 ")

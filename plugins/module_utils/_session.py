@@ -1,7 +1,8 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Network namespaces: create, delete, attach, enter; and the per-run session that holds one netlink socket per namespace.
+"""The kernel side of a run: namespace syscalls, the per-run session (one netlink socket per namespace, the host
+lock), netlink requests and sysctls. Every feature (netns, links, routes, NAT, info) builds on this.
 
 Speed: pyroute2's IPRoute(netns=...) and netns.create fork a helper process per call (about 15 ms). Here the
 module's own thread switches into a namespace with setns(2), opens its socket there, and switches back (under 1 ms).
@@ -15,11 +16,8 @@ import ctypes
 import errno
 import fcntl
 import os
-import time
 
-from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
 
 try:
     # Only the submodule: the top-level package import costs about 0.2 s more.
@@ -27,7 +25,8 @@ try:
     from pyroute2.netlink.exceptions import NetlinkError
     PYROUTE2_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the module glue
-    IPRoute = NetlinkError = None
+    IPRoute = None
+    NetlinkError = OSError  # nothing raises it; keeps `except NetlinkError` valid
     PYROUTE2_IMPORT_ERROR = exc
 
 NETNS_RUN_DIR = "/run/netns"
@@ -53,12 +52,14 @@ def _mount(source, target, flags):
     _check(_libc.mount(source.encode() if source else None, target.encode(), b"none", flags, None), f"mount {target}")
 
 
+# ---------------------------------------------------------------- named namespaces (files under /run/netns)
+
 def namespace_path(name):
     return os.path.join(NETNS_RUN_DIR, name)
 
 
 def is_namespace_file(path):
-    """True when path is a bound network namespace (an nsfs mount), not a stale empty file left by a crash."""
+    """True when path is a bound namespace (an nsfs mount), not a stale empty file left by a crash."""
     try:
         st = os.stat(path)
         return st.st_dev != os.stat(os.path.dirname(path)).st_dev
@@ -152,6 +153,8 @@ def pids_by_namespace_inode():
     return found
 
 
+# ---------------------------------------------------------------- the session
+
 class Session:
     """One module run: the namespace it started in, one fd and one netlink socket per namespace it touches.
 
@@ -183,6 +186,8 @@ class Session:
                 self._fds[namespace] = os.open(namespace_path(namespace), os.O_RDONLY)
             except FileNotFoundError:
                 raise NamespaceMissing(f"{where(namespace)} does not exist (create it with linuxns.net.netns)") from None
+            except OSError as exc:
+                raise kernel_error(f"open {where(namespace)}", exc) from None
             if not is_namespace_file(namespace_path(namespace)):
                 os.close(self._fds.pop(namespace))
                 raise NamespaceMissing(f"{where(namespace)} does not exist ({namespace_path(namespace)} is a stale file)")
@@ -194,7 +199,11 @@ class Session:
         if namespace is None:
             yield
             return
-        _setns(self.fd(namespace))
+        try:
+            _setns(self.fd(namespace))
+        except OSError as exc:
+            # for example a name in /run/netns bound to a namespace of another type
+            raise kernel_error(f"enter {where(namespace)} (is {namespace_path(namespace)} a network namespace?)", exc) from None
         try:
             yield
         finally:
@@ -232,15 +241,15 @@ class Session:
 
 
 def netlink_call(what, namespace, func, *args, **kwargs):
-    """Run one netlink request and turn a kernel refusal into a message naming the object."""
+    """Run one netlink request; a kernel refusal becomes a KernelError naming the object, with the kernel's errno."""
     try:
         return func(*args, **kwargs)
-    except NetlinkError as exc:
-        reason = os.strerror(exc.code) if exc.code else str(exc)
-        raise KernelError(f"{what} in {where(namespace)}: the kernel refused it ({reason})") from None
+    except (NetlinkError, OSError) as exc:
+        place = where(namespace)
+        raise kernel_error(what if place in what else f"{what} in {place}", exc) from None
 
 
-# ---------------------------------------------------------------- planning for the netns module
+# ---------------------------------------------------------------- sysctls
 
 def sysctl_path(key, namespace):
     """Map a per-namespace sysctl key (net.ipv4.ip_forward or net/ipv4/conf/eth0.1/forwarding) to its /proc path."""
@@ -260,141 +269,22 @@ def write_sysctl(path, value):
         f.write(str(value))
 
 
-def normalize_netns(item):
-    name = validate.namespace_name(item.get("name"))
-    if name is None:
-        raise InvalidInput("netns: 'name' is required")
-    out = {"name": name, "state": item.get("state") or "present", "pid": item.get("pid"),
-           "loopback": True if item.get("loopback") is None else item["loopback"],
-           "sysctls": {k: " ".join(str(v if not isinstance(v, bool) else int(v)).split())
-                       for k, v in (item.get("sysctls") or {}).items()}}
-    for key in out["sysctls"]:
-        path = sysctl_path(key, name)
-        # the net.* sysctls are the same in every namespace, except those under a device's name: check the rest
-        # here, so a bad key fails before a namespace is created
-        parts = path.split("/")
-        per_device = len(parts) > 7 and parts[5] in ("conf", "neigh") and parts[6] not in ("all", "default")
-        if not per_device and not os.path.exists(path):
-            raise InvalidInput(f"sysctl '{key}' does not exist in {where(name)}")
-    if out["pid"] is not None:
-        if not isinstance(out["pid"], int) or out["pid"] <= 0:
-            raise InvalidInput(f"namespace '{name}': pid {out['pid']!r} must be a positive integer")
-        if pid_namespace_inode(out["pid"]) is None:
-            raise InvalidInput(f"namespace '{name}': no process with pid {out['pid']} (or its namespace cannot be read)")
-    return out
-
-
-def host_ends(session, names):
-    """Veths in the module's own namespace whose peers live in the named namespaces."""
-    sock = session.netlink(None)
-    nsids = set()
-    for name in names:
-        nsid = sock.get_netnsid(fd=session.fd(name)).get("nsid")
-        if nsid is not None and nsid >= 0:
-            nsids.add(nsid)
-    if not nsids:
-        return []
-    return [msg.get_attr("IFLA_IFNAME") for msg in sock.link("dump") if msg.get_attr("IFLA_LINK_NETNSID") in nsids]
-
-
-def wait_links_gone(session, names, timeout=5.0):
-    """The kernel frees a deleted namespace's veths (and their peers here) a moment later: wait for that, so that a
-    run which rebuilds right after a teardown finds the names free."""
-    sock = session.netlink(None)
-    deadline = time.monotonic() + timeout
-    for name in names:
-        while sock.link_lookup(ifname=name):
-            if time.monotonic() > deadline:
-                raise KernelError(f"veth '{name}' in {where(None)} was still there {timeout:.0f} s after its peer's "
-                                  "namespace was deleted")
-            time.sleep(0.01)
-
-
-def plan_netns(plan, session, items, snapshots=None):
-    """Plan namespaces; snapshots (of _links), if given, supply lo's state without another netlink request."""
-    pids_by_inode = None
-    doomed = []
-    for ns in items:
-        name = ns["name"]
-        obj = where(name)
-        exists = session.exists(name)
-        mark = plan.mark
-        if ns["state"] == "absent":
-            if exists:
-                if pids_by_inode is None:
-                    pids_by_inode = pids_by_namespace_inode()
-                pids = pids_by_inode.get(namespace_inode(name), [])
-                if pids:
-                    plan.warnings.append(f"{obj} still holds processes {pids[:10]}: removing its name does not stop "
-                                         "them, and the namespace lives on until they exit")
-                plan.add(f"delete {obj}", lambda name=name: (session.forget(name), delete_namespace(name)))
-                plan.record(name, {"exists": True}, None, mark)
-                doomed.append(name)
-            continue
-
-        before = {"exists": exists}
-        after = {"exists": True}
-        if ns["pid"] is not None:
-            target = pid_namespace_inode(ns["pid"])
-            after["inode"] = target
-            before["inode"] = namespace_inode(name) if exists else None
-            if before["inode"] != target:
-                plan.add(f"name the network namespace of pid {ns['pid']} '{name}'",
-                         lambda name=name, pid=ns["pid"]: (session.forget(name), attach_namespace(name, pid)),
-                         None if exists else (lambda name=name: (session.forget(name), delete_namespace(name))))
-        elif not exists:
-            plan.add(f"create {obj}", lambda name=name: create_namespace(name),
-                     lambda name=name: (session.forget(name), delete_namespace(name)))
-        fresh = not exists or before.get("inode") != after.get("inode")
-
-        if ns["loopback"]:
-            after["loopback"] = "up"
-            if fresh:
-                lo_up = False
-            elif snapshots is not None:
-                lo_up = snapshots[name].by_index[1].up
-            else:
-                lo_up = bool(session.netlink(name).link("get", index=1)[0]["flags"] & 1)
-            before["loopback"] = "up" if lo_up else "down"
-            if not lo_up:
-                plan.add(f"set lo up in {obj}",
-                         lambda name=name: netlink_call("lo", name, session.netlink(name).link, "set", index=1, state="up"))
-        for key, value in sorted(ns["sysctls"].items()):
-            path = sysctl_path(key, name)
-            current = None
-            if not fresh:
-                with session.inside(name):
-                    try:
-                        current = read_sysctl(path)
-                    except FileNotFoundError:
-                        raise InvalidInput(f"sysctl '{key}' does not exist in {obj}") from None
-            before.setdefault("sysctls", {})[key] = current
-            after.setdefault("sysctls", {})[key] = value
-            if current != value:
-                plan.add(f"set sysctl {key}={value} in {obj}",
-                         lambda name=name, key=key, path=path, value=value: _set_sysctl(session, name, key, path, value))
-        plan.record(name, before if exists else None, after, mark)
-    if doomed:
-        ends = host_ends(session, doomed)
-        if ends:
-            plan.add(f"wait for the kernel to remove {len(ends)} veth(s) of the deleted namespaces",
-                     lambda: wait_links_gone(session, ends))
-
-
-def _set_sysctl(session, namespace, key, path, value):
+def read_sysctl_in(session, namespace, key):
+    """A sysctl's value inside a namespace (None if the sysctl does not exist there)."""
     with session.inside(namespace):
         try:
-            write_sysctl(path, value)
+            return read_sysctl(sysctl_path(key, namespace))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise kernel_error(f"read sysctl '{key}' in {where(namespace)}", exc) from None
+
+
+def write_sysctl_in(session, namespace, key, value):
+    with session.inside(namespace):
+        try:
+            write_sysctl(sysctl_path(key, namespace), value)
         except FileNotFoundError:
             raise InvalidInput(f"sysctl '{key}' does not exist in {where(namespace)}") from None
         except OSError as exc:
-            raise KernelError(f"sysctl '{key}' in {where(namespace)}: {exc.strerror}") from None
-
-
-def run_netns(session, raw_items, check_mode):
-
-    items = [normalize_netns(i) for i in raw_items]
-    validate.unique(items, lambda i: f"'{i['name']}'", "namespace")
-    plan = Plan()
-    plan_netns(plan, session, items)
-    return plan.result(check_mode)
+            raise kernel_error(f"set sysctl '{key}' to {value!r} in {where(namespace)}", exc) from None

@@ -1,0 +1,26 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Defaults shared by the modules, the roles and the docs: the one place they are set.
+
+Module argument specs import them; the roles leave these options unset so that the module's default applies; a unit
+test checks that the module and role documentation state the same values.
+"""
+
+from __future__ import annotations
+
+# Device group that marks the bridges of isolated networks (Docker's isolation chains, as a group match).
+ISOLATION_GROUP = 27758
+# Links are set up unless the request says otherwise.
+UP = True
+# A container's end of its veth, inside its namespace.
+CONTAINER_END = "eth0"
+# Docker-style container names: a letter or digit, then letters, digits, '_', '.', '-'. At most 63 characters,
+# a DNS label's limit, so that a name can later resolve.
+CONTAINER_NAME_PATTERN = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"
+CONTAINER_NAME_MAX = 63
+
+
+def bridge_name(network):
+    """A network's bridge unless set: br- and the first 12 characters of its name (15 in all, the kernel's limit)."""
+    return f"br-{network[:12]}"

@@ -1,0 +1,154 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The netns feature: plan named namespaces (create, name a process's namespace, delete), lo up, and net.* sysctls."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._session import (
+    attach_namespace, create_namespace, delete_namespace, namespace_inode, netlink_call, pid_namespace_inode,
+    pids_by_namespace_inode, read_sysctl_in, sysctl_path, write_sysctl_in)
+
+
+@dataclass
+class NetnsSpec:
+    """One named namespace as requested, validated."""
+    name: str
+    state: str = "present"
+    pid: int = None
+    loopback: bool = True
+    sysctls: dict = field(default_factory=dict)  # key -> value as text
+
+
+def normalize_netns(item):
+    name = validate.namespace_name(item.get("name"))
+    if name is None:
+        raise InvalidInput("netns: 'name' is required")
+    spec = NetnsSpec(name=name, state=item.get("state") or "present", pid=item.get("pid"),
+                     loopback=True if item.get("loopback") is None else item["loopback"],
+                     sysctls={k: " ".join(str(v if not isinstance(v, bool) else int(v)).split())
+                              for k, v in (item.get("sysctls") or {}).items()})
+    for key in spec.sysctls:
+        path = sysctl_path(key, name)
+        # the net.* sysctls are the same in every namespace, except those under a device's name: check the rest
+        # here, so a bad key fails before a namespace is created
+        parts = path.split("/")
+        per_device = len(parts) > 7 and parts[5] in ("conf", "neigh") and parts[6] not in ("all", "default")
+        if not per_device and not os.path.exists(path):
+            raise InvalidInput(f"sysctl '{key}' does not exist in {where(name)}")
+    if spec.pid is not None:
+        if not isinstance(spec.pid, int) or spec.pid <= 0:
+            raise InvalidInput(f"namespace '{name}': pid {spec.pid!r} must be a positive integer")
+        if pid_namespace_inode(spec.pid) is None:
+            raise InvalidInput(f"namespace '{name}': no process with pid {spec.pid} (or its namespace cannot be read)")
+    return spec
+
+
+def host_ends(session, names):
+    """Veths in the module's own namespace whose peers live in the named namespaces."""
+    sock = session.netlink(None)
+    nsids = set()
+    for name in names:
+        nsid = netlink_call("netnsid", name, sock.get_netnsid, fd=session.fd(name)).get("nsid")
+        if nsid is not None and nsid >= 0:
+            nsids.add(nsid)
+    if not nsids:
+        return []
+    return [msg.get_attr("IFLA_IFNAME") for msg in netlink_call("link dump", None, sock.link, "dump")
+            if msg.get_attr("IFLA_LINK_NETNSID") in nsids]
+
+
+def wait_links_gone(session, names, timeout=5.0):
+    """The kernel frees a deleted namespace's veths (and their peers here) a moment later: wait for that, so that a
+    run which rebuilds right after a teardown finds the names free."""
+    sock = session.netlink(None)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while sock.link_lookup(ifname=name):
+            if time.monotonic() > deadline:
+                raise KernelError(f"veth '{name}' in {where(None)} was still there {timeout:.0f} s after its peer's "
+                                  "namespace was deleted")
+            time.sleep(0.01)
+
+
+def plan_netns(plan, session, items, snapshots=None):
+    """Plan namespaces; snapshots (a Snapshots), if given, supply lo's state without another netlink request."""
+    pids_by_inode = None
+    doomed = []
+    for ns in items:
+        name = ns.name
+        obj = where(name)
+        exists = session.exists(name)
+        mark = plan.mark
+        if ns.state == "absent":
+            if exists:
+                if pids_by_inode is None:
+                    pids_by_inode = pids_by_namespace_inode()
+                pids = pids_by_inode.get(namespace_inode(name), [])
+                if pids:
+                    plan.warnings.append(f"{obj} still holds processes {pids[:10]}: removing its name does not stop "
+                                         "them, and the namespace lives on until they exit")
+                plan.add(f"delete {obj}", lambda name=name: (session.forget(name), delete_namespace(name)))
+                plan.record(name, {"exists": True}, None, mark)
+                doomed.append(name)
+            continue
+
+        before = {"exists": exists}
+        after = {"exists": True}
+        if ns.pid is not None:
+            target = pid_namespace_inode(ns.pid)
+            after["inode"] = target
+            before["inode"] = namespace_inode(name) if exists else None
+            if before["inode"] != target:
+                plan.add(f"name the network namespace of pid {ns.pid} '{name}'",
+                         lambda name=name, pid=ns.pid: (session.forget(name), attach_namespace(name, pid)),
+                         None if exists else (lambda name=name: (session.forget(name), delete_namespace(name))))
+        elif not exists:
+            plan.add(f"create {obj}", lambda name=name: create_namespace(name),
+                     lambda name=name: (session.forget(name), delete_namespace(name)))
+        fresh = not exists or before.get("inode") != after.get("inode")
+
+        if ns.loopback:
+            after["loopback"] = "up"
+            if fresh:
+                lo_up = False
+            elif snapshots is not None:
+                lo_up = snapshots[name].by_index[1].up
+            else:
+                lo_up = bool(netlink_call("lo", name, session.netlink(name).link, "get", index=1)[0]["flags"] & 1)
+            before["loopback"] = "up" if lo_up else "down"
+            if not lo_up:
+                plan.add(f"set lo up in {obj}",
+                         lambda name=name: netlink_call("lo", name, session.netlink(name).link, "set", index=1, state="up"))
+        for key, value in sorted(ns.sysctls.items()):
+            current = None
+            if not fresh:
+                current = read_sysctl_in(session, name, key)
+                if current is None:
+                    raise InvalidInput(f"sysctl '{key}' does not exist in {obj}")
+            before.setdefault("sysctls", {})[key] = current
+            after.setdefault("sysctls", {})[key] = value
+            if current != value:
+                plan.add(f"set sysctl {key}={value} in {obj}",
+                         lambda name=name, key=key, value=value: write_sysctl_in(session, name, key, value))
+        plan.record(name, before if exists else None, after, mark)
+    if doomed:
+        ends = host_ends(session, doomed)
+        if ends:
+            plan.add(f"wait for the kernel to remove {len(ends)} veth(s) of the deleted namespaces",
+                     lambda: wait_links_gone(session, ends))
+
+
+def run_netns(session, raw_items, check_mode):
+    items = [normalize_netns(i) for i in raw_items]
+    validate.unique(items, lambda i: f"'{i.name}'", "namespace")
+    plan = Plan()
+    plan_netns(plan, session, items)
+    return plan.result(check_mode)
