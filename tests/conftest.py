@@ -47,7 +47,7 @@ _figures = {}
 
 @pytest.fixture(scope="session")
 def record():
-    """Figures for docs/reliability.md (inputs tried, kills survived, ...), written to tests/output/."""
+    """Figures for the reliability page (docs/docsite/rst/reliability.rst) (inputs tried, kills survived, ...), written to tests/output/."""
     yield _figures.__setitem__
     if _figures:
         out = support.REPO / "tests" / "output"

@@ -69,7 +69,8 @@ options:
     default: true
   bridges:
     description:
-      - Many bridges in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
+      - Many bridges in one call.
+        Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
     suboptions:

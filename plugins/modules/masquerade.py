@@ -76,7 +76,8 @@ options:
     default: present
   rules:
     description:
-      - Many rules in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
+      - Many rules in one call.
+        Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
     suboptions:

@@ -56,7 +56,9 @@ options:
     type: int
   namespaces:
     description:
-      - Many namespaces in one call. Each item takes the options above (O(name) as one string); an option an item leaves out is taken from the top-level options.
+      - Many namespaces in one call.
+        Each item takes the options above (O(name) as one string); an option an item leaves out is taken from
+        the top-level options.
     type: list
     elements: dict
     suboptions:

@@ -67,7 +67,8 @@ options:
     default: false
   routes:
     description:
-      - Many routes in one call. Each item takes the options above; an option an item leaves out is taken from the top-level options.
+      - Many routes in one call.
+        Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
     suboptions:

@@ -76,7 +76,8 @@ options:
     default: false
   pairs:
     description:
-      - Many pairs in one call, so that a role makes one call for any number of containers. Each item takes the options above; an option an item leaves out is taken from the top-level options.
+      - Many pairs in one call, so that a role makes one call for any number of containers.
+        Each item takes the options above; an option an item leaves out is taken from the top-level options.
     type: list
     elements: dict
     suboptions:

@@ -84,7 +84,8 @@ def test_two_networks_coexist_isolated_unless_asked(lab, playbook):
     ({"subnet": "10.70.0.0/24", "containers": ["x1", "x1"]}, "'x1' is listed more than once"),
     ({"subnet": "10.70.0.0/24", "containers": [{"name": "x1", "address": "10.70.0.9"},
                                                {"name": "x2", "address": "10.70.0.9"}]}, "already container 'x1'"),
-    ({"subnet": "10.70.0.0/24", "containers": ["../x"]}, "must not contain '/'"),
+    ({"subnet": "10.70.0.0/24", "containers": ["../x"]}, "container name '../x' must start with a letter or digit"),
+    ({"subnet": "10.70.0.0/24", "containers": ["x" * 64]}, "at most 63"),
     ({"subnet": "10.70.0.0/24", "bridge": "a-bridge-name-too-long", "containers": ["x1"]}, "at most 15"),
     ({"subnet": "10.70.0.300/24", "containers": ["x1"]}, "not a valid network"),
 ])

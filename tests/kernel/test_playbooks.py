@@ -62,10 +62,11 @@ def readme_examples():
 
 def test_readme_ad_hoc_examples_work_as_written(netns):
     examples = readme_examples()
-    assert len({re.search(r"-m (\S+)", e)[1] for e in examples}) == 6, "one example for each of the six modules"
+    assert len({re.search(r"-m (\S+)", e)[1] for e in examples}) == 7, "one example for each of the seven modules"
     used = sorted({n for e in examples for n in re.findall(r"namespaces?=([\w,-]+)", e) for n in n.split(",")}
                   | {n for e in examples for n in re.findall(r"peer_namespace=([\w-]+)", e)}
-                  | {n for e in examples if "linuxns.net.netns " in e for n in re.findall(r"name=([\w,-]+)", e)[0].split(",")})
+                  | {n for e in examples if "linuxns.net.netns " in e for n in re.findall(r"name=([\w,-]+)", e)[0].split(",")}
+                  | {n for e in examples for n in re.findall(r'"name": "(demo-[\w-]+)"', e)})
     clash = [n for n in used if n in namespaces()]
     if clash:
         pytest.skip(f"the README examples use namespace names that exist on this machine: {clash}")
