@@ -1,6 +1,6 @@
 """Benchmarks: the bridge_network role against a seed-style `ip` script and the CNI bridge plugin, and the fleet role.
 
-Everything runs inside lab hosts (namespace hosts over SSH, see tests/lab), never in this machine's own network
+Everything runs inside lab hosts (namespace hosts over SSH, the linuxns.net.lab module's lab), never in this machine's own network
 namespace. Each figure is the median of --repeats runs, with min and max; every method's network is checked
 (a ping between two containers and to the gateway) before its time counts.
 
@@ -24,8 +24,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from lab import Lab  # noqa: E402
-from support import ansible_env  # noqa: E402
+from support import ansible_env, collections_root  # noqa: E402
+
+sys.path.insert(0, str(collections_root()))
+from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
 
 ROLE_HOST, SCRIPT_HOST, CNI_HOST = "host1", "host2", "host3"
 GATEWAY = "10.100.0.1"

@@ -15,8 +15,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from lab import Lab  # noqa: E402
-from support import ansible_env  # noqa: E402
+from support import ansible_env, collections_root  # noqa: E402
+
+sys.path.insert(0, str(collections_root()))
+from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
 
 ECHO = "import socket; s = socket.create_connection(({!r}, {}), timeout=3); print(s.recv(100).decode().strip())"
 

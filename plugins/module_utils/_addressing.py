@@ -41,9 +41,12 @@ def host_end_name(bridge, container):
 
 
 def normalize_containers(containers, network):
-    """Accept a list of names or of {name, address?}; refuse duplicates and names outside Docker's rule."""
+    """Accept a list of names, of {name, address?} or of Containers; refuse duplicates and names outside Docker's rule."""
     out = []
     for position, item in enumerate(containers or []):
+        if isinstance(item, Container):
+            out.append(item)
+            continue
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or not item.get("name"):

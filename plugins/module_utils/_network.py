@@ -81,8 +81,7 @@ def run_container_network(session, spec, check_mode):
         end = snaps[n].by_name.get(CONTAINER_END)
         if end is not None:
             current[n] = end.addresses
-    layout = plan_bridge_network([dataclasses.asdict(c) for c in net.containers], net.name, net.bridge, str(net.subnet),
-                                 net.gateway, current, net.mtu)
+    layout = plan_bridge_network(net.containers, net.name, net.bridge, str(net.subnet), net.gateway, current, net.mtu)
 
     plan_bridge(plan, session, snaps, normalize_bridge({
         "name": net.bridge, "addresses": [layout.gateway_cidr], "mtu": net.mtu, "group": net.isolation_group}))

@@ -153,6 +153,17 @@ def pids_by_namespace_inode():
     return found
 
 
+@contextlib.contextmanager
+def setns_fd(fd, home_fd):
+    """Run the block (this thread only) in the network namespace of fd, a namespace file that has no name (a
+    process's /proc/<pid>/ns/net); come back to home_fd's afterwards."""
+    _setns(fd)
+    try:
+        yield
+    finally:
+        _setns(home_fd)
+
+
 # ---------------------------------------------------------------- the session
 
 class Session:

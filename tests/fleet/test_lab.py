@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from lab import Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab
 from support import ansible_env, namespaces, sh
 
 

@@ -1,4 +1,6 @@
-"""python -m lab up --hosts N | down | status  (run with tests/ on PYTHONPATH, or through scripts/lab)."""
+"""scripts/lab up --hosts N | down | status | inventory: the lab fleet from a checkout, without Ansible.
+
+The lab itself is plugins/module_utils/_lab.py, the same code that the linuxns.net.lab module runs."""
 
 from __future__ import annotations
 
@@ -6,16 +8,17 @@ import argparse
 import json
 import sys
 
-from lab import DEFAULT_STATE, Lab, LabError
+from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
+from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, Lab
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lab", description="A fleet of namespace hosts on this machine, reached over SSH.")
     parser.add_argument("--name", default="lnlab", help="lab name (default lnlab)")
-    parser.add_argument("--state-dir", default=str(DEFAULT_STATE), help="where labs keep keys, inventory and state")
-    parser.add_argument("--underlay", default="198.51.100.0/24", help="the underlay network (default 198.51.100.0/24)")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="where labs keep keys, inventory and state")
+    parser.add_argument("--underlay", default=DEFAULT_UNDERLAY, help=f"the underlay network (default {DEFAULT_UNDERLAY})")
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start a lab and write its inventory")
+    up = sub.add_parser("up", help="start (or grow, or shrink) a lab and write its inventory")
     up.add_argument("--hosts", type=int, default=3)
     sub.add_parser("down", help="stop the lab and remove everything it made")
     sub.add_parser("status", help="show the lab's hosts")
@@ -33,7 +36,7 @@ def main(argv=None):
             print(json.dumps(lab.status(), indent=2))
         else:
             print(lab.inventory)
-    except LabError as exc:
+    except LinuxnsError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,481 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The namespace lab fleet: a fleet of hosts on one machine, reached over real SSH, for tests and molecule.
+
+Each host is a process with its own network, mount and UTS namespaces: its hostname set, a private tmpfs on
+/run/netns (so its named namespaces are its own), sysfs remounted, an eth0 on the underlay switch, and sshd on its
+underlay address. The switch is a bridge in a namespace of its own. The machine's own namespace gets exactly one
+veth to the switch (with the underlay's first address, hence one connected route), nothing else. An `upstream`
+host stands in for the internet: the hosts' default route points at it, and its echo service answers each TCP
+connection with the source address it saw.
+
+Everything the lab starts is recorded (PIDs with their start times) in its state directory, and stopping stops
+exactly those processes and removes exactly those objects. Links, addresses and routes are made through netlink;
+processes (unshare, sshd, ssh-keygen) are started as programs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._session import (
+    IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call, setns_fd)
+
+DEFAULT_STATE_DIR = "/run/linuxns-lab"
+DEFAULT_UNDERLAY = "198.51.100.0/24"
+ECHO_PORT = 7007
+MAX_HOSTS = 200
+UPSTREAM = "upstream"
+_LAB_NAME = re.compile(r"[a-z0-9]{1,8}")
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+# The upstream's echo service: answers each TCP connection with the source address it sees, then closes.
+ECHO_SERVER = """
+import socket, sys
+address, port = sys.argv[1], int(sys.argv[2])
+server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((address, port))
+server.listen(128)
+while True:
+    conn, peer = server.accept()
+    with conn:
+        conn.sendall(f"{peer[0]}\\n".encode())
+"""
+
+
+class LabError(InvalidInput):
+    """A lab request that cannot be met (a taken range, a bad name), or a lab part that did not start."""
+
+
+@dataclass
+class LabSpec:
+    """A lab as requested, validated."""
+    name: str
+    hosts: list  # host names, in order
+    underlay: object  # an ipaddress network
+    upstream: bool = True
+    state: str = "present"
+    state_dir: str = DEFAULT_STATE_DIR
+    python: str = sys.executable  # what Ansible runs modules with on the hosts (they share this filesystem)
+    inventory: str = None  # an extra path to write the inventory to
+
+
+def normalize_lab(params):
+    name = params.get("name") or "lnlab"
+    if not isinstance(name, str) or not _LAB_NAME.fullmatch(name):
+        raise LabError(f"lab '{name}': the name must be 1 to 8 lowercase letters and digits (link names derive from it)")
+    try:
+        underlay = ipaddress.ip_network(str(params.get("underlay") or DEFAULT_UNDERLAY))
+    except ValueError as exc:
+        raise LabError(f"lab '{name}': underlay {params.get('underlay')!r} is not a network in CIDR form ({exc})") from None
+    if underlay.version != 4 or underlay.num_addresses < 16:
+        raise LabError(f"lab '{name}': underlay {underlay} must be an IPv4 network of at least 16 addresses")
+    hosts = params.get("hosts", 3)
+    if isinstance(hosts, int) or (isinstance(hosts, str) and hosts.isdigit()):
+        count = int(hosts)
+        if not 1 <= count <= MAX_HOSTS:
+            raise LabError(f"lab '{name}': {count} hosts asked for; a lab has 1 to {MAX_HOSTS} hosts")
+        hosts = [f"host{i}" for i in range(1, count + 1)]
+    if not isinstance(hosts, list) or not hosts or len(hosts) > MAX_HOSTS:
+        raise LabError(f"lab '{name}': hosts must be a count or a list of 1 to {MAX_HOSTS} names")
+    for host in hosts:
+        if not isinstance(host, str) or not _HOST_NAME.fullmatch(host) or host == UPSTREAM:
+            raise LabError(f"lab '{name}': host name {host!r} must be a lowercase hostname (letters, digits and '-', "
+                           f"at most 63 characters), and not '{UPSTREAM}'")
+    if len(set(hosts)) != len(hosts):
+        raise LabError(f"lab '{name}': a host name is listed more than once")
+    room = underlay.num_addresses - 2 - 10 - 1  # the root end, 10 spare, the upstream
+    if len(hosts) > room:
+        raise LabError(f"lab '{name}': underlay {underlay} has room for {room} hosts, not {len(hosts)}")
+    return LabSpec(name=name, hosts=hosts, underlay=underlay, upstream=params.get("upstream", True) is not False,
+                   state=params.get("state") or "present", state_dir=params.get("state_dir") or DEFAULT_STATE_DIR,
+                   python=params.get("python") or sys.executable, inventory=params.get("inventory"))
+
+
+def _run(*argv, stdin=None):
+    try:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise LabError(f"{argv[0]} is not installed (the lab needs util-linux, openssh-server and openssh-client)") from None
+    if proc.returncode != 0:
+        raise LabError(f"{' '.join(argv)}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def start_time(pid):
+    """A live process's start time (clock ticks since boot): with the PID, it names the process uniquely.
+
+    None for a process that is gone or a zombie (stopped, waiting for its parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _stop(pid, start):
+    """Stop a process that the lab started, if it is still that process (PID and start time both match)."""
+    if start is None or start_time(pid) != start:
+        return
+    for sig, wait in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:  # not our child (another run started it): poll /proc
+                if start_time(pid) != start:
+                    return
+            time.sleep(0.01)
+
+
+def port_open(address, port):
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_port(address, port, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(address, port):
+            return
+        time.sleep(0.02)
+    raise KernelError(f"{what} did not listen on {address}:{port} within {timeout:.0f} s")
+
+
+def route_owner(network):
+    """The link that routes network in the machine's own namespace, if any (read from /proc, changing nothing)."""
+    with open("/proc/net/route") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] == "00000000":
+                continue
+            dest = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+            mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+            if ipaddress.ip_network(f"{dest}/{mask}").overlaps(network):
+                return fields[0]
+    return None
+
+
+class Lab:
+    """One lab: its state directory, and what it started."""
+
+    def __init__(self, name="lnlab", state_dir=DEFAULT_STATE_DIR, underlay=DEFAULT_UNDERLAY):
+        self.name = name
+        self.dir = pathlib.Path(state_dir) / name
+        self.underlay = ipaddress.ip_network(str(underlay))
+        hosts = list(self.underlay.hosts())
+        self.root_address, self.upstream_address = hosts[0], hosts[-1]
+        self.switch = f"{name}-switch"
+        self.root_link = f"{name}0"
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def state_file(self):
+        return self.dir / "state.json"
+
+    @property
+    def inventory(self):
+        return self.dir / "inventory.yml"
+
+    @property
+    def key(self):
+        return self.dir / "id_ed25519"
+
+    def state(self):
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    def _save(self, state):
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def alive(self, state, host, role=None):
+        """Whether the host's processes (or the one of that role) are still the ones the lab started."""
+        procs = [p for p in state["processes"] if p["host"] == host and (role is None or p["role"] == role)]
+        return bool(procs) and all(start_time(p["pid"]) == p["start"] for p in procs)
+
+    # ------------------------------------------------------------ plan
+
+    def plan(self, plan, session, spec):
+        """Queue what brings the lab to spec: create it, add, rebuild or remove hosts, restart a dead sshd."""
+        state = self.state()
+        if spec.state == "absent":
+            leftovers = state is not None or is_namespace_file(namespace_path(self.switch)) or \
+                os.path.exists(f"/sys/class/net/{self.root_link}")
+            if leftovers:
+                plan.add(f"stop lab '{self.name}' and remove everything it made", self.down)
+            return
+        if state is not None and state["underlay"] != str(self.underlay):
+            raise Conflict(f"lab '{self.name}' is up on underlay {state['underlay']}, not {self.underlay} "
+                           "(stop it first to change its range)")
+        if state is None:
+            self._check_free()
+            state = {"name": self.name, "switch": self.switch, "root_link": self.root_link,
+                     "underlay": str(self.underlay), "hosts": {}, "processes": []}
+            plan.add(f"create lab '{self.name}': switch namespace {self.switch}, underlay {self.underlay}, "
+                     f"{self.root_link} with {self.root_address} in the machine's namespace",
+                     lambda: self._create(session, state), self.down)
+        wanted = list(spec.hosts) + ([UPSTREAM] if spec.upstream else [])
+        addresses = self._addresses(state, wanted)
+        for host in state["hosts"]:
+            if host not in wanted:
+                plan.add(f"stop host {host} of lab '{self.name}'", lambda host=host: self._remove_host(state, host))
+        for host in wanted:
+            known = host in state["hosts"]
+            if known and self.alive(state, host, "holder"):
+                if not self.alive(state, host, "sshd"):
+                    plan.add(f"restart sshd of host {host} of lab '{self.name}'",
+                             lambda host=host: self._sshd(state, host, wait=True))
+                continue
+            verb = "rebuild" if known else "start"
+            plan.add(f"{verb} host {host} of lab '{self.name}' at {addresses[host]}",
+                     lambda host=host: self._add_host(session, state, host, addresses[host], spec),
+                     lambda host=host: self._remove_host(state, host))
+        inventory = self._inventory_text(addresses, spec)
+        targets = [self.inventory] + ([pathlib.Path(spec.inventory)] if spec.inventory else [])
+        for target in targets:
+            if not target.exists() or target.read_text() != inventory:
+                plan.add(f"write the inventory of lab '{self.name}' to {target}",
+                         lambda target=target: _write(target, inventory))
+        return addresses
+
+    def _check_free(self):
+        if os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch)):
+            raise Conflict(f"lab '{self.name}': {self.root_link} or namespace {self.switch} exists, but the lab has no "
+                           f"state in {self.dir}; stop it (state: absent) first")
+        clash = route_owner(self.underlay)
+        if clash:
+            raise LabError(f"lab '{self.name}': underlay {self.underlay} is already routed on this machine via {clash} "
+                           "(another lab?); stop that, or choose another underlay")
+
+    def _addresses(self, state, wanted):
+        """Host -> underlay address: kept for known hosts, the lowest free ones (from the 11th) for new ones."""
+        out = {h: info["address"] for h, info in state["hosts"].items() if h in wanted}
+        out[UPSTREAM] = str(self.upstream_address)
+        taken = set(out.values())
+        free = (str(a) for a in self.underlay.hosts() if int(a) - int(self.underlay.network_address) > 10
+                and str(a) not in taken and a != self.upstream_address)
+        for host in wanted:
+            if host not in out:
+                out[host] = next(free)
+        return {h: out[h] for h in wanted}
+
+    # ------------------------------------------------------------ apply
+
+    def _create(self, session, state):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._save(state)
+        for key, comment in (("id_ed25519", "lab client"), ("ssh_host_ed25519_key", "lab hosts")):
+            if not (self.dir / key).exists():
+                _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(self.dir / key))
+        self.key.chmod(0o600)
+        create_namespace(self.switch)
+        sock = session.netlink(self.switch)
+        netlink_call("lo", self.switch, sock.link, "set", index=1, state="up")
+        netlink_call("bridge underlay", self.switch, sock.link, "add", ifname="underlay", kind="bridge")
+        netlink_call("veth root", self.switch, sock.link, "add", ifname="root", kind="veth",
+                     peer={"ifname": self.root_link, "net_ns_fd": session.home_fd})
+        for link in ("underlay", "root"):
+            index = sock.link_lookup(ifname=link)[0]
+            netlink_call(f"link {link}", self.switch, sock.link, "set", index=index, state="up",
+                         **({"master": sock.link_lookup(ifname="underlay")[0]} if link == "root" else {}))
+        # the one veth and the one (connected) route the machine's own namespace gets
+        home = session.netlink(None)
+        index = home.link_lookup(ifname=self.root_link)[0]
+        netlink_call(self.root_link, None, home.addr, "add", index=index, address=str(self.root_address),
+                     prefixlen=self.underlay.prefixlen)
+        netlink_call(self.root_link, None, home.link, "set", index=index, state="up")
+
+    def _add_host(self, session, state, host, address, spec):
+        if host in state["hosts"]:
+            self._remove_host(state, host)  # a rebuild: its holder died
+        index = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
+        script = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
+                  "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
+        proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
+                                 "/bin/sh", "-c", script, host],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        port = f"{self.name}p{index}"
+        state["hosts"][host] = {"pid": proc.pid, "address": address, "port": port}
+        self._record(state, host, "holder", proc.pid)
+        if proc.stdout.readline().strip() != "ready":
+            raise LabError(f"host {host} of lab '{self.name}' did not start: {proc.stderr.read().strip()}")
+        switch = session.netlink(self.switch)
+        deadline = time.monotonic() + 5
+        while switch.link_lookup(ifname=port) and time.monotonic() < deadline:
+            time.sleep(0.02)  # a rebuilt host's old port goes with its old namespace, a moment after its processes
+        host_fd = os.open(f"/proc/{proc.pid}/ns/net", os.O_RDONLY)
+        try:
+            netlink_call(f"veth {port}", self.switch, switch.link, "add", ifname=port, kind="veth",
+                         master=switch.link_lookup(ifname="underlay")[0], peer={"ifname": "eth0", "net_ns_fd": host_fd})
+            netlink_call(f"veth {port}", self.switch, switch.link, "set", index=switch.link_lookup(ifname=port)[0], state="up")
+            with setns_fd(host_fd, session.home_fd):
+                sock = IPRoute()
+            try:
+                what = f"eth0 of lab host {host}"
+                netlink_call(what, None, sock.link, "set", index=1, state="up")
+                eth0 = sock.link_lookup(ifname="eth0")[0]
+                netlink_call(what, None, sock.addr, "add", index=eth0, address=address, prefixlen=self.underlay.prefixlen)
+                netlink_call(what, None, sock.link, "set", index=eth0, state="up")
+                if host != UPSTREAM and spec.upstream:
+                    netlink_call(f"default route of lab host {host}", None, sock.route, "add", dst="0.0.0.0/0",
+                                 gateway=str(self.upstream_address))
+            finally:
+                sock.close()
+        finally:
+            os.close(host_fd)
+        self._save(state)
+        if host == UPSTREAM:
+            self._start(state, host, "echo", [spec.python, "-c", ECHO_SERVER, address, str(ECHO_PORT)])
+            _wait_port(address, ECHO_PORT, f"the echo service of {host}")
+        self._sshd(state, host, wait=True)
+
+    def _record(self, state, host, role, pid):
+        state["processes"] = [p for p in state["processes"] if not (p["host"] == host and p["role"] == role)]
+        state["processes"].append({"host": host, "role": role, "pid": pid, "start": start_time(pid)})
+        self._save(state)
+
+    def _start(self, state, host, role, argv):
+        pid = state["hosts"][host]["pid"]
+        with open(self.dir / f"{host}.{role}.log", "w") as log:
+            proc = subprocess.Popen(["nsenter", "-t", str(pid), "--net", "--mount", "--uts", "--"] + argv,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._record(state, host, role, proc.pid)
+
+    def _sshd(self, state, host, wait=False):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        address = state["hosts"][host]["address"]
+        config = self.dir / f"{host}.sshd_config"
+        config.write_text("\n".join([
+            f"ListenAddress {address}",
+            f"HostKey {self.dir / 'ssh_host_ed25519_key'}",
+            f"AuthorizedKeysFile {self.dir / 'id_ed25519.pub'}",
+            "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "UsePAM no", "StrictModes no", "PidFile none", "UseDNS no", "MaxStartups 200", "MaxSessions 200",
+            "Subsystem sftp internal-sftp", "AcceptEnv LANG LC_*", "",
+        ]))
+        self._start(state, host, "sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)])
+        if wait:
+            _wait_port(address, 22, f"sshd of lab host {host}")
+
+    def _remove_host(self, state, host):
+        for proc in reversed([p for p in state["processes"] if p["host"] == host]):
+            _stop(proc["pid"], proc["start"])
+        state["processes"] = [p for p in state["processes"] if p["host"] != host]
+        state["hosts"].pop(host, None)
+        self._save(state)
+        for suffix in ("sshd_config", "sshd.log", "echo.log"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.dir / f"{host}.{suffix}").unlink()
+
+    def _inventory_text(self, addresses, spec):
+        common = {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(self.key),
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            # the hosts share this machine's filesystem: modules run there with the Python that runs the lab
+            "ansible_python_interpreter": spec.python,
+            "lab_name": self.name,
+            "lab_upstream_address": str(self.upstream_address),
+            "lab_echo_port": ECHO_PORT,
+        }
+        hosts = {h: {"ansible_host": a, "lab_underlay_address": a} for h, a in addresses.items() if h != UPSTREAM}
+        children = {"lab_hosts": {"hosts": hosts}}
+        if UPSTREAM in addresses:
+            children["lab_upstream"] = {"hosts": {UPSTREAM: {"ansible_host": addresses[UPSTREAM],
+                                                             "lab_underlay_address": addresses[UPSTREAM]}}}
+        return json.dumps({"all": {"vars": common, "children": children}}, indent=2) + "\n"  # JSON is YAML
+
+    # ------------------------------------------------------------ down
+
+    def down(self):
+        """Stop exactly the lab's processes, remove its switch namespace and root veth, and its state."""
+        state = self.state() or {"processes": []}
+        for proc in reversed(state["processes"]):
+            _stop(proc["pid"], proc["start"])
+        if is_namespace_file(namespace_path(self.switch)):
+            delete_namespace(self.switch)
+        for _attempt in range(250):  # the kernel frees the switch's veths, and the root end with them, shortly
+            if not os.path.exists(f"/sys/class/net/{self.root_link}"):
+                break
+            time.sleep(0.02)
+        else:
+            raise KernelError(f"lab '{self.name}': {self.root_link} was still there 5 s after the switch was removed")
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+
+    # ------------------------------------------------------------ for scripts and tests
+
+    def up(self, hosts=3, upstream=True):
+        """Bring the lab to hosts (a count or names), outside Ansible; returns its state."""
+        spec = normalize_lab({"name": self.name, "hosts": hosts, "underlay": str(self.underlay),
+                              "upstream": upstream, "state_dir": str(self.dir.parent)})
+        with Session(lock=False) as session:
+            run_lab_plan(session, self, spec, check_mode=False)
+        return self.state()
+
+    def status(self):
+        state = self.state()
+        if state is None:
+            return {"up": False}
+        return {"up": True, "inventory": str(self.inventory), "hosts": {
+            host: {"address": info["address"], "processes_alive": self.alive(state, host),
+                   "ssh": port_open(info["address"], 22)} for host, info in state["hosts"].items()}}
+
+    def exec(self, host, *argv, check=True):
+        """Run a command inside a lab host (its network, mount and UTS namespaces)."""
+        pid = self.state()["hosts"][host]["pid"]
+        proc = subprocess.run(["nsenter", "-t", str(pid), "--net", "--mount", "--uts", "--"] + list(argv),
+                              capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise LabError(f"{host}: {' '.join(argv)}: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def run_lab_plan(session, lab, spec, check_mode):
+    plan = Plan()
+    addresses = lab.plan(plan, session, spec)
+    result = plan.result(check_mode)
+    if spec.state == "present":
+        result.update(name=lab.name, underlay=str(lab.underlay), key=str(lab.key), inventory=str(lab.inventory),
+                      hosts={h: {"address": a} for h, a in addresses.items() if h != UPSTREAM},
+                      upstream={"address": addresses[UPSTREAM], "echo_port": ECHO_PORT} if UPSTREAM in addresses else None)
+    return result
+
+
+def run_lab(session, params, check_mode):
+    spec = normalize_lab(params)
+    return run_lab_plan(session, Lab(spec.name, spec.state_dir, spec.underlay), spec, check_mode)

@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lab
+short_description: A fleet of namespace hosts on this machine, reached over SSH, to test roles on
+version_added: 0.2.0
+author:
+  - linuxns.net contributors (@linuxns)
+description:
+  - Starts, grows, shrinks, repairs and stops a lab of hosts on the machine it runs on (run it on the controller,
+    as root). Each host is a process with its own network, mount and UTS namespaces (its own hostname, its own
+    C(/run/netns), its own links, routes and firewall), an C(eth0) on an underlay switch, and sshd on its address,
+    so that Ansible reaches it over real SSH. No container engine is needed; a host is up in milliseconds.
+  - The switch is a bridge in a namespace of its own. The machine's own namespace gets exactly one veth to the
+    switch, with the underlay's first address, and so one connected route; nothing else (no forwarding, no firewall
+    rule). An C(upstream) host (the underlay's last address) stands in for the internet. The hosts' default route
+    points at it, and its echo service (TCP 7007) answers each connection with the source address it saw, so a test
+    can tell whether traffic was masqueraded.
+  - Hosts share the machine's filesystem, so Ansible runs modules on them with the Python that runs this module:
+    the inventory it writes sets C(ansible_python_interpreter) to it (see O(python)).
+  - V(absent) stops exactly the processes the lab started (matched by PID and start time) and removes its switch
+    namespace, its veth and its state directory; no namespace, link, mount, route or process of the lab is left.
+  - The playbooks C(linuxns.net.molecule_create) and C(linuxns.net.molecule_destroy) run this module for a molecule
+    scenario.
+extends_documentation_fragment:
+  - linuxns.net.common
+  - linuxns.net.common.attributes
+seealso:
+  - ref: ansible_collections.linuxns.net.docsite.molecule
+    description: Test your roles with molecule on a namespace fleet.
+options:
+  name:
+    description: The lab's name, 1 to 8 lowercase letters and digits (the names of its links derive from it).
+    type: str
+    default: lnlab
+  state:
+    description: V(present) brings the lab to O(hosts); V(absent) stops it and removes everything it made.
+    type: str
+    choices: [present, absent]
+    default: present
+  hosts:
+    description:
+      - A count (1 to 200; the hosts are then C(host1), C(host2), ...) or a list of host names (lowercase
+        hostnames). A larger count or a longer list adds hosts, a smaller one stops the extra ones; hosts that stay
+        keep their addresses and processes.
+      - A host whose sshd died gets a new one; a host whose namespaces are gone is rebuilt at its address.
+    type: raw
+    default: 3
+  underlay:
+    description:
+      - The underlay network, IPv4, at least a /28. Its first address goes to the machine's own end of the switch,
+        hosts get addresses from its 11th on, the upstream host gets its last.
+      - It must not be routed on the machine already (another lab, a real network); two labs at once need two
+        names and two ranges.
+    type: str
+    default: 198.51.100.0/24
+  upstream:
+    description: Start the upstream host (and point the hosts' default route at it).
+    type: bool
+    default: true
+  inventory:
+    description:
+      - Also write the lab's Ansible inventory (groups C(lab_hosts) and C(lab_upstream)) to this path. It is always
+        written to C(<state_dir>/<name>/inventory.yml).
+    type: path
+  python:
+    description: The Python that Ansible uses on the lab hosts. Defaults to the one that runs this module.
+    type: path
+  state_dir:
+    description: Where labs keep their keys, state, logs and inventory.
+    type: path
+    default: /run/linuxns-lab
+notes:
+  - Needs C(unshare) and C(nsenter) (util-linux), C(sshd) (openssh-server) and C(ssh-keygen) on the machine.
+"""
+
+EXAMPLES = r"""
+- name: A lab of three hosts and an upstream, with an inventory for the next play
+  linuxns.net.lab:
+    name: demo
+    hosts: 3
+    inventory: "{{ playbook_dir }}/lab-inventory.yml"
+  register: lab
+
+- name: Named hosts on another range
+  linuxns.net.lab:
+    name: edge
+    hosts: [router, web, db]
+    underlay: 198.18.1.0/24
+
+- name: Stop it
+  linuxns.net.lab:
+    name: demo
+    state: absent
+"""
+
+RETURN = r"""
+hosts:
+  description: Each host with its underlay address.
+  returned: when O(state=present)
+  type: dict
+  sample: {"host1": {"address": "198.51.100.11"}, "host2": {"address": "198.51.100.12"}}
+upstream:
+  description: The upstream host's address and echo port, or V(null) without one.
+  returned: when O(state=present)
+  type: dict
+  sample: {"address": "198.51.100.254", "echo_port": 7007}
+key:
+  description: The private key that reaches the hosts as root.
+  returned: when O(state=present)
+  type: str
+  sample: /run/linuxns-lab/demo/id_ed25519
+inventory:
+  description: The inventory the lab keeps in its state directory.
+  returned: when O(state=present)
+  type: str
+  sample: /run/linuxns-lab/demo/inventory.yml
+underlay:
+  description: The underlay network.
+  returned: when O(state=present)
+  type: str
+  sample: 198.51.100.0/24
+changes:
+  description: What the run changed (or, in check mode, would change), one line per change.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, run_lab
+from ansible_collections.linuxns.net.plugins.module_utils._module import run
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        name=dict(type="str", default="lnlab"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        hosts=dict(type="raw", default=3),
+        underlay=dict(type="str", default=DEFAULT_UNDERLAY),
+        upstream=dict(type="bool", default=True),
+        inventory=dict(type="path"),
+        python=dict(type="path"),
+        state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+    ), supports_check_mode=True)
+    run(module, lambda session, check: run_lab(session, module.params, check))
+
+
+if __name__ == "__main__":
+    main()
