@@ -18,6 +18,7 @@ processes (unshare, sshd, ssh-keygen) are started as programs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import json
 import os
@@ -34,7 +35,8 @@ from dataclasses import dataclass
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
-    IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call, setns_fd)
+    IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
+    pids_by_namespace_inode, setns_fd)
 
 DEFAULT_STATE_DIR = "/run/linuxns-lab"
 DEFAULT_UNDERLAY = "198.51.100.0/24"
@@ -231,7 +233,7 @@ class Lab:
             leftovers = state is not None or is_namespace_file(namespace_path(self.switch)) or \
                 os.path.exists(f"/sys/class/net/{self.root_link}")
             if leftovers:
-                plan.add(f"stop lab '{self.name}' and remove everything it made", self.down)
+                plan.add(f"stop lab '{self.name}' and remove everything it made", lambda: self.down(session))
             return
         if state is not None and state["underlay"] != str(self.underlay):
             raise Conflict(f"lab '{self.name}' is up on underlay {state['underlay']}, not {self.underlay} "
@@ -242,12 +244,12 @@ class Lab:
                      "underlay": str(self.underlay), "hosts": {}, "processes": []}
             plan.add(f"create lab '{self.name}': switch namespace {self.switch}, underlay {self.underlay}, "
                      f"{self.root_link} with {self.root_address} in the machine's namespace",
-                     lambda: self._create(session, state), self.down)
+                     lambda: self._create(session, state), lambda: self.down(session))
         wanted = list(spec.hosts) + ([UPSTREAM] if spec.upstream else [])
         addresses = self._addresses(state, wanted)
         for host in state["hosts"]:
             if host not in wanted:
-                plan.add(f"stop host {host} of lab '{self.name}'", lambda host=host: self._remove_host(state, host))
+                plan.add(f"stop host {host} of lab '{self.name}'", lambda host=host: self._remove_host(session, state, host))
         for host in wanted:
             known = host in state["hosts"]
             if known and self.alive(state, host, "holder"):
@@ -258,7 +260,7 @@ class Lab:
             verb = "rebuild" if known else "start"
             plan.add(f"{verb} host {host} of lab '{self.name}' at {addresses[host]}",
                      lambda host=host: self._add_host(session, state, host, addresses[host], spec),
-                     lambda host=host: self._remove_host(state, host))
+                     lambda host=host: self._remove_host(session, state, host))
         inventory = self._inventory_text(addresses, spec)
         targets = [self.inventory] + ([pathlib.Path(spec.inventory)] if spec.inventory else [])
         for target in targets:
@@ -316,7 +318,7 @@ class Lab:
 
     def _add_host(self, session, state, host, address, spec):
         if host in state["hosts"]:
-            self._remove_host(state, host)  # a rebuild: its holder died
+            self._remove_host(session, state, host)  # a rebuild: its holder died
         index = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
         script = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
                   "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
@@ -329,13 +331,16 @@ class Lab:
         if proc.stdout.readline().strip() != "ready":
             raise LabError(f"host {host} of lab '{self.name}' did not start: {proc.stderr.read().strip()}")
         switch = session.netlink(self.switch)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 1
         while switch.link_lookup(ifname=port) and time.monotonic() < deadline:
             time.sleep(0.02)  # a rebuilt host's old port goes with its old namespace, a moment after its processes
+        for stale in switch.link_lookup(ifname=port):
+            netlink_call(f"veth {port}", self.switch, switch.link, "del", index=stale)
         host_fd = os.open(f"/proc/{proc.pid}/ns/net", os.O_RDONLY)
         try:
             netlink_call(f"veth {port}", self.switch, switch.link, "add", ifname=port, kind="veth",
-                         master=switch.link_lookup(ifname="underlay")[0], peer={"ifname": "eth0", "net_ns_fd": host_fd})
+                         master=switch.link_lookup(ifname="underlay")[0],
+                         peer={"ifname": "eth0", "net_ns_fd": host_fd, "address": self._mac(index)})
             netlink_call(f"veth {port}", self.switch, switch.link, "set", index=switch.link_lookup(ifname=port)[0], state="up")
             with setns_fd(host_fd, session.home_fd):
                 sock = IPRoute()
@@ -357,6 +362,11 @@ class Lab:
             self._start(state, host, "echo", [spec.python, "-c", ECHO_SERVER, address, str(ECHO_PORT)])
             _wait_port(address, ECHO_PORT, f"the echo service of {host}")
         self._sshd(state, host, wait=True)
+
+    def _mac(self, index):
+        """A host's eth0 MAC, the same whenever the host is rebuilt, so that neighbours' ARP caches stay right."""
+        digest = hashlib.sha256(self.name.encode()).digest()
+        return "02:" + ":".join(f"{b:02x}" for b in (digest[0], digest[1], digest[2], index >> 8, index & 0xFF))
 
     def _record(self, state, host, role, pid):
         state["processes"] = [p for p in state["processes"] if not (p["host"] == host and p["role"] == role)]
@@ -386,15 +396,47 @@ class Lab:
         if wait:
             _wait_port(address, 22, f"sshd of lab host {host}")
 
-    def _remove_host(self, state, host):
+    def _remove_host(self, session, state, host, sessions=None):
+        """Stop a host: its recorded processes, and whatever else runs in its network namespace (the sessions its
+        sshd started, an Ansible control connection, say), so that the namespace goes with it. That namespace is
+        found through the lab's own switch port, whose peer is the host's eth0, so nothing outside the lab is hit."""
+        port = state["hosts"].get(host, {}).get("port")
+        if sessions is None:
+            sessions = self._processes_behind(session, [port]).get(port, [])
         for proc in reversed([p for p in state["processes"] if p["host"] == host]):
             _stop(proc["pid"], proc["start"])
+        for pid, start in sessions:
+            _stop(pid, start)
         state["processes"] = [p for p in state["processes"] if p["host"] != host]
         state["hosts"].pop(host, None)
         self._save(state)
         for suffix in ("sshd_config", "sshd.log", "echo.log"):
             with contextlib.suppress(FileNotFoundError):
                 (self.dir / f"{host}.{suffix}").unlink()
+
+    def _processes_behind(self, session, ports):
+        """Port -> (pid, start time) of the processes in the namespace at the other end of that switch port."""
+        if not is_namespace_file(namespace_path(self.switch)):
+            return {}
+        switch = session.netlink(self.switch)
+        by_nsid = {}
+        for msg in switch.link("dump"):
+            nsid = msg.get_attr("IFLA_LINK_NETNSID")
+            if msg.get_attr("IFLA_IFNAME") in ports and nsid is not None:
+                by_nsid[nsid] = msg.get_attr("IFLA_IFNAME")
+        out = {}
+        for pids in pids_by_namespace_inode().values() if by_nsid else ():
+            try:
+                fd = os.open(f"/proc/{pids[0]}/ns/net", os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                port = by_nsid.get(switch.get_netnsid(fd=fd).get("nsid"))
+            finally:
+                os.close(fd)
+            if port is not None:
+                out.setdefault(port, []).extend((pid, start_time(pid)) for pid in pids)
+        return out
 
     def _inventory_text(self, addresses, spec):
         common = {
@@ -416,12 +458,19 @@ class Lab:
 
     # ------------------------------------------------------------ down
 
-    def down(self):
+    def down(self, session=None):
         """Stop exactly the lab's processes, remove its switch namespace and root veth, and its state."""
-        state = self.state() or {"processes": []}
+        if session is None:
+            with Session(lock=False) as own:
+                return self.down(own)
+        state = self.state() or {"processes": [], "hosts": {}}
+        behind = self._processes_behind(session, [info["port"] for info in state["hosts"].values()])
+        for host, info in list(state["hosts"].items()):
+            self._remove_host(session, state, host, behind.get(info["port"], []))
         for proc in reversed(state["processes"]):
             _stop(proc["pid"], proc["start"])
         if is_namespace_file(namespace_path(self.switch)):
+            session.forget(self.switch)
             delete_namespace(self.switch)
         for _attempt in range(250):  # the kernel frees the switch's veths, and the root end with them, shortly
             if not os.path.exists(f"/sys/class/net/{self.root_link}"):

@@ -1,48 +1,166 @@
-"""The lab fleet itself: hosts with their own network, mount and UTS namespaces, reached over SSH; down leaves nothing."""
+"""The lab fleet (linuxns.net.lab): hosts with their own network, mount and UTS namespaces, reached over SSH.
+
+Present, present again, grow, shrink, a dead sshd, absent (nothing left), check mode, bad input, two labs at once.
+These labs use ranges of 198.18.0.0/15, so that they never meet the suite's own lab on 198.51.100.0/24."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import signal
+import threading
+import time
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab
-from support import ansible_env, namespaces, sh
+import pytest
 
-
-def test_lab_up_and_down_leaves_nothing(tmp_path):
-    root_links = set(os.listdir("/sys/class/net"))
-    root_routes = sh("ip", "route", "show", "table", "all").stdout
-    mounts = pathlib.Path("/proc/self/mounts").read_text()
-    lab = Lab("lnupdown", tmp_path, "203.0.113.0/24")
-    lab.up(2)
-    try:
-        state = lab.state()
-        assert set(os.listdir("/sys/class/net")) - root_links == {"lnupdown0"}, "one veth in the root namespace"
-        assert sh("ip", "route", "show", "203.0.113.0/24").stdout.strip().startswith("203.0.113.0/24 dev lnupdown0")
-        assert lab.exec("host1", "hostname").stdout.strip() == "host1"
-        lab.exec("host1", "ip", "netns", "add", "private")
-        assert "private" in lab.exec("host1", "ip", "netns", "list").stdout
-        assert "private" not in namespaces() and "private" not in lab.exec("host2", "ip", "netns", "list").stdout
-        assert lab.exec("host2", "ip", "-br", "link", "show", "eth0").stdout.startswith("eth0")
-        proc = sh("ansible", "-i", str(lab.inventory), "all", "-m", "ansible.builtin.command", "-a", "hostname",
-                  env=ansible_env(), check=False)
-        assert proc.returncode == 0 and all(f"{h} | CHANGED" in proc.stdout for h in ("host1", "host2", "upstream"))
-    finally:
-        lab.down()
-    pids = [p["pid"] for p in state["processes"]]
-    assert not [p for p in pids if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"]
-    assert set(os.listdir("/sys/class/net")) == root_links
-    assert sh("ip", "route", "show", "table", "all").stdout == root_routes
-    assert "lnupdown-switch" not in namespaces()
-    assert pathlib.Path("/proc/self/mounts").read_text() == mounts
-    assert not lab.dir.exists()
+from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab, start_time
+from ansible_collections.linuxns.net.plugins.module_utils._session import pids_by_namespace_inode
+from support import ansible_env, namespaces, run_module, sh
 
 
-def test_a_second_lab_on_the_same_name_is_refused(lab):
-    other = Lab(lab.name, lab.dir.parent, str(lab.underlay))
-    try:
-        other.up(1)
-    except Exception as exc:  # noqa: BLE001 - the message is what matters
-        assert "already up" in str(exc)
-    else:
-        raise AssertionError("a second lab with the same name came up")
+def machine_state():
+    """What a lab may change on this machine while it is up, and must give back when it is down."""
+    return {"links": sorted(os.listdir("/sys/class/net")), "routes": sh("ip", "route", "show", "table", "all").stdout,
+            "mounts": pathlib.Path("/proc/self/mounts").read_text(), "namespaces": namespaces()}
+
+
+@pytest.fixture
+def lab_args(tmp_path):
+    """Arguments of a lab of this test, and its teardown whatever happens."""
+    made = []
+
+    def make(name, underlay, **extra):
+        args = dict(name=name, underlay=underlay, state_dir=str(tmp_path), **extra)
+        made.append(args)
+        return args
+    yield make
+    for args in made:
+        run_module("lab", {"name": args["name"], "state_dir": args["state_dir"], "state": "absent"})
+
+
+def pids_in(inodes):
+    return [pid for inode, pids in pids_by_namespace_inode().items() if inode in inodes for pid in pids]
+
+
+def hostnames(inventory):
+    proc = sh("ansible", "-i", inventory, "all", "-m", "ansible.builtin.command", "-a", "hostname", env=ansible_env(),
+              check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_present_again_grow_shrink_and_absent_leave_nothing(lab_args, tmp_path):
+    before = machine_state()
+    args = lab_args("lnlabt1", "198.18.20.0/24", inventory=str(tmp_path / "inv.yml"))
+
+    predicted = run_module("lab", dict(args, hosts=2), check_mode=True)
+    assert predicted["changed"] and not (tmp_path / "lnlabt1").exists() and machine_state() == before
+
+    made = run_module("lab", dict(args, hosts=2))
+    assert made["changed"] and made["changes"] == predicted["changes"]
+    assert made["hosts"] == {"host1": {"address": "198.18.20.11"}, "host2": {"address": "198.18.20.12"}}
+    assert made["upstream"] == {"address": "198.18.20.254", "echo_port": 7007}
+    assert set(os.listdir("/sys/class/net")) - set(before["links"]) == {"lnlabt10"}, "one veth in the machine's namespace"
+    assert sh("ip", "route", "show", "198.18.20.0/24").stdout.startswith("198.18.20.0/24 dev lnlabt10")
+    rc, out = hostnames(str(tmp_path / "inv.yml"))
+    assert rc == 0 and all(f"{h} | CHANGED | rc=0 >>\n{h}" in out for h in ("host1", "host2", "upstream")), out
+    lab = Lab("lnlabt1", tmp_path, "198.18.20.0/24")
+    first_pids = {h: i["pid"] for h, i in lab.state()["hosts"].items()}
+
+    again = run_module("lab", dict(args, hosts=2))
+    assert not again["changed"] and again["hosts"] == made["hosts"]
+    assert not run_module("lab", dict(args, hosts=2), check_mode=True)["changed"]
+
+    grown = run_module("lab", dict(args, hosts=4))
+    assert grown["changes"][:2] == ["start host host3 of lab 'lnlabt1' at 198.18.20.13",
+                                    "start host host4 of lab 'lnlabt1' at 198.18.20.14"]
+    assert {h: i["pid"] for h, i in lab.state()["hosts"].items() if h in first_pids} == first_pids, "hosts that stay stay"
+    assert hostnames(str(tmp_path / "inv.yml"))[0] == 0
+
+    shrunk = run_module("lab", dict(args, hosts=1))
+    assert shrunk["changes"][:3] == [f"stop host {h} of lab 'lnlabt1'" for h in ("host2", "host3", "host4")]
+    assert sorted(lab.state()["hosts"]) == ["host1", "upstream"] and lab.state()["hosts"]["host1"]["pid"] == first_pids["host1"]
+    assert json.loads((tmp_path / "inv.yml").read_text())["all"]["children"]["lab_hosts"]["hosts"].keys() == {"host1"}
+
+    processes = lab.state()["processes"]
+    # Ansible's control connections left sshd sessions inside the hosts: they must go with the hosts
+    host_namespaces = {os.stat(f"/proc/{p['pid']}/ns/net").st_ino for p in processes if p["role"] == "holder"}
+    assert len(pids_in(host_namespaces)) > len(processes), "the control connections' sessions are there"
+    gone = run_module("lab", {"name": "lnlabt1", "state_dir": str(tmp_path), "state": "absent"})
+    assert gone["changed"] and not run_module("lab", {"name": "lnlabt1", "state_dir": str(tmp_path), "state": "absent"})["changed"]
+    assert not [p for p in processes if start_time(p["pid"]) == p["start"]], "every process of the lab stopped"
+    assert not pids_in(host_namespaces), "no process is left in a namespace of the lab's hosts"
+    assert machine_state() == before and not (tmp_path / "lnlabt1").exists()
+
+
+def test_a_dead_sshd_is_restarted_and_a_dead_host_rebuilt(lab_args, tmp_path):
+    args = lab_args("lnlabt2", "198.18.21.0/24", hosts=["web", "db"], upstream=False)
+    made = run_module("lab", args)
+    assert made["upstream"] is None and sorted(made["hosts"]) == ["db", "web"]
+    lab = Lab("lnlabt2", tmp_path, "198.18.21.0/24")
+    assert lab.exec("web", "hostname").stdout.strip() == "web"
+    assert lab.exec("web", "ip", "route").stdout.strip() == "198.18.21.0/24 dev eth0 proto kernel scope link src 198.18.21.11"
+
+    sshd = next(p for p in lab.state()["processes"] if p["host"] == "db" and p["role"] == "sshd")
+    os.kill(sshd["pid"], signal.SIGKILL)
+    for _ in range(100):
+        if start_time(sshd["pid"]) != sshd["start"]:
+            break
+        time.sleep(0.01)
+    assert run_module("lab", args, check_mode=True)["changes"] == ["restart sshd of host db of lab 'lnlabt2'"]
+    assert run_module("lab", args)["changes"] == ["restart sshd of host db of lab 'lnlabt2'"]
+    assert hostnames(str(lab.inventory))[0] == 0
+
+    for proc in [p for p in lab.state()["processes"] if p["host"] == "web"]:
+        os.kill(proc["pid"], signal.SIGKILL)
+    time.sleep(0.2)
+    rebuilt = run_module("lab", args)
+    assert rebuilt.get("changes", [None])[0] == "rebuild host web of lab 'lnlabt2' at 198.18.21.11", rebuilt
+    assert lab.exec("web", "hostname").stdout.strip() == "web" and hostnames(str(lab.inventory))[0] == 0
+    assert not run_module("lab", args)["changed"]
+
+
+def test_two_labs_at_once_with_their_own_names_and_ranges(lab_args):
+    first, second = lab_args("lnlabt3", "198.18.22.0/24", hosts=2), lab_args("lnlabt4", "198.18.23.0/24", hosts=2)
+    results = {}
+    threads = [threading.Thread(target=lambda a=a: results.__setitem__(a["name"], run_module("lab", a))) for a in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(r.get("failed") for r in results.values()), results
+    for name, underlay in (("lnlabt3", "198.18.22"), ("lnlabt4", "198.18.23")):
+        lab = Lab(name, first["state_dir"], f"{underlay}.0/24")
+        assert lab.exec("host1", "ping", "-c", "1", "-W", "1", f"{underlay}.12").returncode == 0
+        assert lab.exec("host1", "ping", "-c", "1", "-W", "1", "-q", "198.18.22.12" if name == "lnlabt4" else "198.18.23.12",
+                        check=False).returncode != 0, "the labs do not reach each other"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"hosts": 0}, "0 hosts asked for; a lab has 1 to 200 hosts"),
+    ({"hosts": 500}, "500 hosts asked for"),
+    ({"name": "Bad_Name"}, "lab 'Bad_Name': the name must be 1 to 8 lowercase letters and digits"),
+    ({"name": "waytoolongname"}, "1 to 8 lowercase letters"),
+    ({"hosts": ["web", "Web!"]}, "host name 'Web!' must be a lowercase hostname"),
+    ({"hosts": ["upstream"]}, "and not 'upstream'"),
+    ({"hosts": ["a", "a"]}, "listed more than once"),
+    ({"underlay": "198.18.30.0/29"}, "at least 16 addresses"),
+    ({"underlay": "2001:db8::/64"}, "must be an IPv4 network"),
+    ({"underlay": "machine's own"}, "already routed on this machine via"),
+])
+def test_bad_input_fails_before_any_change(lab_args, args, message):
+    if args.get("underlay") == "machine's own":  # a range this machine routes already (nothing is sent to it)
+        args["underlay"] = next(r["dst"] for r in json.loads(sh("ip", "-j", "-4", "route").stdout)
+                                if r["dst"] != "default" and int(r["dst"].split("/")[1]) <= 28)
+    before = machine_state()
+    result = run_module("lab", lab_args(args.pop("name", "lnlabt5"), args.pop("underlay", "198.18.24.0/24"), **args))
+    assert result.get("failed") and message in result["msg"], result.get("msg")
+    assert machine_state() == before
+
+
+def test_a_range_another_lab_holds_is_refused(lab_args):
+    run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1))
+    result = run_module("lab", lab_args("lnlabt7", "198.18.25.0/25", hosts=1))
+    assert result.get("failed") and "198.18.25.0/25 is already routed on this machine via lnlabt60" in result["msg"]
+    moved = run_module("lab", lab_args("lnlabt6", "198.18.26.0/24", hosts=1))
+    assert moved.get("failed") and "is up on underlay 198.18.25.0/24, not 198.18.26.0/24" in moved["msg"]
