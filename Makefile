@@ -22,12 +22,15 @@ inspect: setup
 bench: setup
 	@scripts/setup bench
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
+	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/lab.py
 
-## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, ansible-test sanity, the
-## publishing checks and the docs site, then the unit, kernel and sanity tests on the older supported ansible-cores.
+## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
+## molecule scenario on the installed tarball, ansible-test sanity, the publishing checks and the docs site, then
+## the unit, kernel and sanity tests on the older supported ansible-cores.
 test: setup
 	python -m pytest
 	scripts/molecule test --all
+	scripts/sample-user-test
 	scripts/sanity
 	$(MAKE) --no-print-directory release-checks docs
 	scripts/support-range

@@ -480,6 +480,8 @@ class Lab:
             raise KernelError(f"lab '{self.name}': {self.root_link} was still there 5 s after the switch was removed")
         if self.dir.exists():
             shutil.rmtree(self.dir)
+        with contextlib.suppress(OSError):  # the state root, once no lab is left in it
+            self.dir.parent.rmdir()
 
     # ------------------------------------------------------------ for scripts and tests
 

@@ -21,7 +21,7 @@ description:
     rule). An C(upstream) host (the underlay's last address) stands in for the internet. The hosts' default route
     points at it, and its echo service (TCP 7007) answers each connection with the source address it saw, so a test
     can tell whether traffic was masqueraded.
-  - Hosts share the machine's filesystem, so Ansible runs modules on them with the Python that runs this module:
+  - Hosts share the machine's filesystem, so Ansible runs modules on them with the Python that runs this module;
     the inventory it writes sets C(ansible_python_interpreter) to it (see O(python)).
   - V(absent) stops exactly the processes the lab started (matched by PID and start time) and removes its switch
     namespace, its veth and its state directory; no namespace, link, mount, route or process of the lab is left.

@@ -74,6 +74,12 @@ CATALOGUE = [
     ("masquerade", {"source": "10.1.0.0/24", "out_interface": "e0", "exclude_out_interface": "e0"}, ["'e0'", "both"]),
     ("masquerade", {"source": "10.1.0.0/24", "isolation_group": 5}, ["10.1.0.0/24", "isolation_group needs"]),
     ("masquerade", {"source": "10.1.0.0/24", "namespace": "no-such-ns"}, ["-missing'", "does not exist"]),
+    # lab (the molecule test bed)
+    ("lab", {"hosts": 0}, ["lab 'lnlab'", "0 hosts asked for"]),
+    ("lab", {"hosts": 500}, ["lab 'lnlab'", "a lab has 1 to 200 hosts"]),
+    ("lab", {"name": "Lab_1"}, ["lab 'Lab_1'", "lowercase letters and digits"]),
+    ("lab", {"hosts": ["web", "web"]}, ["lab 'lnlab'", "more than once"]),
+    ("lab", {"name": "lncat", "underlay": "10.1.0.0/24"}, ["underlay 10.1.0.0/24 is already routed", "br-own"]),
     # container_network (the bridge_network role's one call)
     ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [{"name": f"k{i}"} for i in range(7)]},
      ["network 'n'", "is full"]),
