@@ -39,7 +39,7 @@ def main():
     rows = []
     for n in [int(x) for x in opts.sizes.split(",")]:
         times = {"up": [], "again": [], "down": []}
-        for _ in range(opts.repeats):
+        for _repeat in range(opts.repeats):
             up, changed = lab(dict(base, hosts=n))
             assert changed
             again, changed = lab(dict(base, hosts=n))

@@ -103,7 +103,7 @@ def test_a_dead_sshd_is_restarted_and_a_dead_host_rebuilt(lab_args, tmp_path):
 
     sshd = next(p for p in lab.state()["processes"] if p["host"] == "db" and p["role"] == "sshd")
     os.kill(sshd["pid"], signal.SIGKILL)
-    for _ in range(100):
+    for _attempt in range(100):
         if start_time(sshd["pid"]) != sshd["start"]:
             break
         time.sleep(0.01)
