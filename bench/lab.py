@@ -35,7 +35,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks" / "lab.md"))
     opts = parser.parse_args()
-    base = {"name": "lnbench", "underlay": "198.18.60.0/24", "state_dir": f"/run/linuxns-lab-bench-{os.getpid()}"}
+    base = {"name": "lnbenlab", "underlay": "198.18.60.0/24", "state_dir": f"/run/linuxns-lab-bench-{os.getpid()}"}
     rows = []
     for n in [int(x) for x in opts.sizes.split(",")]:
         times = {"up": [], "again": [], "down": []}
