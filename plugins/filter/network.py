@@ -7,6 +7,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
+from ansible_collections.linuxns.net.plugins.module_utils import _topology
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
     bridge_subnet as _bridge_subnet, container_items as _container_items, fleet_routes as _fleet_routes, plan_fleet_subnets)
 
@@ -41,7 +42,23 @@ def fleet_routes(subnets, addresses, me, state="present"):
     return _fleet_routes(subnets, addresses, me, state)
 
 
+@_filter_errors
+def verify_probes(infos, me, outside=None, containers=None):
+    return _topology.verify_probes(dict(infos), me, outside, containers)
+
+
+@_filter_errors
+def topology_dot(infos, hosts=None, title="linuxns.net"):
+    return _topology.topology_dot(dict(infos), hosts, title)
+
+
+@_filter_errors
+def topology_mermaid(infos, hosts=None):
+    return _topology.topology_mermaid(dict(infos), hosts)
+
+
 class FilterModule:
     def filters(self):
         return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
-                "container_items": container_items}
+                "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
+                "topology_mermaid": topology_mermaid}

@@ -65,6 +65,7 @@ def namespace_view(session, namespace, peers, with_nat):
                 item["peer"] = {"name": peer.name if peer else None, "index": link.peer_index, "namespace": peer_ns}
         if link.kind == "bridge":
             item["stp"] = link.stp
+            item["group"] = link.group
             item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
         links.append(item)
     routes = []

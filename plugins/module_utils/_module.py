@@ -52,6 +52,8 @@ def run(module, operation, **extra):
         module.warn(warning)
     if not module._diff:
         result.pop("diff", None)
+    if result.pop("failed", False):  # a check that ran and found the state wrong (reachability)
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -72,7 +72,7 @@ namespace_names:
 namespaces:
   description:
     - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master,
-      peer with name and namespace, bridge ports), C(routes), C(ip_forward), C(ipv6_forwarding) and C(nat)
+      peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding) and C(nat)
       (the collection's own rules, as text).
   returned: always
   type: dict

@@ -74,6 +74,17 @@ CATALOGUE = [
     ("masquerade", {"source": "10.1.0.0/24", "out_interface": "e0", "exclude_out_interface": "e0"}, ["'e0'", "both"]),
     ("masquerade", {"source": "10.1.0.0/24", "isolation_group": 5}, ["10.1.0.0/24", "isolation_group needs"]),
     ("masquerade", {"source": "10.1.0.0/24", "namespace": "no-such-ns"}, ["-missing'", "does not exist"]),
+    # reachability
+    ("reachability", {"sources": [None], "targets": ["10.0.0.999"]}, ["probe 1", "'10.0.0.999' is not a valid IP address"]),
+    ("reachability", {"sources": [None], "targets": [{"address": "10.0.0.1", "proto": "tcp", "port": 70000}]},
+     ["probe 1 to 10.0.0.1", "port from 1 to 65535, not 70000"]),
+    ("reachability", {"sources": [None], "targets": [{"address": "10.0.0.1", "proto": "tcp"}]},
+     ["probe 1 to 10.0.0.1", "tcp needs a port"]),
+    ("reachability", {"sources": [None], "targets": [{"address": "10.0.0.1", "proto": "sctp"}]}, ["proto 'sctp'"]),
+    ("reachability", {"sources": [None], "targets": [{"address": "10.0.0.1", "port": 80}]}, ["icmp takes no port"]),
+    ("reachability", {"sources": ["no-such-ns"], "targets": ["10.0.0.1"]}, ["-missing'", "does not exist"]),
+    ("reachability", {"sources": [None], "targets": ["10.0.0.1"], "timeout": 0}, ["timeout 0", "more than 0"]),
+    ("reachability", {"probes": [{"address": "10.0.0.1", "expect": "maybe"}]}, ["expect", "maybe"]),
     # lab (the molecule test bed)
     ("lab", {"hosts": 0}, ["lab 'lnlab'", "0 hosts asked for"]),
     ("lab", {"hosts": 500}, ["lab 'lnlab'", "a lab has 1 to 200 hosts"]),

@@ -1,0 +1,207 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A fleet's topology, read from netns_info results (host -> result): which containers sit on which bridge of which
+host, what they should reach, and pictures of it (Graphviz DOT, Mermaid).
+
+Pure functions of their input, used on the controller by filter plugins, so they are tested without Ansible."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+
+_NAT_SOURCE = re.compile(r"(?:saddr|-s) (\S+/\d+)")
+
+
+@dataclass
+class Container:
+    host: str
+    name: str  # its namespace
+    addresses: list  # eth0's, CIDR form
+    bridge: str = None  # the bridge its veth's host end is on
+    host_end: str = None
+    routes: list = field(default_factory=list)
+
+    @property
+    def ips(self):
+        return [a.split("/")[0] for a in self.addresses]
+
+
+@dataclass
+class Bridge:
+    host: str
+    name: str
+    addresses: list
+    group: int = 0
+
+
+@dataclass
+class Host:
+    name: str
+    underlay: list  # eth0's addresses
+    bridges: dict = field(default_factory=dict)
+    containers: dict = field(default_factory=dict)
+    routes: list = field(default_factory=list)  # routes via a gateway (host-gw routes to other hosts)
+    nat: list = field(default_factory=list)  # masqueraded sources
+
+
+def _managed(addresses):
+    return [a for a in addresses or [] if not ipaddress.ip_interface(a).is_link_local]
+
+
+def fleet_model(infos):
+    """host -> Host, from each host's registered netns_info result."""
+    if not isinstance(infos, dict):
+        raise InvalidInput("topology: give a dict of host name to its registered linuxns.net.netns_info result")
+    hosts = {}
+    for host, info in sorted(infos.items()):
+        if not isinstance(info, dict) or "host" not in info:
+            raise InvalidInput(f"topology: the netns_info result of host '{host}' has no host view (run it with host: true)")
+        view = info["host"]
+        links = view.get("links", [])
+        model = Host(host, next((_managed(l.get("addresses")) for l in links if l["name"] == "eth0"), []))
+        for link in links:
+            if link.get("kind") == "bridge":
+                model.bridges[link["name"]] = Bridge(host, link["name"], _managed(link.get("addresses")), link.get("group") or 0)
+        peers = {(l["peer"]["namespace"], l["peer"]["name"]): l for l in links
+                 if l.get("kind") == "veth" and l.get("peer") and l["peer"].get("namespace")}
+        for name, ns in sorted((info.get("namespaces") or {}).items()):
+            # a namespace without eth0 is a container that lost its veth (or no container at all)
+            eth0 = next((l for l in ns.get("links", []) if l["name"] == "eth0"), {})
+            end = peers.get((name, "eth0"))
+            model.containers[name] = Container(host, name, _managed(eth0.get("addresses")),
+                                               end.get("master") if end else None, end["name"] if end else None,
+                                               [r for r in ns.get("routes", []) if r.get("gateway")])
+        model.routes = [r for r in view.get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
+        for rule in view.get("nat", []) or []:
+            m = _NAT_SOURCE.search(rule)
+            if "masquerade" in rule.lower() and m and m.group(1) not in model.nat:
+                model.nat.append(m.group(1))
+        hosts[host] = model
+    return hosts
+
+
+def verify_probes(infos, me, outside=None, containers=None):
+    """The probes host `me` runs: each of its containers (every named namespace, or those named in containers) to
+    every container it should or should not reach, and to each outside target.
+
+    Same bridge (on this host, or a bridge of the same name on another host: a fleet network): reachable. Another
+    bridge of this host: unreachable when both bridges are in the same isolation group, else reachable. Bridges
+    of other names on other hosts are not probed (whether they route to each other is the user's design). A
+    container whose eth0 is not on a bridge (its veth was deleted, say) probes every container of its host, so that
+    the failure names the pairs it broke."""
+    hosts = fleet_model(infos)
+    if me not in hosts:
+        raise InvalidInput(f"topology: host '{me}' has no netns_info result")
+    probes = []
+    everyone = [c for h in hosts.values() for c in h.containers.values() if c.bridge]
+    for source in hosts[me].containers.values():
+        if containers is not None and source.name not in containers:
+            continue
+        if not source.bridge:
+            probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": "reachable"}
+                       for other in everyone if other.host == me for ip in other.ips
+                       if ipaddress.ip_address(ip).version == 4]
+            continue
+        mine = hosts[me].bridges.get(source.bridge)
+        for other in everyone:
+            if other is source or (containers is not None and other.host == me and other.name not in containers):
+                continue
+            if other.host == me and other.bridge != source.bridge:
+                theirs = hosts[me].bridges.get(other.bridge)
+                isolated = mine and theirs and mine.group and mine.group == theirs.group
+                expect = "unreachable" if isolated else "reachable"
+            elif other.bridge == source.bridge:
+                expect = "reachable"
+            else:
+                continue
+            probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": expect}
+                       for ip in other.ips if ipaddress.ip_address(ip).version == 4]
+        for target in outside or []:
+            target = {"address": target} if isinstance(target, str) else target
+            probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
+    return probes
+
+
+def _quote(text):
+    """A DOT string; a backslash-n in text stays a DOT line break."""
+    return '"' + str(text).replace('"', '\\"') + '"'
+
+
+def _id(*parts):
+    return _quote("/".join(str(p) for p in parts))
+
+
+def topology_dot(infos, hosts=None, title="linuxns.net"):
+    """Graphviz DOT of the hosts (all, or those named): each host a box holding its bridges, its containers and the
+    veth pairs between them; routes between hosts and NAT as edges and notes."""
+    model = fleet_model(infos)
+    chosen = [h for h in model.values() if hosts is None or h.name in hosts]
+    out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
+           "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
+    underlay = {}
+    for host in chosen:
+        out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
+        out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
+        out.append(f"    {_id(host.name, 'eth0')} [shape=cds, label={_quote('eth0 ' + ' '.join(host.underlay))}];")
+        for bridge in host.bridges.values():
+            label = "\\n".join([bridge.name, *bridge.addresses] + ([f"group {bridge.group}"] if bridge.group else []))
+            out.append(f"    {_id(host.name, bridge.name)} [shape=box, style=filled, fillcolor=lightsteelblue, "
+                       f"label={_quote(label)}];")
+        for container in host.containers.values():
+            label = "\\n".join([container.name, *(f"eth0 {a}" for a in container.addresses)])
+            out.append(f"    {_id(host.name, container.name)} [shape=component, label={_quote(label)}];")
+            if container.bridge:
+                out.append(f"    {_id(host.name, container.name)} -> {_id(host.name, container.bridge)} "
+                           f"[dir=none, label={_quote('eth0 = ' + (container.host_end or '?'))}];")
+        for source in host.nat:
+            out.append(f"    {_id(host.name, 'nat', source)} [shape=note, label={_quote('NAT: masquerade ' + source)}];")
+            out.append(f"    {_id(host.name, 'nat', source)} -> {_id(host.name, 'eth0')} [style=dotted, arrowhead=none];")
+        out.append("  }")
+        for addr in host.underlay:
+            underlay[addr.split("/")[0]] = host.name
+    for host in chosen:
+        for route in host.routes:
+            peer = underlay.get(route["gateway"])
+            if peer is not None:
+                out.append(f"  {_id(host.name, 'eth0')} -> {_id(peer, 'eth0')} "
+                           f"[label={_quote(route['dest'] + ' via ' + route['gateway'])}, color=darkgreen];")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def topology_mermaid(infos, hosts=None):
+    """The same picture as Mermaid flowchart text, for Markdown docs."""
+    model = fleet_model(infos)
+    chosen = [h for h in model.values() if hosts is None or h.name in hosts]
+    ids = {}
+
+    def node(*parts):
+        return ids.setdefault("/".join(parts), f"n{len(ids)}")
+
+    out = ["flowchart LR"]
+    underlay = {}
+    for host in chosen:
+        out.append(f'  subgraph {node(host.name)}["{host.name} {" ".join(host.underlay)}"]')
+        out.append(f'    {node(host.name, "eth0")}[["eth0 {" ".join(host.underlay)}"]]')
+        for bridge in host.bridges.values():
+            out.append(f'    {node(host.name, bridge.name)}["{bridge.name} {" ".join(bridge.addresses)}"]')
+        for container in host.containers.values():
+            out.append(f'    {node(host.name, container.name)}(["{container.name} {" ".join(container.addresses)}"])')
+            if container.bridge:
+                out.append(f'    {node(host.name, container.name)} ---|{container.host_end}| {node(host.name, container.bridge)}')
+        for source in host.nat:
+            out.append(f'    {node(host.name, "nat", source)}>"NAT: masquerade {source}"] -.- {node(host.name, "eth0")}')
+        out.append("  end")
+        for addr in host.underlay:
+            underlay[addr.split("/")[0]] = host.name
+    for host in chosen:
+        for route in host.routes:
+            peer = underlay.get(route["gateway"])
+            if peer is not None:
+                out.append(f'  {node(host.name, "eth0")} -->|"{route["dest"]}"| {node(peer, "eth0")}')
+    return "\n".join(out) + "\n"

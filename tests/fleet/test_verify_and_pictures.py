@@ -1,0 +1,73 @@
+"""playbooks/verify.yml and the topology pictures on the lab's three hosts: the reachability matrix is complete and
+correct, a veth deleted by hand fails verify by name, and inspect.yml draws every namespace, bridge and veth pair."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.slow
+HOSTS = ("host1", "host2", "host3")
+EXTRA = ("-e", "containers_per_host=2")
+
+
+@pytest.fixture
+def fleet(lab, playbook):
+    playbook("playbooks/fleet.yml", *EXTRA)
+    yield
+    playbook("playbooks/teardown.yml", *EXTRA)
+
+
+def summaries(run):
+    return re.findall(r'"msg": "(\d+ probes: [^"]*)"', run.stdout)
+
+
+def test_verify_proves_the_whole_matrix_and_names_broken_pairs(lab, playbook, fleet):
+    run = playbook("playbooks/verify.yml", "-v")
+    # each of 2 containers per host: 5 other containers of the fleet and the upstream echo service
+    assert sorted(summaries(run)) == ["12 probes: 12 reachable; all as expected"] * 3, run.stdout
+    matrix = [row for result in re.findall(r'"matrix": (\[.*?\])', run.stdout) for row in json.loads(result)]
+    assert len(matrix) == 36 and all(r["ok"] and r["result"] == "reachable" for r in matrix)
+    addresses = {(h, c): lab.exec(h, "ip", "netns", "exec", c, "ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3]
+                 .split("/")[0] for h in HOSTS for c in ("app1", "app2")}
+    for (host, container), address in addresses.items():
+        peers = [r for r in matrix if r["address"] == address]
+        assert len(peers) == 5, f"every other container probes {host}/{container}"
+
+    lab.exec("host2", "ip", "netns", "exec", "app1", "ip", "link", "del", "eth0")
+    broken = playbook("playbooks/verify.yml", ok=False)
+    assert broken.returncode != 0 and broken.hosts["host2"]["failed"] == 1
+    assert broken.hosts["host1"]["failed"] == 0 and broken.hosts["host3"]["failed"] == 0
+    gone = addresses[("host2", "app2")]
+    assert f"namespace 'app1' -> {gone} icmp: unreachable (expected reachable)" in broken.stdout, broken.stdout
+
+
+def test_inspect_draws_every_namespace_bridge_and_veth_pair(lab, playbook, fleet, tmp_path):
+    run = playbook("playbooks/inspect.yml", "-e", f"inspect_picture_dir={tmp_path}")
+    fleet_dot = (tmp_path / "fleet.dot").read_text()
+    for host in HOSTS:
+        host_dot = (tmp_path / f"{host}.dot").read_text()
+        underlay = lab.state()["hosts"][host]["address"]
+        bridge = json.loads(lab.exec(host, "ip", "-j", "-4", "addr", "show", "dev", "br-fleet").stdout)[0]["addr_info"][0]
+        assert f"br-fleet\\n{bridge['local']}/{bridge['prefixlen']}" in host_dot and f"eth0 {underlay}/24" in host_dot
+        for link in json.loads(lab.exec(host, "ip", "-j", "link", "show", "master", "br-fleet").stdout):
+            assert f"eth0 = {link['ifname']}" in host_dot, f"{host}'s veth {link['ifname']} is drawn"
+        for container in ("app1", "app2"):
+            address = lab.exec(host, "ip", "netns", "exec", container, "ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3]
+            assert f'"{host}/{container}" [shape=component, label="{container}\\neth0 {address}"]' in host_dot
+            assert f'"{host}/{container}" -> "{host}/br-fleet"' in fleet_dot
+        network = f"{bridge['local'].rsplit('.', 1)[0]}.0/24"
+        assert f"NAT: masquerade {network}" in host_dot
+        assert f"{network} via {underlay}" in fleet_dot, "the other hosts' routes to this host's subnet"
+    assert "flowchart LR" in (tmp_path / "fleet.mmd").read_text()
+    if shutil.which("dot"):
+        for name in (*HOSTS, "fleet"):
+            svg = (tmp_path / f"{name}.svg").read_text()
+            assert svg.lstrip().startswith("<?xml") and ">app1<" in svg and ">10.244." in svg
+        assert f"Pictures: {tmp_path}/fleet.svg" in run.stdout
+    else:
+        pytest.skip("Graphviz's dot is not installed: the SVG render is not exercised")

@@ -1,0 +1,94 @@
+"""linuxns.net.reachability against real namespaces: every result, expectations, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from support import run_module, sh
+
+SERVER = """
+import socket, sys
+tcp = socket.socket(); tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("10.9.0.2", 8080)); tcp.listen(64)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("10.9.0.2", 9090))
+print("ready", flush=True)
+import selectors
+sel = selectors.DefaultSelector(); sel.register(tcp, selectors.EVENT_READ); sel.register(udp, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is tcp:
+            tcp.accept()[0].close()
+        else:
+            data, peer = udp.recvfrom(512); udp.sendto(data, peer)
+"""
+
+
+@pytest.fixture
+def pair(netns):
+    """a (10.9.0.1) -- veth -- b (10.9.0.2), b serving TCP 8080 and UDP echo 9090, dropping ICMP from 10.9.0.1 to .4."""
+    a, b = netns("a"), netns("b")
+    sh("ip", "-n", a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b)
+    for ns, addr in ((a, "10.9.0.1/24"), (b, "10.9.0.2/24")):
+        sh("ip", "-n", ns, "addr", "add", addr, "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    sh("ip", "-n", b, "addr", "add", "10.9.0.4/24", "dev", "eth0")
+    sh("nft", "-f", "-", netns=b, input="table inet t {\n chain input {\n type filter hook input priority 0;\n"
+                                         " ip daddr 10.9.0.4 drop\n }\n}\n")
+    server = subprocess.Popen(["nsenter", f"--net=/run/netns/{b}", sys.executable, "-c", SERVER],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    yield a, b
+    server.kill()
+    server.wait()
+
+
+def by_target(result):
+    return {(r["source"], r["address"], r["proto"], r["port"]): r["result"] for r in result["matrix"]}
+
+
+def test_every_result_in_one_parallel_run(pair):
+    a, b = pair
+    targets = ["10.9.0.2", {"address": "10.9.0.2", "proto": "tcp", "port": 8080},
+               {"address": "10.9.0.2", "proto": "tcp", "port": 8081}, {"address": "10.9.0.2", "proto": "udp", "port": 9090},
+               {"address": "10.9.0.2", "proto": "udp", "port": 9091}, "10.9.0.4",
+               {"address": "10.9.0.4", "proto": "tcp", "port": 8080}, "10.77.0.1"]
+    start = time.monotonic()
+    result = run_module("reachability", {"sources": [a, None], "targets": targets, "timeout": 0.5}, netns=b)
+    assert time.monotonic() - start < 3, "probes run at once: the run is bounded by one timeout"
+    assert not result.get("failed") and not result["changed"], result
+    got = by_target(result)
+    assert got[(a, "10.9.0.2", "icmp", None)] == "reachable"
+    assert got[(a, "10.9.0.2", "tcp", 8080)] == "reachable"
+    assert got[(a, "10.9.0.2", "tcp", 8081)] == "refused"
+    assert got[(a, "10.9.0.2", "udp", 9090)] == "reachable"
+    assert got[(a, "10.9.0.2", "udp", 9091)] == "refused"
+    assert got[(a, "10.9.0.4", "icmp", None)] == "timeout", "dropped by b's firewall"
+    assert got[(a, "10.9.0.4", "tcp", 8080)] == "timeout"
+    assert got[(a, "10.77.0.1", "icmp", None)] == "unreachable", "no route"
+    # the module's own namespace (b) as a source: its own addresses answer
+    assert got[(None, "10.9.0.2", "tcp", 8080)] == "reachable" and got[(None, "10.9.0.2", "icmp", None)] == "reachable"
+    assert result["counts"]["reachable"] + result["counts"]["refused"] + result["counts"]["timeout"] \
+        + result["counts"]["unreachable"] == 16
+    checked = run_module("reachability", {"sources": [a], "targets": ["10.9.0.2"], "expect": "reachable"},
+                         check_mode=True, netns=b)
+    assert checked["matrix"][0]["result"] == "reachable" and not checked["changed"]
+
+
+def test_expectations_fail_exactly_when_wrong_and_name_the_pairs(pair):
+    a, b = pair
+    good = run_module("reachability", {"probes": [
+        {"source": a, "address": "10.9.0.2", "expect": "reachable"},
+        {"source": a, "address": "10.9.0.4", "expect": "unreachable"},
+        {"source": a, "address": "10.77.0.1", "expect": "unreachable"}], "timeout": 0.3}, netns=b)
+    assert not good.get("failed") and good["summary"].endswith("all as expected"), good
+    bad = run_module("reachability", {"sources": [a], "targets": [
+        "10.9.0.4", {"address": "10.9.0.2", "proto": "tcp", "port": 8081}], "expect": "reachable", "timeout": 0.3}, netns=b)
+    assert bad["failed"] and bad["failed_probes"] == 2
+    assert f"namespace '{a}' -> 10.9.0.4 icmp: timeout (expected reachable)" in bad["msg"]
+    assert f"namespace '{a}' -> 10.9.0.2 tcp/8081: refused (expected reachable)" in bad["msg"]
+    leak = run_module("reachability", {"sources": [a], "targets": ["10.9.0.2"], "expect": "unreachable"}, netns=b)
+    assert leak["failed"] and "reachable (expected unreachable)" in leak["msg"]
