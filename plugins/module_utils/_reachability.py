@@ -11,7 +11,6 @@ changed, and no program is started per probe.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import selectors
 import socket

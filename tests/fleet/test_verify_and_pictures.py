@@ -4,7 +4,6 @@ correct, a veth deleted by hand fails verify by name, and inspect.yml draws ever
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import shutil
 

@@ -1,0 +1,86 @@
+"""The fleet model, the verify probes and the pictures, from netns_info-shaped data, without the kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._topology import topology_dot, topology_mermaid, verify_probes
+
+
+def veth(name, container, master):
+    return {"name": name, "kind": "veth", "master": master, "peer": {"name": "eth0", "namespace": container}}
+
+
+def container(address, with_eth0=True):
+    links = [{"name": "lo", "kind": "loopback", "addresses": ["127.0.0.1/8"]}]
+    if with_eth0:
+        links.append({"name": "eth0", "kind": "veth", "addresses": [address, "fe80::1/64"]})
+    return {"links": links, "routes": [{"dest": "default", "gateway": address.rsplit(".", 1)[0] + ".1"}]}
+
+
+def host(underlay, bridges, containers, routes=(), nat=()):
+    links = [{"name": "eth0", "kind": "device", "addresses": [underlay]}]
+    links += [{"name": b, "kind": "bridge", "addresses": [a], "group": g} for b, (a, g) in bridges.items()]
+    links += [veth(f"v{c}", c, b) for c, (b, _a, eth0) in containers.items() if eth0]
+    return {"host": {"links": links, "routes": list(routes), "nat": list(nat)},
+            "namespaces": {c: container(a, eth0) for c, (_b, a, eth0) in containers.items()}}
+
+
+@pytest.fixture
+def fleet():
+    return {
+        "h1": host("198.51.100.11/24", {"br-blue": ("10.1.0.1/24", 27758), "br-green": ("10.2.0.1/24", 27758),
+                                        "br-open": ("10.3.0.1/24", 0)},
+                   {"b1": ("br-blue", "10.1.0.2/24", True), "b2": ("br-blue", "10.1.0.3/24", True),
+                    "g1": ("br-green", "10.2.0.2/24", True), "o1": ("br-open", "10.3.0.2/24", True)},
+                   routes=[{"dest": "10.1.1.0/24", "gateway": "198.51.100.12"}],
+                   nat=['nftables: ip saddr 10.1.0.0/24 oifname != "br-blue" masquerade comment "linuxns.net ..."']),
+        "h2": host("198.51.100.12/24", {"br-blue": ("10.1.1.1/24", 27758)},
+                   {"b3": ("br-blue", "10.1.1.2/24", True), "dead": ("br-blue", "10.1.1.9/24", False)}),
+    }
+
+
+def expectations(probes, source):
+    return {p["address"]: p["expect"] for p in probes if p["source"] == source}
+
+
+def test_probes_follow_bridges_isolation_and_fleet_networks(fleet):
+    probes = verify_probes(fleet, "h1", [{"address": "198.51.100.254", "proto": "tcp", "port": 7007}])
+    assert expectations(probes, "b1") == {"10.1.0.3": "reachable", "10.2.0.2": "unreachable", "10.3.0.2": "reachable",
+                                          "10.1.1.2": "reachable", "198.51.100.254": "reachable"}
+    assert expectations(probes, "g1")["10.1.0.2"] == "unreachable" and "10.1.1.2" not in expectations(probes, "g1")
+    assert expectations(probes, "o1")["10.1.0.2"] == "reachable", "a network that is not isolated reaches the others"
+    assert all("fe80" not in p["address"] for p in probes)
+    assert verify_probes(fleet, "h1", containers=["b1"]) == [
+        {"source": "b1", "address": "10.1.1.2", "proto": "icmp", "expect": "reachable"}], "only the named ones, here and as targets"
+
+
+def test_a_container_that_lost_its_veth_probes_its_host_so_that_it_fails_by_name(fleet):
+    dead = [p for p in verify_probes(fleet, "h2") if p["source"] == "dead"]
+    assert dead == [{"source": "dead", "address": "10.1.1.2", "proto": "icmp", "expect": "reachable"}]
+
+
+def test_dot_holds_every_host_bridge_container_veth_route_and_nat(fleet):
+    dot = topology_dot(fleet, title="t")
+    expected = ['"h1/br-blue" [shape=box', "br-green\\n10.2.0.1/24\\ngroup 27758",
+                '"h2/b3" [shape=component, label="b3\\neth0 10.1.1.2/24"]', "eth0 = vb1",
+                '"h1/eth0" -> "h2/eth0" [label="10.1.1.0/24 via 198.51.100.12"', "NAT: masquerade 10.1.0.0/24",
+                'label="h1 198.51.100.11/24"']
+    for text in expected:
+        assert text in dot, text
+    assert "fe80" not in dot and dot.startswith("digraph linuxns {") and dot.rstrip().endswith("}")
+    assert "h2/" not in topology_dot(fleet, hosts=["h1"])
+
+
+def test_mermaid_draws_the_same(fleet):
+    text = topology_mermaid(fleet)
+    assert text.startswith("flowchart LR") and '["h1 198.51.100.11/24"]' in text and "|vb1|" in text
+    assert '-->|"10.1.1.0/24"|' in text
+
+
+def test_bad_input_is_named():
+    with pytest.raises(InvalidInput, match="host 'x' has no host view"):
+        topology_dot({"x": {"namespaces": {}}})
+    with pytest.raises(InvalidInput, match="host 'nope' has no netns_info result"):
+        verify_probes({}, "nope")
