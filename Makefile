@@ -23,6 +23,7 @@ bench: setup
 	@scripts/setup bench
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/lab.py
+	python bench/reachability.py
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
 ## molecule scenario on the installed tarball, ansible-test sanity, the publishing checks and the docs site, then

@@ -36,8 +36,8 @@ def pair(netns):
         sh("ip", "-n", ns, "addr", "add", addr, "dev", "eth0")
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
     sh("ip", "-n", b, "addr", "add", "10.9.0.4/24", "dev", "eth0")
-    sh("nft", "-f", "-", netns=b, input="table inet t {\n chain input {\n type filter hook input priority 0;\n"
-                                         " ip daddr 10.9.0.4 drop\n }\n}\n")
+    drop = "table inet t {\n chain input {\n type filter hook input priority 0;\n ip daddr 10.9.0.4 drop\n }\n}\n"
+    sh("nft", "-f", "-", netns=b, input=drop)
     server = subprocess.Popen(["nsenter", f"--net=/run/netns/{b}", sys.executable, "-c", SERVER],
                               stdout=subprocess.PIPE, text=True)
     assert server.stdout.readline().strip() == "ready"
