@@ -92,3 +92,24 @@ def test_expectations_fail_exactly_when_wrong_and_name_the_pairs(pair):
     assert f"namespace '{a}' -> 10.9.0.2 tcp/8081: refused (expected reachable)" in bad["msg"]
     leak = run_module("reachability", {"sources": [a], "targets": ["10.9.0.2"], "expect": "unreachable"}, netns=b)
     assert leak["failed"] and "reachable (expected unreachable)" in leak["msg"]
+
+
+def test_isolated_networks_are_proven_unreachable_from_each_other(netns, nsname):
+    host = netns("host")
+    blue, green = [nsname.adopt(f"{host}b{i}") for i in (1, 2)], [nsname.adopt(f"{host}g{i}") for i in (1, 2)]
+    for name, subnet, members in (("blue", "10.61.0.0/24", blue), ("green", "10.62.0.0/24", green)):
+        made = run_module("container_network", {"name": name, "subnet": subnet,
+                                                "containers": [{"name": n} for n in members]}, netns=host)
+        assert not made.get("failed"), made
+    probes = [{"source": blue[0], "address": "10.61.0.3", "expect": "reachable"},
+              {"source": blue[0], "address": "10.61.0.1", "expect": "reachable"},
+              {"source": blue[0], "address": "10.62.0.2", "expect": "unreachable"},
+              {"source": green[1], "address": "10.61.0.2", "expect": "unreachable"},
+              {"source": green[1], "address": "10.62.0.2", "proto": "tcp", "port": 22}]  # reported only
+    result = run_module("reachability", {"probes": probes, "timeout": 0.5}, netns=host)
+    assert not result.get("failed"), result["summary"]
+    # the isolation rule drops silently (timeout); inside a network, a port nobody listens on is refused
+    assert [r["result"] for r in result["matrix"]] == ["reachable", "reachable", "timeout", "timeout", "refused"]
+    for name, subnet, members in (("blue", "10.61.0.0/24", blue), ("green", "10.62.0.0/24", green)):
+        run_module("container_network", {"name": name, "subnet": subnet, "state": "absent",
+                                         "containers": [{"name": n} for n in members]}, netns=host)
