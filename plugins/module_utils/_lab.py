@@ -238,10 +238,14 @@ class Lab:
         if state is not None and state["underlay"] != str(self.underlay):
             raise Conflict(f"lab '{self.name}' is up on underlay {state['underlay']}, not {self.underlay} "
                            "(stop it first to change its range)")
+        if state is not None and state.get("upstream", True) != spec.upstream:
+            # the hosts' default routes point at the upstream: they are set when a host starts
+            raise Conflict(f"lab '{self.name}' is up {'with' if state.get('upstream', True) else 'without'} its upstream "
+                           "host (stop it first to change that)")
         if state is None:
             self._check_free()
             state = {"name": self.name, "switch": self.switch, "root_link": self.root_link,
-                     "underlay": str(self.underlay), "hosts": {}, "processes": []}
+                     "underlay": str(self.underlay), "upstream": spec.upstream, "hosts": {}, "processes": []}
             plan.add(f"create lab '{self.name}': switch namespace {self.switch}, underlay {self.underlay}, "
                      f"{self.root_link} with {self.root_address} in the machine's namespace",
                      lambda: self._create(session, state), lambda: self.down(session))

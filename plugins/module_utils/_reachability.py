@@ -28,7 +28,8 @@ EXPECTATIONS = ("reachable", "unreachable")
 NOT_REACHED = ("unreachable", "timeout")
 ICMP_ECHO = {4: (8, 0), 6: (128, 129)}  # request, reply
 ICMP_UNREACH = {4: 3, 6: 1}
-UDP_PAYLOAD = b"linuxns.net reachability probe\n"
+PAYLOAD = b"linuxns.net reachability probe\n"
+MAX_PROBES = 65535  # an ICMP echo's sequence number tells the probes of a run apart
 
 
 @dataclass
@@ -97,6 +98,8 @@ def normalize_probes(params):
         probes.append(_probe(item, len(probes) + 1, defaults))
     if not probes:
         raise InvalidInput("reachability: no probes (give sources and targets, or probes)")
+    if len(probes) > MAX_PROBES:
+        raise InvalidInput(f"reachability: {len(probes)} probes in one run; at most {MAX_PROBES} (split the run)")
     timeout = 1.0 if params.get("timeout") is None else params["timeout"]
     if not 0 < float(timeout) <= 60:
         raise InvalidInput(f"reachability: timeout {timeout!r} must be more than 0 and at most 60 seconds")
@@ -114,7 +117,7 @@ def _checksum(data):
 
 def _echo_request(family, ident, seq):
     kind = ICMP_ECHO[family][0]
-    header = struct.pack("!BBHHH", kind, 0, 0, ident, seq) + UDP_PAYLOAD
+    header = struct.pack("!BBHHH", kind, 0, 0, ident, seq) + PAYLOAD
     if family == 6:
         return header  # the kernel fills in ICMPv6 checksums
     return header[:2] + struct.pack("!H", _checksum(header)) + header[4:]
@@ -132,15 +135,18 @@ class _Run:
         self.pending = 0
 
     def open(self):
-        for source in dict.fromkeys(p.source for p in self.probes):
+        """Open every probe's socket inside its source's namespace, entering each namespace once."""
+        by_source = {}
+        for seq, probe in enumerate(self.probes):
+            by_source.setdefault(probe.source, []).append((seq, probe))
+        for source, probes in by_source.items():
             with self.session.inside(source):
-                for seq, probe in enumerate(self.probes):
-                    if probe.source == source:
-                        try:
-                            self._open(seq, probe)
-                        except OSError as exc:
-                            self._close()
-                            raise kernel_error(f"open a {probe.proto} socket in {where(source)}", exc) from None
+                for seq, probe in probes:
+                    try:
+                        self._open(seq, probe)
+                    except OSError as exc:
+                        self._close()
+                        raise kernel_error(f"open a {probe.proto} socket in {where(source)}", exc) from None
 
     def _open(self, seq, probe):
         family = probe.address.version
@@ -176,7 +182,7 @@ class _Run:
             code = probe.sock.connect_ex((str(probe.address), probe.port))
             if probe.proto == "udp" and code == 0:
                 try:
-                    probe.sock.send(UDP_PAYLOAD)
+                    probe.sock.send(PAYLOAD)
                 except OSError as exc:
                     code = exc.errno
             if code not in (0, errno.EINPROGRESS):

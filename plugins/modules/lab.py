@@ -60,7 +60,9 @@ options:
     type: str
     default: 198.51.100.0/24
   upstream:
-    description: Start the upstream host (and point the hosts' default route at it).
+    description:
+      - Start the upstream host (and point the hosts' default route at it).
+      - Like O(underlay), it cannot change while the lab is up; stop the lab first.
     type: bool
     default: true
   inventory:

@@ -164,3 +164,5 @@ def test_a_range_another_lab_holds_is_refused(lab_args):
     assert result.get("failed") and "198.18.25.0/25 is already routed on this machine via lnlabt60" in result["msg"]
     moved = run_module("lab", lab_args("lnlabt6", "198.18.26.0/24", hosts=1))
     assert moved.get("failed") and "is up on underlay 198.18.25.0/24, not 198.18.26.0/24" in moved["msg"]
+    alone = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, upstream=False))
+    assert alone.get("failed") and "is up with its upstream host (stop it first to change that)" in alone["msg"]
