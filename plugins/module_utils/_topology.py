@@ -164,12 +164,16 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
         out.append("  }")
         for addr in host.underlay:
             underlay[addr.split("/")[0]] = host.name
+    # one line per pair of hosts, labelled with the routes both ways, so that the picture stays readable
+    pairs = {}
     for host in chosen:
         for route in host.routes:
             peer = underlay.get(route["gateway"])
             if peer is not None:
-                out.append(f"  {_id(host.name, 'eth0')} -> {_id(peer, 'eth0')} "
-                           f"[label={_quote(route['dest'] + ' via ' + route['gateway'])}, color=darkgreen];")
+                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route['dest']} via {route['gateway']}")
+    for (first, second), labels in sorted(pairs.items()):
+        label = _quote("\\n".join(sorted(labels)))
+        out.append(f"  {_id(first, 'eth0')} -> {_id(second, 'eth0')} [dir=both, label={label}, color=darkgreen];")
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -65,7 +65,7 @@ def test_dot_holds_every_host_bridge_container_veth_route_and_nat(fleet):
     dot = topology_dot(fleet, title="t")
     expected = ['"h1/br-blue" [shape=box', "br-green\\n10.2.0.1/24\\ngroup 27758",
                 '"h2/b3" [shape=component, label="b3\\neth0 10.1.1.2/24"]', "eth0 = vb1",
-                '"h1/eth0" -> "h2/eth0" [label="10.1.1.0/24 via 198.51.100.12"', "NAT: masquerade 10.1.0.0/24",
+                '"h1/eth0" -> "h2/eth0" [dir=both, label="10.1.1.0/24 via 198.51.100.12"', "NAT: masquerade 10.1.0.0/24",
                 'label="h1 198.51.100.11/24"']
     for text in expected:
         assert text in dot, text
