@@ -55,3 +55,17 @@ attributes:
     support: full
     description: A second run with the same options reports no change.
 """
+
+    # The attributes of the modules that only read (netns_info, reachability).
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Changes nothing, so a check-mode run is the same as any other.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to diff.
+  idempotent:
+    support: full
+    description: Changes nothing.
+"""

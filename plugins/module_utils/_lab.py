@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError, LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
     IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
@@ -61,7 +61,7 @@ while True:
 """
 
 
-class LabError(InvalidInput):
+class LabError(LinuxnsError):
     """A lab request that cannot be met (a taken range, a bad name), or a lab part that did not start."""
 
 

@@ -17,16 +17,7 @@ description:
   - Each veth link names its peer and the namespace the peer is in.
 extends_documentation_fragment:
   - linuxns.net.common
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: Changes nothing.
+  - linuxns.net.common.read_only
 seealso:
   - module: linuxns.net.container_network
     description: A whole bridge network in one call.

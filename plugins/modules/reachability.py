@@ -24,16 +24,7 @@ description:
   - It changes nothing, so check mode runs the same probes.
 extends_documentation_fragment:
   - linuxns.net.common
-attributes:
-  check_mode:
-    support: full
-    description: Changes nothing; check mode sends the same probes.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: Changes nothing.
+  - linuxns.net.common.read_only
 seealso:
   - module: linuxns.net.netns_info
     description: Read what the network looks like.
