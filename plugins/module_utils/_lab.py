@@ -251,9 +251,15 @@ class Lab:
                      lambda: self._create(session, state), lambda: self.down(session))
         wanted = list(spec.hosts) + ([UPSTREAM] if spec.upstream else [])
         addresses = self._addresses(state, wanted)
-        for host in state["hosts"]:
-            if host not in wanted:
-                plan.add(f"stop host {host} of lab '{self.name}'", lambda host=host: self._remove_host(session, state, host))
+        leaving = [host for host in state["hosts"] if host not in wanted]
+        behind = {}  # port -> the sessions in that host, found for all leaving hosts in one scan of /proc
+
+        def stop(host):
+            if not behind:
+                behind.update(self._processes_behind(session, [state["hosts"][h]["port"] for h in leaving]) or {None: []})
+            self._remove_host(session, state, host, behind.get(state["hosts"][host]["port"], []))
+        for host in leaving:
+            plan.add(f"stop host {host} of lab '{self.name}'", lambda host=host: stop(host))
         for host in wanted:
             known = host in state["hosts"]
             if known and self.alive(state, host, "holder"):
