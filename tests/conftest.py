@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import sys
 
 import pytest
@@ -27,6 +28,7 @@ def _root_state():
         "ip_forward": open("/proc/sys/net/ipv4/ip_forward").read(),
         "nft": support.sh("nft", "list", "ruleset", check=False).stdout,
         "iptables": [line for line in support.sh("iptables-save", check=False).stdout.splitlines() if not line.startswith("#")],
+        "etc_netns": sorted(os.listdir("/etc/netns")) if os.path.isdir("/etc/netns") else None,
     }
 
 
@@ -40,6 +42,7 @@ def root_and_cleanup():
     for name in support.namespaces():
         if name.startswith(PREFIX):
             support.sh("ip", "netns", "del", name, check=False)
+    shutil.rmtree(support.ETC_NETNS, ignore_errors=True)
 
 
 _figures = {}
@@ -62,6 +65,8 @@ def nothing_left_behind(request):
     yield
     leftover = [n for n in support.namespaces() if n.startswith(PREFIX)]
     assert not leftover, f"{request.module.__name__} left namespaces behind: {leftover}"
+    hosts_files = sorted(p.parent.name for p in support.ETC_NETNS.glob("*/hosts"))
+    assert not hosts_files, f"{request.module.__name__} left hosts files behind: {hosts_files}"
     assert _root_state() == before, f"{request.module.__name__} changed the root network namespace"
 
 
@@ -86,6 +91,7 @@ def nsname():
     for name in made:
         if name in existing:
             support.sh("ip", "netns", "del", name, check=False)
+        shutil.rmtree(support.ETC_NETNS / name, ignore_errors=True)  # names a test did not tear down itself
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 RUN_PREFIX = f"lnt{uuid.uuid4().hex[:5]}"
 # links a running lab fleet is allowed in the root namespace (its one veth, and the route through it)
 ROOT_LAB_LINKS = set()
+# the hosts files that modules write (names), instead of the machine's /etc/netns
+ETC_NETNS = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-etc-netns"
+os.environ["LINUXNS_NET_ETC_NETNS"] = str(ETC_NETNS)
 
 
 def collections_root():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
@@ -21,6 +21,10 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 class Container:
     name: str
     address: str = None  # fixed address, if the request gives one
+    interface: str = CONTAINER_END  # its interface in this network
+    default_route: bool = True  # via this network's gateway
+    ports: list = field(default_factory=list)  # published ports, as written ("8080:80")
+    state: str = "present"  # absent: the container leaves this network
 
 
 @dataclass
@@ -40,8 +44,12 @@ def host_end_name(bridge, container):
     return "veth" + hashlib.sha256(f"{bridge}/{container}".encode()).hexdigest()[:9]
 
 
+CONTAINER_KEYS = ("name", "address", "interface", "default_route", "ports", "state")
+
+
 def normalize_containers(containers, network):
-    """Accept a list of names, of {name, address?} or of Containers; refuse duplicates and names outside Docker's rule."""
+    """Accept a list of names, of dicts (CONTAINER_KEYS) or of Containers; refuse duplicates and names outside
+    Docker's rule."""
     out = []
     for position, item in enumerate(containers or []):
         if isinstance(item, Container):
@@ -51,25 +59,40 @@ def normalize_containers(containers, network):
             item = {"name": item}
         if not isinstance(item, dict) or not item.get("name"):
             raise InvalidInput(f"network '{network}': container #{position + 1} ({item!r}) needs a name")
-        unknown = set(item) - {"name", "address"}
+        unknown = set(item) - set(CONTAINER_KEYS)
         if unknown:
             raise InvalidInput(f"network '{network}': container '{item['name']}' has unknown keys {sorted(unknown)}")
-        out.append(Container(validate.container_name(item["name"], network), item.get("address")))
+        name = validate.container_name(item["name"], network)
+        interface = validate.interface_name(item.get("interface") or CONTAINER_END, f"network '{network}': container '{name}' interface",
+                                            name)
+        if interface == "lo":
+            raise InvalidInput(f"network '{network}': container '{name}' interface cannot be 'lo'")
+        default_route = item.get("default_route")
+        if default_route is None:
+            default_route = interface == CONTAINER_END
+        state = item.get("state") or "present"
+        if state not in ("present", "absent"):
+            raise InvalidInput(f"network '{network}': container '{name}' state '{state}' must be present or absent")
+        ports = item.get("ports") or []
+        if isinstance(ports, (str, int)):
+            ports = [ports]
+        out.append(Container(name, item.get("address"), interface, bool(default_route), list(ports), state))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     return out
 
 
 def container_items(containers):
-    """The roles' containers (names, or dicts with name and address) as container_network's items (dicts)."""
+    """The roles' containers (names, or dicts with name, address, interface, default_route, ports, state) as
+    container_network's items (dicts)."""
     if containers is None:
         return []
     if isinstance(containers, (str, dict)) or not hasattr(containers, "__iter__"):
-        raise InvalidInput(f"containers must be a list of names or of dicts with name and address, not {containers!r}")
+        raise InvalidInput(f"containers must be a list of names or of dicts with a name, not {containers!r}")
     return [{"name": c} if isinstance(c, str) else c for c in containers]
 
 
 def _current_in_subnet(current, subnet):
-    """Container -> the first of its eth0 addresses that lies in subnet."""
+    """Container -> the first of the addresses of its interface in this network that lies in subnet."""
     found = {}
     for name, addresses in (current or {}).items():
         for addr in addresses:
@@ -81,8 +104,9 @@ def _current_in_subnet(current, subnet):
 
 
 def plan_bridge_network(containers, network, bridge, subnet, gateway=None, current=None, mtu=None):
-    """A bridge network's layout: addresses kept where the kernel has them (current: container -> its eth0
-    addresses), fixed ones where asked, the lowest free ones for the rest."""
+    """A bridge network's layout: addresses kept where the kernel has them (current: container -> the addresses
+    of its interface in this network), fixed ones where asked, the lowest free ones for the rest. Containers that
+    leave (state absent) get no address."""
     net = validate.network(subnet, f"network '{network}' subnet")
     if net.num_addresses < 4:
         raise InvalidInput(f"network '{network}': subnet {net} is too small (it needs a gateway and at least one container)")
@@ -91,7 +115,7 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, curre
     gw = validate.ip_address(gateway, f"network '{network}' gateway") if gateway else hosts_first
     if gw not in net or gw in (net.network_address, net.broadcast_address):
         raise InvalidInput(f"network '{network}': gateway {gw} is not a host address of subnet {net}")
-    wanted = normalize_containers(containers, network)
+    wanted = [c for c in normalize_containers(containers, network) if c.state == "present"]
 
     taken = {gw: "the gateway"}
     assigned = {}
@@ -124,18 +148,18 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, curre
             assigned[c.name] = ip
 
     prefix = net.prefixlen
-    names = [c.name for c in wanted]
-    pair = {"master": bridge, "peer": CONTAINER_END}
+    pair = {"master": bridge}
     if mtu is not None:
         pair["mtu"] = mtu
     return NetworkLayout(
         gateway=str(gw),
         gateway_cidr=f"{gw}/{prefix}",
         subnet=str(net),
-        addresses={n: str(assigned[n]) for n in names},
-        pairs=[dict(pair, name=host_end_name(bridge, n), peer_namespace=n, peer_addresses=[f"{assigned[n]}/{prefix}"])
-               for n in names],
-        routes=[{"namespace": n, "dest": "default", "gateway": str(gw)} for n in names],
+        addresses={c.name: str(assigned[c.name]) for c in wanted},
+        pairs=[dict(pair, name=host_end_name(bridge, c.name), peer=c.interface, peer_namespace=c.name,
+                    peer_addresses=[f"{assigned[c.name]}/{prefix}"], **({"hairpin": True} if c.ports else {}))
+               for c in wanted],
+        routes=[{"namespace": c.name, "dest": "default", "gateway": str(gw), "dev": c.interface} for c in wanted if c.default_route],
     )
 
 

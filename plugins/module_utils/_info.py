@@ -9,7 +9,7 @@ import shutil
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._nat import FWD_CHAIN, NAT_CHAIN, NFT_TABLE, TAG, run_program
+from ansible_collections.linuxns.net.plugins.module_utils._nat import CHAINS, NFT_TABLE, TAG, run_program
 from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
 from ansible_collections.linuxns.net.plugins.module_utils._session import list_namespaces, netlink_call, read_sysctl_in
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, managed_addresses
@@ -101,7 +101,7 @@ def _our_rules(namespace):
             if shutil.which(f"{prefix}-{variant}-save"):
                 proc = run_program([f"{prefix}-{variant}-save"], namespace, ok_codes=(0, 1))
                 rules += [f"{prefix}-{variant}: {line}" for line in proc.stdout.splitlines()
-                          if line.startswith((f"-A {NAT_CHAIN} ", f"-A {FWD_CHAIN} "))]
+                          if line.startswith(tuple(f"-A {chain} " for chain in CHAINS.values()))]
     return rules
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What every kind of link shares when it is planned: finding it when the plan is applied, correcting its settings
-(MTU, MAC, master, group, addresses, up), resolving its bridge, and undoing its creation. Veth and bridge build on
+(MTU, MAC, master, group, hairpin, addresses, up), resolving its bridge, and undoing its creation. Veth and bridge build on
 this, and so will the next kinds."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class LinkSettings:
     group: int = None
     addresses: list = None  # the exact set, when given
     up: bool = None
+    hairpin: bool = None  # hairpin mode of the link's bridge port
 
 
 def delete_if_present(session, namespace, name):
@@ -68,6 +69,10 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
                  lambda: netlink_call(f"{what} '{name}'", namespace, sock().link, "set",
                                       index=link_index(sock(), name, namespace),
                                       **resolve_master(sock(), namespace, changes, want.master)))
+    if want.hairpin is not None and (current.hairpin or False) != want.hairpin and (link is not None or want.hairpin):
+        plan.add(f"set {what} '{name}' in {where(namespace)}: hairpin {'on' if want.hairpin else 'off'}",
+                 lambda: netlink_call(f"{what} '{name}'", namespace, sock().brport, "set",
+                                      index=link_index(sock(), name, namespace), mode=int(want.hairpin)))
     if want.addresses is not None:
         have = set(managed_addresses(current.addresses))
         wanted = set(want.addresses)

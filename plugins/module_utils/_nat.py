@@ -1,15 +1,21 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Masquerade and forward-accept rules, through the nft or iptables programs, run inside the target namespace.
+"""Firewall rule sets (masquerade, forward-accept, isolation, internal networks, and the published ports of
+_ports.py), through the nft or iptables programs, run inside the target namespace.
 
 Everything lives in objects the collection owns: the nftables table `inet linuxns_net`, or the iptables chains
-LINUXNS-NET-NAT (nat) and LINUXNS-NET-FWD (filter), each reached by one tagged jump rule. Every rule carries the
-comment "linuxns.net <source> <hash of its spec>", which is how a run finds its own rules; nothing else is touched.
+LINUXNS-NET-NAT and LINUXNS-NET-DNAT (nat), LINUXNS-NET-FWD and LINUXNS-NET-IN (filter), each reached by one tagged
+jump rule per hook. Every rule carries the comment "linuxns.net <key> <hash of its set's spec>" (DNAT rules add
+the ports they claim), which is how a run finds its own rules; nothing else is touched.
+
+A rule set is any object with namespace, key, family, state, backend, tag, view(), sysctls(), check(),
+nft_rules() and iptables_rules(): MasqueradeRule here, PortForwardSet in _ports.py.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -25,31 +31,45 @@ from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
 TAG = "linuxns.net"
 NFT_TABLE = "linuxns_net"
-NAT_CHAIN, FWD_CHAIN = "LINUXNS-NET-NAT", "LINUXNS-NET-FWD"
-HOOKS = {"nat": ("POSTROUTING", NAT_CHAIN), "filter": ("FORWARD", FWD_CHAIN)}  # table -> (built-in chain, our chain)
+CHAIN_PREFIX = "LINUXNS-NET-"
+CHAINS = {"nat": "LINUXNS-NET-NAT", "dnat": "LINUXNS-NET-DNAT", "forward": "LINUXNS-NET-FWD", "input": "LINUXNS-NET-IN"}
+# (table, built-in chain, our chain): one tagged jump each
+HOOKS = (("nat", "POSTROUTING", CHAINS["nat"]), ("nat", "PREROUTING", CHAINS["dnat"]), ("nat", "OUTPUT", CHAINS["dnat"]),
+         ("filter", "FORWARD", CHAINS["forward"]), ("filter", "INPUT", CHAINS["input"]))
+NFT_CHAINS = (("postrouting", "type nat hook postrouting priority srcnat"),
+              ("prerouting", "type nat hook prerouting priority dstnat"),
+              ("output", "type nat hook output priority -100"),
+              ("forward", "type filter hook forward priority filter"),
+              ("input", "type filter hook input priority filter"))
+RULES_FORMAT = 2  # part of every tag's hash: a new rule text replaces the rules of older releases once
 BACKENDS = ("auto", "nftables", "iptables")
-_COMMENT = re.compile(r'--comment "?(linuxns\.net [^" ]+ [0-9a-f]+)"?')
+_COMMENT = re.compile(r'--comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
 
 
 class RuleTag(NamedTuple):
-    """The comment on every rule of a masquerade: "linuxns.net <source> <hash of the rest of its spec>". A run finds
-    its own rules by it, and a changed spec changes the hash. Built and parsed only here."""
+    """The comment on every rule of a rule set: "linuxns.net <key> <hash of its spec>" (a DNAT rule adds its claim
+    as a fourth word). A run finds its own rules by it, and a changed spec changes the hash. Built and parsed only here."""
     source: str
     digest: str
 
     @classmethod
-    def of(cls, rule):
-        spec = json.dumps([str(rule.source), rule.out_interface, rule.exclude_out_interface,
-                           [str(n) for n in rule.exclude_destinations], rule.forward_accept, rule.isolation_group])
-        return cls(str(rule.source), hashlib.sha256(spec.encode()).hexdigest()[:12])
+    def of(cls, key, spec):
+        text = json.dumps([RULES_FORMAT, key, spec])
+        return cls(key, hashlib.sha256(text.encode()).hexdigest()[:12])
 
     @classmethod
     def parse(cls, text):
         """The tag in a comment, or None for a comment that is not ours."""
         parts = str(text or "").split()
-        if len(parts) != 3 or parts[0] != TAG:
+        if len(parts) not in (3, 4) or parts[0] != TAG:
             return None
         return cls(parts[1], parts[2])
+
+    @staticmethod
+    def claim(text):
+        """The fourth word of a DNAT rule's comment (the ports it claims), or None."""
+        parts = str(text or "").split()
+        return parts[3] if len(parts) == 4 and parts[0] == TAG else None
 
     def __str__(self):
         return f"{TAG} {self.source} {self.digest}"
@@ -78,10 +98,90 @@ class MasqueradeRule:
     exclude_out_interface: str = None
     exclude_destinations: list = field(default_factory=list)
     isolation_group: int = None
+    masquerade: bool = True  # False: forward and isolation rules only
+    internal: bool = False  # nothing forwarded between exclude_out_interface (the bridge) and any other interface
+
+    @property
+    def key(self):
+        return str(self.source)
+
+    @property
+    def family(self):
+        return self.source.version
 
     @property
     def tag(self):
-        return RuleTag.of(self)
+        return RuleTag.of(self.key, [self.out_interface, self.exclude_out_interface, [str(n) for n in self.exclude_destinations],
+                                     self.forward_accept, self.isolation_group, self.masquerade, self.internal])
+
+    def describe(self):
+        return f"masquerade of {self.source}"
+
+    def view(self):
+        return rule_view(self)
+
+    def sysctls(self):
+        if not self.ip_forward or self.internal:
+            return []
+        return ["net.ipv4.ip_forward" if self.family == 4 else "net.ipv6.conf.all.forwarding"]
+
+    def check(self, backend, held, leaving_keys):
+        """Nothing to check against the firewall's state."""
+
+    def nft_rules(self, tag, table):
+        fam = "ip" if self.family == 4 else "ip6"
+        src, comment = f"{fam} saddr {self.source}", f'comment "{tag}"'
+        out = []
+        if self.internal:
+            # inserted at the top, ahead of every network's accept rules
+            bridge = self.exclude_out_interface
+            return [f'insert rule inet {table} forward {src} oifname != "{bridge}" drop {comment}',
+                    f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{bridge}" drop {comment}']
+        if self.masquerade:
+            out += [f"add rule inet {table} postrouting {src} {fam} daddr {n} return {comment}" for n in self.exclude_destinations]
+            if self.isolation_group is not None:
+                # a connection DNATed to another network of the host keeps its source (a published port's client)
+                out.append(f"add rule inet {table} postrouting {src} ct status dnat oifgroup {self.isolation_group} return {comment}")
+            match = ""
+            if self.out_interface:
+                match += f' oifname "{self.out_interface}"'
+            if self.exclude_out_interface:
+                match += f' oifname != "{self.exclude_out_interface}"'
+            out.append(f"add rule inet {table} postrouting {src}{match} masquerade {comment}")
+        if self.isolation_group is not None:
+            # inserted at the top, ahead of every network's accept rules; published ports (DNAT) pass
+            out.append(f'insert rule inet {table} forward {src} oifgroup {self.isolation_group} '
+                       f'oifname != "{self.exclude_out_interface}" ct status & dnat == 0 drop {comment}')
+        if self.forward_accept:
+            out.append(f"add rule inet {table} forward {src} accept {comment}")
+            out.append(f"add rule inet {table} forward {fam} daddr {self.source} accept {comment}")
+        return out
+
+    def iptables_rules(self, tag, chains):
+        src, comment = f"-s {self.source}", f'-m comment --comment "{tag}"'
+        if self.internal:
+            bridge = self.exclude_out_interface
+            return [("filter", f"-I {chains['forward']} 1 {src} ! -o {bridge} {comment} -j DROP"),
+                    ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {bridge} {comment} -j DROP")]
+        out = []
+        if self.masquerade:
+            out += [("nat", f"-A {chains['nat']} {src} -d {n} {comment} -j RETURN") for n in self.exclude_destinations]
+            if self.isolation_group is not None:
+                out.append(("nat", f"-A {chains['nat']} {src} -m conntrack --ctstate DNAT -m devgroup --dst-group "
+                                   f"{self.isolation_group} {comment} -j RETURN"))
+            match = ""
+            if self.out_interface:
+                match += f" -o {self.out_interface}"
+            if self.exclude_out_interface:
+                match += f" ! -o {self.exclude_out_interface}"
+            out.append(("nat", f"-A {chains['nat']} {src}{match} {comment} -j MASQUERADE"))
+        if self.isolation_group is not None:
+            out.append(("filter", f"-I {chains['forward']} 1 {src} -m devgroup --dst-group {self.isolation_group} "
+                                  f"! -o {self.exclude_out_interface} -m conntrack ! --ctstate DNAT {comment} -j DROP"))
+        if self.forward_accept:
+            out.append(("filter", f"-A {chains['forward']} {src} {comment} -j ACCEPT"))
+            out.append(("filter", f"-A {chains['forward']} -d {self.source} {comment} -j ACCEPT"))
+        return out
 
 
 def normalize_rule(r):
@@ -93,7 +193,8 @@ def normalize_rule(r):
     rule = MasqueradeRule(namespace=ns, source=source, state=r.get("state") or "present",
                           backend=r.get("backend") or "auto",
                           ip_forward=True if r.get("ip_forward") is None else r["ip_forward"],
-                          forward_accept=True if r.get("forward_accept") is None else r["forward_accept"])
+                          forward_accept=True if r.get("forward_accept") is None else r["forward_accept"],
+                          masquerade=r.get("masquerade", True) is not False, internal=bool(r.get("internal")))
     if rule.backend not in BACKENDS:
         raise InvalidInput(f"{obj} in {where(ns)}: backend '{rule.backend}' must be one of {', '.join(BACKENDS)}")
     for key in ("out_interface", "exclude_out_interface"):
@@ -113,6 +214,10 @@ def normalize_rule(r):
             raise InvalidInput(f"{obj} in {where(ns)}: isolation_group needs exclude_out_interface (the network's own bridge)")
         if not 0 < rule.isolation_group < 2 ** 32:
             raise InvalidInput(f"{obj} in {where(ns)}: isolation_group {rule.isolation_group} must be from 1 to 4294967295")
+    if rule.internal:
+        if not rule.exclude_out_interface:
+            raise InvalidInput(f"{obj} in {where(ns)}: an internal network needs exclude_out_interface (its own bridge)")
+        rule.masquerade, rule.forward_accept = False, False
     return rule
 
 
@@ -125,6 +230,10 @@ def rule_view(r):
         view["exclude_destinations"] = [str(n) for n in r.exclude_destinations]
     if r.isolation_group is not None:
         view["isolation_group"] = r.isolation_group
+    if not r.masquerade:
+        view["masquerade"] = False
+    if r.internal:
+        view["internal"] = True
     return view
 
 
@@ -149,6 +258,7 @@ class Nftables:
 
     def __init__(self, namespace):
         self.namespace = namespace
+        self.claim_tokens = []  # (tag source, claim) of our DNAT rules
 
     def read(self):
         """tag -> handles of our rules, per chain."""
@@ -163,38 +273,21 @@ class Nftables:
             tag = RuleTag.parse(rule.get("comment")) if rule else None
             if tag is not None:
                 found.setdefault(tag, []).append(NftRuleRef(rule["chain"], rule["handle"]))
+                claim = RuleTag.claim(rule.get("comment"))
+                if claim:
+                    self.claim_tokens.append((tag.source, claim))
         return found
 
-    def rules(self, r):
-        fam = "ip" if r.source.version == 4 else "ip6"
-        src, tag = f"{fam} saddr {r.source}", f'comment "{r.tag}"'
-        out = [f"add rule inet {NFT_TABLE} postrouting {src} {fam} daddr {n} return {tag}" for n in r.exclude_destinations]
-        match = ""
-        if r.out_interface:
-            match += f' oifname "{r.out_interface}"'
-        if r.exclude_out_interface:
-            match += f' oifname != "{r.exclude_out_interface}"'
-        out.append(f"add rule inet {NFT_TABLE} postrouting {src}{match} masquerade {tag}")
-        if r.isolation_group is not None:
-            # inserted at the top, ahead of every network's accept rules
-            out.append(f'insert rule inet {NFT_TABLE} forward {src} oifgroup {r.isolation_group} '
-                       f'oifname != "{r.exclude_out_interface}" drop {tag}')
-        if r.forward_accept:
-            out.append(f"add rule inet {NFT_TABLE} forward {src} accept {tag}")
-            out.append(f"add rule inet {NFT_TABLE} forward {fam} daddr {r.source} accept {tag}")
-        return out
-
-    def apply(self, current, remove_tags, add_rules, keep_any):
-        script = [f"add table inet {NFT_TABLE}",
-                  f"add chain inet {NFT_TABLE} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}",
-                  f"add chain inet {NFT_TABLE} forward {{ type filter hook forward priority filter; policy accept; }}"]
+    def apply(self, current, remove_tags, add_sets, keep_any):
+        script = [f"add table inet {NFT_TABLE}"]
+        script += [f"add chain inet {NFT_TABLE} {chain} {{ {hook}; policy accept; }}" for chain, hook in NFT_CHAINS]
         if not keep_any:
             script.append(f"delete table inet {NFT_TABLE}")
         else:
             for tag in remove_tags:
                 script += [f"delete rule inet {NFT_TABLE} {ref.chain} handle {ref.handle}" for ref in current.get(tag, [])]
-            for r in add_rules:
-                script += self.rules(r)
+            for r in add_sets:
+                script += r.nft_rules(r.tag, NFT_TABLE)
         run_program(["nft", "-f", "-"], self.namespace, stdin="\n".join(script) + "\n")
 
 
@@ -207,6 +300,7 @@ class Iptables:
         self.family = family
         self.name = f"iptables-{variant}"
         self.prefix = "iptables" if family == 4 else "ip6tables"
+        self.claim_tokens = []
 
     def _save(self, table):
         return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], self.namespace).stdout.splitlines()
@@ -214,60 +308,57 @@ class Iptables:
     def read(self):
         found = {}
         self.chains = set()
-        self.jumps = {}  # chain -> number of our jump rules to it (more than one is repaired)
-        for table, (hook, chain) in HOOKS.items():
+        self.jumps = {}  # (hook, chain) -> number of our jump rules (more than one is repaired)
+        ours = set(CHAINS.values())
+        for table in ("nat", "filter"):
+            hooks = {hook: chain for t, hook, chain in HOOKS if t == table}
             for line in self._save(table):
-                if line.startswith(f":{chain} "):
-                    self.chains.add(chain)
-                elif line.startswith(f"-A {chain} "):
+                words = line.split()
+                if line.startswith(":") and words[0][1:] in ours:
+                    self.chains.add(words[0][1:])
+                elif len(words) > 1 and words[0] == "-A" and words[1] in ours:
                     m = _COMMENT.search(line)
                     if m:
                         found.setdefault(RuleTag.parse(m.group(1)), []).append(IptablesRuleRef(table, line[3:]))
-                elif line in (f"-A {hook} -m comment --comment {TAG} -j {chain}",
-                              f'-A {hook} -m comment --comment "{TAG}" -j {chain}'):
-                    self.jumps[chain] = self.jumps.get(chain, 0) + 1
+                        claim = RuleTag.claim(m.group(1))
+                        if claim:
+                            self.claim_tokens.append((RuleTag.parse(m.group(1)).source, claim))
+                elif len(words) > 1 and words[0] == "-A" and words[1] in hooks and \
+                        line in (f"-A {words[1]} -m comment --comment {TAG} -j {hooks[words[1]]}",
+                                 f'-A {words[1]} -m comment --comment "{TAG}" -j {hooks[words[1]]}'):
+                    key = (words[1], hooks[words[1]])
+                    self.jumps[key] = self.jumps.get(key, 0) + 1
         # a missing or doubled jump (someone edited the hooks by hand) is repaired on the next change
-        used = {HOOKS[ref.table][1] for refs in found.values() for ref in refs}
-        self.repair = any(self.jumps.get(chain, 0) != 1 for chain in used) or any(n > 1 for n in self.jumps.values())
+        used = {ref.rule.split()[0] for refs in found.values() for ref in refs}
+        self.repair = any(self.jumps.get((hook, chain), 0) != 1 for _t, hook, chain in HOOKS if chain in used) \
+            or any(n > 1 for n in self.jumps.values())
         return found
 
-    def rules(self, r):
-        src, tag = f"-s {r.source}", f'-m comment --comment "{r.tag}"'
-        out = [IptablesRuleRef("nat", f"-A {NAT_CHAIN} {src} -d {n} {tag} -j RETURN") for n in r.exclude_destinations]
-        match = ""
-        if r.out_interface:
-            match += f" -o {r.out_interface}"
-        if r.exclude_out_interface:
-            match += f" ! -o {r.exclude_out_interface}"
-        out.append(IptablesRuleRef("nat", f"-A {NAT_CHAIN} {src}{match} {tag} -j MASQUERADE"))
-        if r.isolation_group is not None:
-            # inserted at the top, ahead of every network's accept rules
-            out.append(IptablesRuleRef("filter", f"-I {FWD_CHAIN} 1 {src} -m devgroup --dst-group {r.isolation_group} "
-                                                 f"! -o {r.exclude_out_interface} {tag} -j DROP"))
-        if r.forward_accept:
-            out.append(IptablesRuleRef("filter", f"-A {FWD_CHAIN} {src} {tag} -j ACCEPT"))
-            out.append(IptablesRuleRef("filter", f"-A {FWD_CHAIN} -d {r.source} {tag} -j ACCEPT"))
-        return out
-
-    def apply(self, current, remove_tags, add_rules, keep_any):
+    def apply(self, current, remove_tags, add_sets, keep_any):
+        """One iptables-restore: rules out, rules in, and a jump (exactly one) for each of our chains that holds
+        rules afterwards; chains left empty go, with their jumps, so that hooks we do not need stay untouched."""
         lines = {"nat": [], "filter": []}
-        for table, (hook, chain) in HOOKS.items():
-            jumps = self.jumps.get(chain, 0)
-            if keep_any and chain not in self.chains:
+        added = [(table, rule) for r in add_sets for table, rule in r.iptables_rules(r.tag, CHAINS)]
+        kept = [ref.rule.split()[0] for tag, refs in current.items() if tag not in remove_tags for ref in refs]
+        needed = set(kept) | {rule.split()[1] for _table, rule in added} if keep_any else set()
+        for table, hook, chain in HOOKS:
+            if chain in needed and chain not in self.chains:
+                self.chains.add(chain)
                 lines[table].append(f":{chain} - [0:0]")
-            lines[table] += [f"-D {hook} -m comment --comment {TAG} -j {chain}"] * (jumps - 1 if keep_any else jumps)
-            if keep_any and not jumps:
+        for table, hook, chain in HOOKS:
+            jumps = self.jumps.get((hook, chain), 0)
+            wanted = 1 if chain in needed else 0
+            lines[table] += [f"-D {hook} -m comment --comment {TAG} -j {chain}"] * max(0, jumps - wanted)
+            if wanted and not jumps:
                 lines[table].append(f"-I {hook} 1 -m comment --comment {TAG} -j {chain}")
         for tag in remove_tags:
             for ref in current.get(tag, []):
                 lines[ref.table].append(f"-D {ref.rule}")
-        for r in add_rules:
-            for ref in self.rules(r):
-                lines[ref.table].append(ref.rule)
-        if not keep_any:
-            for table, (hook, chain) in HOOKS.items():
-                if chain in self.chains:
-                    lines[table] += [f"-F {chain}", f"-X {chain}"]
+        for table, rule in added:
+            lines[table].append(rule)
+        for table, chain in sorted({(t, c) for t, _h, c in HOOKS}):
+            if chain in self.chains and chain not in needed:
+                lines[table] += [f"-F {chain}", f"-X {chain}"]
         script = "".join(f"*{t}\n" + "".join(x + "\n" for x in ls) + "COMMIT\n" for t, ls in lines.items() if ls)
         run_program([f"{self.prefix}-{self.variant}-restore", "--noflush"], self.namespace, stdin=script)
 
@@ -303,78 +394,89 @@ def detect_backend(requested, namespace, family):
     raise KernelError(f"masquerade in {where(namespace)}: neither nft nor iptables is installed")
 
 
-def plan_masquerade(plan, session, rules, check_mode):
-    """Group the rules by (namespace, family, backend), read each group's own rules once, and plan one atomic change each.
+def plan_rule_sets(plan, session, rule_sets, check_mode):
+    """Group the rule sets by (namespace, family, backend), read each group's own rules once, check them (published
+    ports against what is already published), and plan one atomic change each, then the sysctls they need.
 
     Returns the backend chosen per namespace."""
     groups = {}
-    for r in rules:
-        groups.setdefault((r.namespace, r.source.version, r.backend), []).append(r)
+    for r in rule_sets:
+        groups.setdefault((r.namespace, r.family, r.backend), []).append(r)
     backends_used = {}
     for (ns, family, requested), group in groups.items():
         backend, current = None, {}
         missing = not session.exists(ns)
         if missing and not check_mode:
             raise NamespaceMissing(f"{where(ns)} does not exist (create it with linuxns.net.netns)")
+        leaving = {r.key for r in group if r.state == "absent"}
+        held = []
         if not missing:
             with session.inside(ns):
                 backend = detect_backend(requested, ns, family)
                 current = backend.read()
+                for r in group:
+                    r.check(backend, held, leaving)
             backends_used[ns or ""] = backend.name
+        else:
+            for r in group:
+                r.check(None, held, leaving)
         _plan_group(plan, session, ns, backend, current, group)
-        _plan_forwarding(plan, session, ns, family, [r for r in group if r.state == "present" and r.ip_forward], missing)
+        keys = sorted({k for r in group if r.state == "present" for k in r.sysctls()})
+        _plan_sysctls(plan, session, ns, keys, missing)
     return backends_used
 
 
 def _plan_group(plan, session, ns, backend, current, group):
-    by_source = {}
+    by_key = {}
     for tag in current:
-        by_source.setdefault(tag.source, []).append(tag)
-    remove_tags, add_rules, views = [], [], []
+        by_key.setdefault(tag.source, []).append(tag)
+    remove_tags, add_sets, views = [], [], []
     for r in group:
-        key = f"{ns or ''}/masquerade {r.source}"
-        tags = by_source.pop(str(r.source), [])
+        key = f"{ns or ''}/{r.describe()}"
+        tags = by_key.pop(r.key, [])
         if r.state == "absent":
             remove_tags += tags
             if tags:
-                views.append((key, {"source": str(r.source)}, None))
+                views.append((key, {"key": r.key}, None))
             continue
         remove_tags += [t for t in tags if t != r.tag]
         if r.tag not in tags:
-            add_rules.append(r)
-            views.append((key, {"source": str(r.source), "spec": "differs"} if tags else None, rule_view(r)))
-    if not (remove_tags or add_rules or (backend is not None and backend.repair)):
+            add_sets.append(r)
+            views.append((key, {"key": r.key, "spec": "differs"} if tags else None, r.view()))
+    if not (remove_tags or add_sets or (backend is not None and backend.repair)):
         return
-    keep_any = bool(by_source) or any(r.state == "present" for r in group)
-    sources = sorted({t.source for t in remove_tags} | {str(r.source) for r in add_rules}) or ["the jump rules"]
+    keep_any = bool(by_key) or any(r.state == "present" for r in group)
+    described = {r.key: r.describe() for r in group}
+    what = sorted({described.get(t.source, f"rules of {t.source}") for t in remove_tags} | {r.describe() for r in add_sets})
     mark = plan.mark
-    plan.add(f"update masquerade rules for {', '.join(sources)} in {where(ns)} ({backend.name if backend else 'backend chosen at run time'})",
-             lambda: _apply_inside(session, ns, backend, current, remove_tags, add_rules, keep_any))
+    plan.add(f"update firewall rules in {where(ns)} ({backend.name if backend else 'backend chosen at run time'}): "
+             f"{', '.join(what) or 'the jump rules'}",
+             lambda: _apply_inside(session, ns, backend, current, remove_tags, add_sets, keep_any))
     for key, before, after in views:
         plan.record(key, before, after, mark)
 
 
-def _apply_inside(session, ns, backend, current, remove_tags, add_rules, keep_any):
+def _apply_inside(session, ns, backend, current, remove_tags, add_sets, keep_any):
     with session.inside(ns):
-        backend.apply(current, remove_tags, add_rules, keep_any)
+        backend.apply(current, remove_tags, add_sets, keep_any)
 
 
-def _plan_forwarding(plan, session, ns, family, wanting, missing):
-    if not wanting:
-        return
-    key = "net.ipv4.ip_forward" if family == 4 else "net.ipv6.conf.all.forwarding"
-    current = None if missing else read_sysctl_in(session, ns, key)
-    if current != "1":
-        mark = plan.mark
-        plan.add(f"set {key}=1 in {where(ns)}", lambda: write_sysctl_in(session, ns, key, 1))
-        plan.record(f"{ns or ''}/{key}", current, "1", mark)
+def _plan_sysctls(plan, session, ns, keys, missing):
+    """Set each of keys to 1 (forwarding, route_localnet). They are left set when the rules go: other users of the
+    namespace may rely on them, as they do on Docker's."""
+    for key in keys:
+        current = None if missing else read_sysctl_in(session, ns, key)
+        if current != "1":
+            mark = plan.mark
+            plan.add(f"set {key}=1 in {where(ns)}", functools.partial(write_sysctl_in, session, ns, key, 1))
+            plan.record(f"{ns or ''}/{key}", current, "1", mark)
 
 
 def run_masquerade(session, raw_rules, check_mode):
     rules = [normalize_rule(r) for r in raw_rules]
     validate.unique(rules, lambda r: f"source {r.source} in {where(r.namespace)}", "masquerade rule for")
     plan = Plan()
-    backends = plan_masquerade(plan, session, rules, check_mode)
+    backends = plan_rule_sets(plan, session, rules, check_mode)
     result = plan.result(check_mode)
     result["backends"] = backends
     return result

@@ -1,26 +1,33 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A whole Docker-style bridge network in one plan: bridge, container namespaces, veth pairs, routes and NAT.
+"""A whole Docker-style bridge network in one plan: bridge, container namespaces, veth pairs, routes, NAT, published
+ports and names.
 
 One module call, one session, each namespace read once: the state is read, the addresses are planned against it,
 and every change is queued in one plan, so check mode stays exact and a failure part-way undoes this run's objects.
+
+A container may be on several networks, one interface each (eth0 by default): a network only ever touches its own
+interface of a container, and a container's namespace goes with the last network it is on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import normalize_containers, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, normalize_containers, plan_bridge_network
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge, plan_bridge
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP, bridge_name
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule, plan_masquerade
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP, bridge_name
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
+from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule, plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import normalize_netns, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._routes import normalize_route, plan_route
+from ansible_collections.linuxns.net.plugins.module_utils._ports import Forward, PortForwardSet, check_host_addresses, parse_ports
+from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteKey, RouteTable, normalize_route, plan_route
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth, plan_veth
 
@@ -35,9 +42,12 @@ class NetworkSpec:
     mtu: int = None
     state: str = "present"
     containers: list = field(default_factory=list)  # of _addressing.Container
+    ports: dict = field(default_factory=dict)  # container -> its PublishedPorts
     masquerade: bool = True
     masquerade_exclude: list = field(default_factory=list)
     isolation_group: int = None  # None: not isolated
+    internal: bool = False
+    hosts_file: bool = True
 
 
 def normalize_network(spec):
@@ -56,44 +66,124 @@ def normalize_network(spec):
                       containers=normalize_containers(spec.get("containers") or [], name),
                       masquerade=spec.get("masquerade", True) is not False,
                       masquerade_exclude=list(spec.get("masquerade_exclude") or []),
-                      isolation_group=(ISOLATION_GROUP if group is None else group) if isolated else None)
+                      isolation_group=(ISOLATION_GROUP if group is None else group) if isolated else None,
+                      internal=bool(spec.get("internal")), hosts_file=spec.get("hosts_file", True) is not False)
+    for c in net.containers:
+        obj = f"network '{name}': container '{c.name}'"
+        net.ports[c.name] = parse_ports(c.ports, obj, net.subnet.network_address)
+        if net.ports[c.name] and net.internal:
+            raise InvalidInput(f"{obj} publishes ports {c.ports}, but the network is internal: nothing from outside "
+                               "its bridge may reach it (put the container on a second, non-internal network to publish)")
     return net
 
 
-def _masquerade_rule(net, state):
-    return normalize_rule({"source": str(net.subnet), "exclude_out_interface": net.bridge, "state": state,
-                           "exclude_destinations": net.masquerade_exclude, "isolation_group": net.isolation_group})
+def _rule_sets(net, state, layout=None):
+    masquerade = normalize_rule({"source": str(net.subnet), "exclude_out_interface": net.bridge, "state": state,
+                                 "exclude_destinations": net.masquerade_exclude, "isolation_group": net.isolation_group,
+                                 "masquerade": net.masquerade and not net.internal, "internal": net.internal})
+    forwards = []
+    if state == "present":
+        forwards = [Forward(label=f"container '{c.name}'", destination=ipaddress.ip_address(layout.addresses[c.name]),
+                            ports=net.ports[c.name], via_interface=net.bridge, via_subnet=net.subnet)
+                    for c in net.containers if c.state == "present" and net.ports[c.name]]
+    ports = PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards,
+                           state="present" if forwards else "absent")
+    return masquerade, ports
 
 
-def run_container_network(session, spec, check_mode):
+def _plan_leave(plan, session, snaps, net, leaving):
+    """Containers leave the network: their interface in it goes, and their namespace too when nothing else of
+    theirs is left (no other network's interface)."""
+    doomed = []
+    for c in leaving:
+        snap = snaps[c.name]
+        if snap.missing:
+            continue
+        others = [n for n in snap.by_name if n not in ("lo", c.interface)]
+        if not others:
+            doomed.append(c.name)
+        else:
+            plan_veth(plan, session, snaps, normalize_veth({"name": host_end_name(net.bridge, c.name), "state": "absent"}))
+    plan_netns(plan, session, [normalize_netns({"name": n, "state": "absent"}) for n in doomed], snaps)
+
+
+def _check_interface(snaps, net, c):
+    """The container's interface in this network must be this network's veth, or not exist yet."""
+    iface = snaps[c.name].by_name.get(c.interface)
+    if iface is None:
+        return
+    host_end = snaps[None].by_name.get(host_end_name(net.bridge, c.name))
+    if host_end is not None and iface.kind == host_end.kind == "veth" and iface.peer_index == host_end.index \
+            and host_end.peer_index == iface.index:
+        return
+    raise Conflict(f"network '{net.name}': container '{c.name}' already has an interface '{c.interface}' that is not "
+                   f"this network's (another network's, or made by hand): give this network another interface, for "
+                   f"example {{name: {c.name}, interface: eth1}}")
+
+
+def _default_route(session, snaps, tables, net, c):
+    """The container's current default route in the network's family, or None."""
+    snap = snaps[c.name]
+    if snap.missing:
+        return None
+    family = net.subnet.version
+    if (c.name, family) not in tables:
+        tables[(c.name, family)] = RouteTable(session, c.name, snap, (family,))
+    return tables[(c.name, family)].by_key.get(RouteKey(c.name, family, "0.0.0.0/0" if family == 4 else "::/0", 254, 0))
+
+
+def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
     net = normalize_network(spec)
-    names = [c.name for c in net.containers]
     plan = Plan()
+    present = [c for c in net.containers if c.state == "present"] if net.state == "present" else []
+    leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
+    snaps = Snapshots(session, check_mode, planned_namespaces=[c.name for c in net.containers if not session.exists(c.name)])
+
     if net.state == "absent":
-        plan_netns(plan, session, [normalize_netns({"name": n, "state": "absent"}) for n in names])
-        plan_masquerade(plan, session, [_masquerade_rule(net, "absent")], check_mode)
-        plan_bridge(plan, session, Snapshots(session, check_mode), normalize_bridge({"name": net.bridge, "state": "absent"}))
+        _plan_leave(plan, session, snaps, net, leaving)
+        plan_rule_sets(plan, session, _rule_sets(net, "absent"), check_mode)
+        plan_bridge(plan, session, snaps, normalize_bridge({"name": net.bridge, "state": "absent"}))
+        plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
         return plan.result(check_mode)
 
-    snaps = Snapshots(session, check_mode, planned_namespaces=[n for n in names if not session.exists(n)])
     current = {}
-    for n in names:
-        end = snaps[n].by_name.get(CONTAINER_END)
+    for c in present:
+        _check_interface(snaps, net, c)
+        end = snaps[c.name].by_name.get(c.interface)
         if end is not None:
-            current[n] = end.addresses
+            current[c.name] = end.addresses
     layout = plan_bridge_network(net.containers, net.name, net.bridge, str(net.subnet), net.gateway, current, net.mtu)
+    masquerade, ports = _rule_sets(net, "present", layout)
+    check_host_addresses(ports, {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
+                         | {ipaddress.ip_address(layout.gateway)})
 
     plan_bridge(plan, session, snaps, normalize_bridge({
         "name": net.bridge, "addresses": [layout.gateway_cidr], "mtu": net.mtu, "group": net.isolation_group}))
-    plan_netns(plan, session, [normalize_netns({"name": n}) for n in names], snaps)
+    plan_netns(plan, session, [normalize_netns({"name": c.name}) for c in present], snaps)
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, normalize_veth(pair))
     tables = {}
+    routed = {route["namespace"] for route in layout.routes} if not net.internal else set()
+    for c in present:
+        have = _default_route(session, snaps, tables, net, c)
+        if c.name in routed and have is not None and isinstance(have.dev, str) and have.dev != c.interface \
+                and have.dev in snaps[c.name].by_name:
+            raise Conflict(f"network '{net.name}': container '{c.name}' has its default route via '{have.dev}' (another "
+                           f"network's interface); set default_route: false for its interface '{c.interface}' here, or "
+                           "false in the other network first")
+        if c.name not in routed and have is not None and have.dev == c.interface and have.gateway == layout.gateway:
+            # no longer wanted (default_route: false, or the network became internal): only ours is removed
+            plan_route(plan, session, snaps, tables, normalize_route({"namespace": c.name, "dest": "default", "state": "absent"}))
     for route in layout.routes:
-        # the gateway is on the subnet that this plan gives the container's eth0, even if eth0 is (re)made now
-        plan_route(plan, session, snaps, tables, dataclasses.replace(normalize_route(route), gateway_on_planned_link=True))
-    rules = [_masquerade_rule(net, "present" if net.masquerade else "absent")]
-    backends = plan_masquerade(plan, session, rules, check_mode)
+        if route["namespace"] in routed:
+            # the gateway is on the subnet that this plan gives the container's interface, even if it is (re)made now
+            plan_route(plan, session, snaps, tables, dataclasses.replace(normalize_route(route), gateway_on_planned_link=True))
+    _plan_leave(plan, session, snaps, net, leaving)
+    backends = plan_rule_sets(plan, session, [masquerade, ports], check_mode)
+    names = entries({c.name: layout.addresses[c.name] for c in present})
+    plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
+               [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     result = plan.result(check_mode)
-    result.update(addresses=layout.addresses, gateway=layout.gateway, bridge=net.bridge, backends=backends)
+    result.update(addresses=layout.addresses, gateway=layout.gateway, bridge=net.bridge, backends=backends,
+                  published={c.name: [p.text for p in net.ports[c.name]] for c in present if net.ports[c.name]})
     return result

@@ -239,7 +239,7 @@ def plan_route(plan, session, snaps, tables, r):
             plan.record(key, route_view(have), None, mark)
         return
 
-    if r.dev is not None and r.dev not in snapshot.by_name:
+    if r.dev is not None and r.dev not in snapshot.by_name and r.dev not in snapshot.planned:
         missing_reference(plan, snapshot, f"{obj} in {where(ns)}: dev '{r.dev}' does not exist")
     if have is not None and not _differs(r, have):
         return

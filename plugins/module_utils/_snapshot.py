@@ -29,6 +29,7 @@ class Link:
     peer_nsid: int = -1  # -1: the peer is in the same namespace
     stp: bool = None
     vlan_filtering: bool = None
+    hairpin: bool = None  # of a bridge port
     addresses: list = field(default_factory=list)
 
     def view(self, snapshot):
@@ -38,6 +39,8 @@ class Link:
                "addresses": managed_addresses(self.addresses)}
         if self.master:
             out["master"] = master.name if master else self.master
+        if self.hairpin is not None:
+            out["hairpin"] = self.hairpin
         return out
 
 
@@ -65,6 +68,9 @@ def _parse_link(msg):
         link.peer_index = msg.get_attr("IFLA_LINK") or 0
         nsid = msg.get_attr("IFLA_LINK_NETNSID")
         link.peer_nsid = -1 if nsid is None else nsid
+    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge" else None
+    if slave is not None:
+        link.hairpin = bool(slave.get_attr("IFLA_BRPORT_MODE"))
     if kind == "bridge" and data is not None:
         link.stp = bool(data.get_attr("IFLA_BR_STP_STATE"))
         vlan = data.get_attr("IFLA_BR_VLAN_FILTERING")

@@ -32,6 +32,7 @@ class VethSpec:
     mac: str = None
     peer_mac: str = None
     master: str = None
+    hairpin: bool = None
     addresses: list = None
     peer_addresses: list = None
 
@@ -58,6 +59,9 @@ def normalize_veth(p):
     spec.mac = validate.mac_address(p.get("mac"), obj, ns)
     spec.peer_mac = validate.mac_address(p.get("peer_mac"), f"peer of {obj}", peer_ns)
     spec.master = validate.interface_name(p["master"], "master", ns) if p.get("master") else None
+    spec.hairpin = p.get("hairpin")
+    if spec.hairpin is not None and not spec.master:
+        raise InvalidInput(f"{obj} in {where(ns)}: hairpin is a bridge port setting: it needs 'master'")
     for key, namespace in (("addresses", ns), ("peer_addresses", peer_ns)):
         values = p.get(key)
         setattr(spec, key, None if values is None else
@@ -127,24 +131,27 @@ def plan_veth(plan, session, snaps, p):
             plan_link_delete(plan, session, peer_ns, p.peer, f"delete '{p.peer}' in {where(peer_ns)} to free the name",
                              f"link '{p.peer}'")
 
-    want_end = LinkSettings(mtu=p.mtu, mac=p.mac, master_index=master, master=p.master, addresses=p.addresses, up=p.up)
+    want_end = LinkSettings(mtu=p.mtu, mac=p.mac, master_index=master, master=p.master, addresses=p.addresses, up=p.up,
+                            hairpin=p.hairpin)
     want_peer = LinkSettings(mtu=p.mtu, mac=p.peer_mac, addresses=p.peer_addresses, up=p.up)
     if pair_ok:
         plan_link_settings(plan, session, ns, name, link, want_end, "veth")
         plan_link_settings(plan, session, peer_ns, p.peer, peer, want_peer, "veth peer")
     else:
         _plan_veth_create(plan, session, p, master)
+        snap.planned.add(name)
+        peer_snap.planned.add(p.peer)
     plan.record(p.key, _veth_view(link, peer, snap, peer_snap) if pair_ok else None, _veth_want_view(p), mark)
 
 
 def _veth_want_view(p):
-    def end(mac, addresses, master=None):
+    def end(mac, addresses, master=None, hairpin=None):
         out = {"kind": "veth", "up": p.up}
-        for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", addresses), ("master", master)):
+        for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", addresses), ("master", master), ("hairpin", hairpin)):
             if v is not None:
                 out[k] = v
         return out
-    return {"end": end(p.mac, p.addresses, p.master),
+    return {"end": end(p.mac, p.addresses, p.master, p.hairpin),
             "peer": dict(end(p.peer_mac, p.peer_addresses), name=p.peer, namespace=p.peer_namespace)}
 
 
@@ -173,7 +180,7 @@ def _plan_veth_create(plan, session, p, master):
 
     plan.add(f"create {obj} with peer '{p.peer}' in {where(peer_ns)}", create,
              functools.partial(delete_if_present, session, ns, name))
-    plan_link_settings(plan, session, ns, name, None, LinkSettings(addresses=p.addresses, up=p.up), "veth")
+    plan_link_settings(plan, session, ns, name, None, LinkSettings(addresses=p.addresses, up=p.up, hairpin=p.hairpin), "veth")
     plan_link_settings(plan, session, peer_ns, p.peer, None, LinkSettings(addresses=p.peer_addresses, up=p.up), "veth peer")
 
 

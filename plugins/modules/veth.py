@@ -66,6 +66,13 @@ options:
   master:
     description: Bridge (in O(namespace)) to enslave the O(name) end to.
     type: str
+  hairpin:
+    description:
+      - Hairpin mode of the O(name) end's bridge port (C(bridge link set dev NAME hairpin on)), so that a frame can
+        leave by the port it came in on. A container reaching its own published port needs it. Needs O(master).
+      - Unset leaves the mode as it is.
+    type: bool
+    version_added: 0.2.0
   up:
     description: Set both ends up (V(true)) or down (V(false)).
     type: bool
@@ -117,6 +124,9 @@ options:
       master:
         description: As the top-level O(master), which it inherits when left out.
         type: str
+      hairpin:
+        description: As the top-level O(hairpin), which it inherits when left out.
+        type: bool
       up:
         description: As the top-level O(up), which it inherits when left out.
         type: bool
@@ -168,6 +178,7 @@ ITEM = dict(
     addresses=dict(type="list", elements="str"),
     peer_addresses=dict(type="list", elements="str"),
     master=dict(type="str"),
+    hairpin=dict(type="bool"),
     up=dict(type="bool", default=UP),
     recreate=dict(type="bool", default=False),
 )

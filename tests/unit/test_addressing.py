@@ -20,8 +20,8 @@ def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
     assert plan.addresses == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
     assert plan.pairs[0] == {"master": "br0", "peer": "eth0", "name": host_end_name("br0", "c1"),
                              "peer_namespace": "c1", "peer_addresses": ["10.100.0.2/24"]}
-    assert plan.routes == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1"},
-                           {"namespace": "c2", "dest": "default", "gateway": "10.100.0.1"}]
+    assert plan.routes == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1", "dev": "eth0"},
+                           {"namespace": "c2", "dest": "default", "gateway": "10.100.0.1", "dev": "eth0"}]
 
 
 def test_containers_keep_the_addresses_the_kernel_shows():

@@ -1,0 +1,115 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Names: each container's /etc/netns/<namespace>/hosts, which `ip netns exec` bind-mounts over /etc/hosts (the
+iproute2 way; nsenter users mount it themselves). A file holds one block per network the container is on, so two
+networks share it; a file the collection did not write (no header) is never touched.
+
+The file is rewritten in place, not replaced by a rename: a process started by `ip netns exec` has the file's
+inode bind-mounted, and sees the new names only if that inode is the one written."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import kernel_error
+
+# iproute2's directory; the variable moves it (the kernel tests point it at a temporary directory, so that they
+# never write to the machine's own /etc)
+ETC_NETNS = os.environ.get("LINUXNS_NET_ETC_NETNS") or "/etc/netns"
+HEADER = "# Written by linuxns.net: one block per network, kept exact on every run."
+BASE = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+
+
+def _begin(network):
+    return f"# BEGIN linuxns.net network {network}"
+
+
+def _end(network):
+    return f"# END linuxns.net network {network}"
+
+
+def read_blocks(text):
+    """A file of ours: network -> its lines; None for a file the collection did not write."""
+    lines = text.splitlines()
+    if not lines or lines[0] != HEADER:
+        return None
+    blocks, current = {}, None
+    for line in lines[1:]:
+        if line.startswith("# BEGIN linuxns.net network "):
+            current = line[len("# BEGIN linuxns.net network "):]
+            blocks[current] = []
+        elif current is not None and line == _end(current):
+            current = None
+        elif current is not None:
+            blocks[current].append(line)
+    return blocks
+
+
+def render(blocks):
+    out = [HEADER] + BASE
+    for network in sorted(blocks):
+        out += [_begin(network)] + blocks[network] + [_end(network)]
+    return "\n".join(out) + "\n"
+
+
+def entries(addresses):
+    """The lines of one network's block: every container of the network by name."""
+    return [f"{address}\t{name}" for name, address in sorted(addresses.items(), key=lambda kv: kv[0])]
+
+
+def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
+    """wanted: container -> its block's lines; leaving: containers whose block goes. Files of others are left alone
+    (with a warning)."""
+    for name in sorted(set(wanted) | set(leaving)):
+        path = os.path.join(etc_dir, name, "hosts")
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = None
+        except OSError as exc:
+            raise kernel_error(f"read {path} (names of network '{network}')", exc) from None
+        blocks = {} if text is None else read_blocks(text)
+        if blocks is None:
+            plan.warnings.append(f"{path} was not written by linuxns.net: left as it is, without the names of "
+                                 f"network '{network}'")
+            continue
+        before = blocks.get(network)
+        after = wanted.get(name)
+        if before == after:
+            continue
+        new_blocks = dict(blocks)
+        if after is None:
+            new_blocks.pop(network, None)
+        else:
+            new_blocks[network] = after
+        mark = plan.mark
+        if new_blocks:
+            plan.add(f"write the names of network '{network}' to {path}", _writer(path, render(new_blocks)))
+        else:
+            plan.add(f"remove {path} (its last network, '{network}', is gone)", _remover(path))
+        plan.record(f"{path}#{network}", before, after, mark)
+
+
+def _writer(path, text):
+    def write():
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        with open(path, "a+") as f:  # in place: keep the inode that running processes have bind-mounted
+            f.seek(0)
+            f.truncate()
+            f.write(text)
+    return write
+
+
+def _remover(path):
+    def remove():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        try:
+            os.rmdir(os.path.dirname(path))
+        except OSError:
+            pass  # the directory holds other files (resolv.conf, say): they are not ours
+    return remove

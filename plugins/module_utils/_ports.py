@@ -1,0 +1,459 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Published ports (Docker's -p): parsing the mapping forms, the claims they make on a host's ports, and the DNAT
+rule set of one owner (a container network, or a port_forward item).
+
+How a published port is reached (the datapath, chosen to work without a proxy process):
+- from other hosts and from containers: DNAT in prerouting, for the host address given or for every local address;
+- from the host itself: the same DNAT in the nat output hook; 127.0.0.1 works because the interface towards the
+  container gets route_localnet=1 and loopback sources are masqueraded there (as Docker without its userland
+  proxy), while an input rule drops new connections to 127.0.0.0/8 that arrive on that interface;
+- hairpin (a container reaching a published port of its own network): masqueraded to the gateway, because the
+  reply would otherwise go straight back on the bridge, bypassing the NAT; the container's bridge port is put in
+  hairpin mode so that a container can reach its own published port;
+- other containers of the host keep their own source address (a DNATed connection is neither masqueraded nor
+  dropped by network isolation): the service sees its real client, as it does for other hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._nat import CHAIN_PREFIX, NFT_TABLE, run_program
+
+FOREIGN_SKIP_TABLE, FOREIGN_SKIP_PREFIX = NFT_TABLE, CHAIN_PREFIX  # our own rules are read from their comments
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+ALL = "*"  # a claim on every address of the host
+# [host_ip:]host_port[-end]:container_port[-end][/protocol]; an IPv6 host address is written in brackets
+_MAPPING = re.compile(r"^(?:(?P<ip>\[[^\]]*\]|[^:\[\]]+):)?(?P<host>[^:]+):(?P<target>[^:/]+)(?:/(?P<proto>.*))?$")
+
+
+class PortRange(NamedTuple):
+    first: int
+    last: int
+
+    def __str__(self):
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+    def overlaps(self, other):
+        return self.first <= other.last and other.first <= self.last
+
+    @property
+    def size(self):
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """One mapping, validated: host address (None: all of them), host ports, container ports, protocol."""
+    text: str
+    protocol: str
+    host_ip: object  # an ipaddress address, or None for every address of the host
+    host_ports: PortRange
+    target_ports: PortRange
+
+    @property
+    def host(self):
+        return ALL if self.host_ip is None else str(self.host_ip)
+
+    @property
+    def reaches_loopback(self):
+        """Published on every address or on a loopback one: 127.0.0.1 must work from the host."""
+        return self.host_ip is None or self.host_ip.is_loopback
+
+
+def _port_range(text, what, obj):
+    parts = str(text).split("-")
+    if len(parts) > 2 or not all(p.isdigit() for p in parts):
+        raise InvalidInput(f"{obj}: {what} '{text}' is not a port or a range of ports (write 8080 or 9000-9003)")
+    first, last = int(parts[0]), int(parts[-1])
+    for port in (first, last):
+        if not 1 <= port <= 65535:
+            raise InvalidInput(f"{obj}: {what} {port} is out of range (ports are 1 to 65535)")
+    if last < first:
+        raise InvalidInput(f"{obj}: {what} range '{text}' ends before it starts")
+    return PortRange(first, last)
+
+
+def parse_port(value, obj):
+    """One mapping in Docker's -p forms: 8080:80, 8080:80/udp, 127.0.0.1:8443:443, 198.51.100.11:8080:80,
+    9000-9003:9000-9003, [::1]:8080:80. obj names the container for messages."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput(f"{obj}: published port {value!r} must be a string such as '8080:80'")
+    if isinstance(value, int):
+        raise InvalidInput(f"{obj}: published port {value} is a number: quote the mapping (YAML reads an unquoted "
+                           "22:22 as the number 1342) and give the host port too, as '8080:80'")
+    text = value.strip()
+    m = _MAPPING.match(text)
+    if not m:
+        hint = " (a host port is required: the collection does not pick one)" if re.fullmatch(r"[\d-]+(/\w*)?", text) else ""
+        raise InvalidInput(f"{obj}: published port '{value}' is not in the form [host_ip:]host_port:container_port"
+                           f"[/protocol]{hint}")
+    proto = (m.group("proto") if m.group("proto") is not None else "tcp").lower()
+    if proto not in PROTOCOLS:
+        raise InvalidInput(f"{obj}: published port '{value}': protocol '{m.group('proto')}' must be one of {', '.join(PROTOCOLS)}")
+    host_ip = None
+    if m.group("ip") is not None:
+        raw = m.group("ip")
+        bracketed = raw.startswith("[")
+        try:
+            host_ip = ipaddress.ip_address(raw[1:-1] if bracketed else raw)
+        except ValueError:
+            raise InvalidInput(f"{obj}: published port '{value}': host address '{raw}' is not an IP address") from None
+        if host_ip.version == 6 and not bracketed:
+            raise InvalidInput(f"{obj}: published port '{value}': write an IPv6 host address in brackets, as [{raw}]")
+        if host_ip.is_unspecified:
+            host_ip = None  # 0.0.0.0 and [::] mean every address, as in Docker
+        elif host_ip.is_multicast:
+            raise InvalidInput(f"{obj}: published port '{value}': host address {host_ip} is a multicast address")
+    host_ports = _port_range(m.group("host"), "host port", f"{obj}: published port '{value}'")
+    target_ports = _port_range(m.group("target"), "container port", f"{obj}: published port '{value}'")
+    if host_ports.size != target_ports.size:
+        raise InvalidInput(f"{obj}: published port '{value}': the host range has {host_ports.size} ports and the "
+                           f"container range {target_ports.size}; they must be the same length")
+    return PublishedPort(text, proto, host_ip, host_ports, target_ports)
+
+
+# ---------------------------------------------------------------- claims
+
+class Claim(NamedTuple):
+    """What a DNAT rule takes from the host: a protocol's ports on one address (or all), for a destination."""
+    protocol: str
+    host: str  # an address, or ALL
+    ports: PortRange
+    destination: str
+    owner: str  # who holds it, for messages
+    label: str = ""  # the claimant in words, when known ("container 'c1' of network 'web'")
+
+    def token(self):
+        """The claim as stored in the rule's comment: protocol/host/ports/destination."""
+        return f"{self.protocol}/{self.host}/{self.ports.first}-{self.ports.last}/{self.destination}"
+
+    @classmethod
+    def from_token(cls, token, owner):
+        try:
+            protocol, host, ports, destination = token.split("/")
+            first, last = ports.split("-")
+            return cls(protocol, host, PortRange(int(first), int(last)), destination, owner)
+        except ValueError:
+            return None
+
+    def overlaps(self, other):
+        return (self.protocol == other.protocol and self.ports.overlaps(other.ports)
+                and (ALL in (self.host, other.host) or self.host == other.host))
+
+    def __str__(self):
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"{self.protocol} {'0.0.0.0' if host == ALL else host}:{self.ports} -> {self.destination}"
+
+
+def owner_label(owner):
+    """'network:web' -> "network 'web'"; the owners' texts are the rule sets' own."""
+    kind, _sep, name = owner.partition(":")
+    return f"{kind} '{name}'" if name else f"'{owner}'"
+
+
+def check_claims(wanted, held):
+    """Refuse a wanted claim that overlaps one held by another owner, or another wanted one: name both claimants."""
+    for position, claim in enumerate(wanted):
+        for other in list(held) + wanted[:position]:
+            if claim.overlaps(other):
+                shared = PortRange(max(claim.ports.first, other.ports.first), min(claim.ports.last, other.ports.last))
+                on = "every address" if claim.host == other.host == ALL else (claim.host if claim.host != ALL else other.host)
+                raise Conflict(f"published port {claim} ({claim.label or owner_label(claim.owner)}) conflicts with "
+                               f"{other} ({other.label or owner_label(other.owner)}): both claim {claim.protocol} port "
+                               f"{shared} on {on}")
+
+
+# ---------------------------------------------------------------- the rule set of one owner
+
+@dataclass
+class Forward:
+    """The published ports of one destination (a container), with what its hairpin and loopback cases need."""
+    label: str  # for messages: "container 'c1'"
+    destination: object  # an ipaddress address
+    ports: list  # of PublishedPort
+    via_interface: str = None  # the interface towards the destination (a bridge): route_localnet, loopback guard
+    via_subnet: object = None  # the subnet on that interface: hairpin clients, masqueraded
+    hairpin_port: str = None  # the destination's bridge port, put in hairpin mode (set by the caller)
+
+
+@dataclass
+class PortForwardSet:
+    """All published ports of one owner in one namespace: one tagged group of DNAT rules, replaced as a whole."""
+    namespace: str
+    owner: str  # "network:<name>" or "forward:<name>"
+    forwards: list = field(default_factory=list)
+    state: str = "present"
+    backend: str = "auto"
+    ip_forward: bool = True
+
+    @property
+    def key(self):
+        """The rule tag's source field: how a run finds this owner's rules."""
+        return "ports:" + _owner_token(self.owner)
+
+    @property
+    def family(self):
+        return 4 if not self.forwards else self.forwards[0].destination.version
+
+    @property
+    def digest(self):
+        spec = json.dumps([self.owner, [[str(f.destination), [p.text for p in f.ports], f.via_interface,
+                                         str(f.via_subnet) if f.via_subnet else None] for f in self.forwards]])
+        return hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+    def claims(self):
+        return [Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner,
+                      f"{f.label} of {owner_label(self.owner)}" if f.label else owner_label(self.owner))
+                for f in self.forwards for p in f.ports]
+
+    def check(self, backend, held, leaving_keys):
+        """Before any change (inside the namespace): refuse ports that another owner's rule, ours or not, already
+        publishes. held: the claims of the rule sets checked before this one; this set's claims are added to it."""
+        if self.state != "present" or not self.forwards:
+            return
+        if backend is not None:
+            if getattr(backend, "foreign_claims", None) is None:
+                backend.foreign_claims = foreign_claims(self.namespace)
+            others = held + backend.foreign_claims + [c for c in held_claims(backend, leaving_keys | {self.key})]
+        else:
+            others = list(held)
+        mine = self.claims()
+        check_claims(mine, others)
+        held.extend(mine)
+
+    def describe(self):
+        return f"published ports of {owner_label(self.owner)}"
+
+    def view(self):
+        return {"owner": self.owner, "ports": {str(f.destination): [p.text for p in f.ports] for f in self.forwards}}
+
+    def sysctls(self):
+        """route_localnet on the interfaces that carry 127.0.0.1 to a container."""
+        names = sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})
+        return [f"net/ipv4/conf/{name}/route_localnet" for name in names] if self.family == 4 else []
+
+    def loopback_interfaces(self):
+        return sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})
+
+    def _dnat_targets(self, f, p):
+        """(host ports, destination) pairs: one rule keeps the ports when the ranges are equal, else one per port."""
+        if p.host_ports == p.target_ports:
+            return [(p.host_ports, (str(f.destination), None))]
+        if p.host_ports.size == 1:
+            return [(p.host_ports, (str(f.destination), p.target_ports.first))]
+        return [(PortRange(p.host_ports.first + i, p.host_ports.first + i), (str(f.destination), p.target_ports.first + i))
+                for i in range(p.host_ports.size)]
+
+    def nft_rules(self, tag, table):
+        """nft commands: DNAT for other hosts and containers (prerouting) and for the host (output), masquerade
+        for hairpin and loopback clients (inserted ahead of the networks' masquerade and return rules), a guard
+        against outside packets to 127.0.0.0/8, and forward-accept for the forwarded connections."""
+        out = []
+        comment = f'comment "{tag}"'
+        for f in self.forwards:
+            for p in f.ports:
+                claim = Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner)
+                dest = "fib daddr type local" if p.host_ip is None else f"ip daddr {p.host_ip}"
+                for ports, (addr, port) in self._dnat_targets(f, p):
+                    to = addr if port is None else f"{addr}:{port}"
+                    rule = f'{dest} {p.protocol} dport {ports} dnat ip to {to} comment "{tag} {claim.token()}"'
+                    out += [f"add rule inet {table} prerouting {rule}", f"add rule inet {table} output {rule}"]
+                match = f"ip daddr {f.destination} {p.protocol} dport {p.target_ports}"
+                if f.via_subnet is not None:
+                    out.append(f"insert rule inet {table} postrouting ip saddr {f.via_subnet} {match} ct status dnat masquerade {comment}")
+                if p.reaches_loopback and f.via_interface:
+                    out.append(f"insert rule inet {table} postrouting ip saddr 127.0.0.0/8 {match} masquerade {comment}")
+                out.append(f"add rule inet {table} forward {match} ct status dnat accept {comment}")
+                out.append(f"add rule inet {table} forward ip saddr {f.destination} {p.protocol} sport {p.target_ports} "
+                           f"ct status dnat accept {comment}")
+        for name in self.loopback_interfaces():
+            out.append(f'add rule inet {table} input iifname "{name}" ip daddr 127.0.0.0/8 '
+                       f'ct state != {{ established, related }} drop {comment}')
+        return out
+
+    def iptables_rules(self, tag, chains):
+        """(table, rule) pairs, the same rules as nft_rules in iptables form; chains: role -> our chain name."""
+        out = []
+        comment = f'-m comment --comment "{tag}"'
+        for f in self.forwards:
+            for p in f.ports:
+                claim = Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner)
+                dest = "-m addrtype --dst-type LOCAL" if p.host_ip is None else f"-d {p.host_ip}/32"
+                for ports, (addr, port) in self._dnat_targets(f, p):
+                    to = addr if port is None else f"{addr}:{port}"
+                    out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
+                                       f"{str(ports).replace('-', ':')} -m comment --comment \"{tag} {claim.token()}\" "
+                                       f"-j DNAT --to-destination {to}"))
+                match = (f"-d {f.destination}/32 -p {p.protocol} -m {p.protocol} --dport "
+                         f"{str(p.target_ports).replace('-', ':')}")
+                if f.via_subnet is not None:
+                    out.append(("nat", f"-I {chains['nat']} 1 -s {f.via_subnet} {match} -m conntrack --ctstate DNAT "
+                                       f"{comment} -j MASQUERADE"))
+                if p.reaches_loopback and f.via_interface:
+                    out.append(("nat", f"-I {chains['nat']} 1 -s 127.0.0.0/8 {match} {comment} -j MASQUERADE"))
+                out.append(("filter", f"-A {chains['forward']} {match} -m conntrack --ctstate DNAT {comment} -j ACCEPT"))
+                out.append(("filter", f"-A {chains['forward']} -s {f.destination}/32 -p {p.protocol} -m {p.protocol} "
+                                      f"--sport {str(p.target_ports).replace('-', ':')} -m conntrack --ctstate DNAT "
+                                      f"{comment} -j ACCEPT"))
+        for name in self.loopback_interfaces():
+            out.append(("filter", f"-A {chains['input']} -d 127.0.0.0/8 -i {name} -m conntrack ! --ctstate "
+                                  f"RELATED,ESTABLISHED {comment} -j DROP"))
+        return out
+
+
+def _owner_token(owner):
+    """The owner as one comment word: readable when short and plain, else a prefix and a hash."""
+    if re.fullmatch(r"[A-Za-z0-9_.:@-]{1,40}", owner):
+        return owner
+    return re.sub(r"[^A-Za-z0-9_.:@-]", "_", owner)[:24] + "~" + hashlib.sha256(owner.encode()).hexdigest()[:8]
+
+
+def owner_from_key(key):
+    """The owner as stored in a rule tag's source field ("ports:<owner>")."""
+    return key[len("ports:"):] if key.startswith("ports:") else None
+
+
+def normalize_forward_item(item, owner, namespace):
+    """A port_forward item's destination and ports."""
+    obj = f"port forward '{owner}' in {where(namespace)}"
+    if not item.get("to"):
+        raise InvalidInput(f"{obj}: 'to' (the address the ports are forwarded to) is required")
+    try:
+        destination = ipaddress.ip_address(str(item["to"]))
+    except ValueError:
+        raise InvalidInput(f"{obj}: 'to' {item['to']!r} is not an IP address") from None
+    return destination, parse_ports(item.get("ports"), obj, destination)
+
+
+def parse_ports(values, obj, destination=None):
+    ports = [parse_port(v, obj) for v in values or []]
+    for p in ports:
+        if destination is not None and p.host_ip is not None and p.host_ip.version != destination.version:
+            raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address for "
+                               f"the IPv{destination.version} address {destination}")
+        if destination is not None and destination.version == 6:
+            raise InvalidInput(f"{obj}: published ports to an IPv6 address ({destination}) are not supported yet")
+    claims = [Claim(p.protocol, p.host, p.host_ports, "", "") for p in ports]
+    for i, claim in enumerate(claims):
+        for j in range(i):
+            if claim.overlaps(claims[j]):
+                raise InvalidInput(f"{obj}: published ports '{ports[j].text}' and '{ports[i].text}' claim the same "
+                                   f"{claim.protocol} port")
+    return ports
+
+
+def check_host_addresses(forward_set, local_addresses):
+    """A published port's host address must be one of the namespace's own (or a loopback one)."""
+    for f in forward_set.forwards:
+        for p in f.ports:
+            if p.host_ip is not None and not p.host_ip.is_loopback and p.host_ip not in local_addresses:
+                raise InvalidInput(f"{f.label} in {where(forward_set.namespace)}: published port '{p.text}': "
+                                   f"{p.host_ip} is not an address of this host ({owner_label(forward_set.owner)})")
+
+
+# ---------------------------------------------------------------- what others publish
+
+_SAVE_DNAT = re.compile(r"^-A (?P<chain>\S+) .*-j (?:DNAT|REDIRECT)\b")
+_SAVE_FIELD = {"proto": re.compile(r"(?:^| )-p (\w+)"), "dport": re.compile(r"--dports? ([\d:,]+)"),
+               "daddr": re.compile(r"(?:^| )(!? ?)-d (\S+)"), "to": re.compile(r"--to-destination (\S+)")}
+
+
+def held_claims(backend, leaving_keys):
+    """Claims stored in our own rules' comments, less those of the rule sets this run removes or replaces."""
+    out = []
+    for key, token in getattr(backend, "claim_tokens", []):
+        owner = owner_from_key(key)
+        if owner is not None and key not in leaving_keys:
+            claim = Claim.from_token(token, owner)
+            if claim is not None:
+                out.append(claim)
+    return out
+
+
+def _ranges(text):
+    out = []
+    for part in text.split(","):
+        first, _sep, last = part.partition(":")
+        out.append(PortRange(int(first), int(last or first)))
+    return out
+
+
+def _save_claims(lines, what):
+    """DNAT and REDIRECT rules of an iptables-save nat table that are not ours."""
+    out, table = [], None
+    for line in lines:
+        if line.startswith("*"):
+            table = line[1:].strip()
+        m = _SAVE_DNAT.match(line) if table == "nat" else None
+        if not m or m.group("chain").startswith(FOREIGN_SKIP_PREFIX):
+            continue
+        proto, dport = _SAVE_FIELD["proto"].search(line), _SAVE_FIELD["dport"].search(line)
+        if not proto or not dport:
+            continue
+        daddr, to = _SAVE_FIELD["daddr"].search(line), _SAVE_FIELD["to"].search(line)
+        host = ALL if not daddr or daddr.group(1).strip() else daddr.group(2).split("/")[0]
+        for ports in _ranges(dport.group(1)):
+            out.append(Claim(proto.group(1), host, ports, to.group(1) if to else "this host",
+                             "", f"a rule linuxns.net does not own ({what} nat chain {m.group('chain')})"))
+    return out
+
+
+def _nft_value_ports(right):
+    if isinstance(right, int):
+        return [PortRange(right, right)]
+    if isinstance(right, dict) and "range" in right:
+        return [PortRange(*right["range"])]
+    if isinstance(right, dict) and "set" in right:
+        return [r for item in right["set"] for r in _nft_value_ports(item)]
+    return []
+
+
+def _nft_claims(ruleset):
+    out = []
+    for item in ruleset.get("nftables", []):
+        rule = item.get("rule")
+        if not rule or rule.get("table") == FOREIGN_SKIP_TABLE or rule.get("chain", "").startswith(FOREIGN_SKIP_PREFIX):
+            continue
+        protos, host, target, nat = [], ALL, "this host", False
+        for expr in rule.get("expr", []):
+            if "dnat" in expr or "redirect" in expr:
+                nat = True
+                if isinstance(expr.get("dnat"), dict) and expr["dnat"].get("addr"):
+                    target = str(expr["dnat"]["addr"])
+            elif "xt" in expr and expr["xt"].get("name") in ("DNAT", "REDIRECT"):
+                nat = True
+            match = expr.get("match")
+            left = (match or {}).get("left", {})
+            payload = left.get("payload", {}) if isinstance(left, dict) else {}
+            if payload.get("field") == "dport" and payload.get("protocol") in PROTOCOLS and match.get("op") == "==":
+                protos += [(payload["protocol"], r) for r in _nft_value_ports(match.get("right"))]
+            elif payload.get("field") == "daddr" and match.get("op") == "==" and isinstance(match.get("right"), str):
+                host = match["right"]
+        if nat:
+            where_ = f"nft table {rule.get('family')} {rule.get('table')} chain {rule.get('chain')}"
+            out += [Claim(proto, host, ports, target, "", f"a rule linuxns.net does not own ({where_})")
+                    for proto, ports in protos]
+    return out
+
+
+def foreign_claims(namespace):
+    """Ports that rules we do not own publish (Docker's DNAT rules, a user's): in nftables (iptables-nft rules
+    included) and in iptables-legacy."""
+    out = []
+    if shutil.which("nft"):
+        out += _nft_claims(json.loads(run_program(["nft", "-j", "list", "ruleset"], namespace).stdout or "{}"))
+    if shutil.which("iptables-legacy-save"):
+        # without -t: only the tables already loaded, so reading loads no kernel module
+        out += _save_claims(run_program(["iptables-legacy-save"], namespace).stdout.splitlines(), "iptables-legacy")
+    return out
