@@ -116,3 +116,48 @@ def ansible_env(**extra):
     return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections_root()), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                 ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                 ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **extra)
+
+
+WHOAMI_SERVER = r"""
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for port in map(int, sys.argv[1:]):
+    tcp = socket.socket(); tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("0.0.0.0", port)); tcp.listen(64); sel.register(tcp, selectors.EVENT_READ, "tcp")
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("0.0.0.0", port)); sel.register(udp, selectors.EVENT_READ, "udp")
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        if key.data == "tcp":
+            conn, peer = key.fileobj.accept(); conn.sendall(f"{peer[0]}\n".encode()); conn.close()
+        else:
+            data, peer = key.fileobj.recvfrom(512); key.fileobj.sendto(f"{peer[0]}\n".encode(), peer)
+"""
+
+WHOAMI_CLIENT = r"""
+import socket, sys
+proto, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    if proto == "tcp":
+        s = socket.create_connection((address, port), timeout=1.5)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"?", (address, port))
+    print(s.recv(100).decode().strip())
+except OSError as exc:
+    print(f"error: {exc}")
+"""
+
+
+def start_whoami(netns, *ports):
+    """A server in netns that answers each TCP connection and UDP datagram on ports with the client's address."""
+    proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{netns}", sys.executable, "-c", WHOAMI_SERVER] + [str(p) for p in ports],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def whoami(netns, proto, address, port):
+    """The client address that the whoami server at address:port saw, from netns (None: the module's own); an
+    'error: ...' text if no answer came."""
+    argv = (sys.executable, "-c", WHOAMI_CLIENT, proto, address, str(port))
+    return sh(*argv, netns=netns).stdout.strip()

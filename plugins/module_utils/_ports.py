@@ -26,8 +26,12 @@ import shutil
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._nat import CHAIN_PREFIX, NFT_TABLE, run_program
+from ansible_collections.linuxns.net.plugins.module_utils._nat import BACKENDS, CHAIN_PREFIX, NFT_TABLE, RuleTag, plan_rule_sets, run_program
+from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 
 FOREIGN_SKIP_TABLE, FOREIGN_SKIP_PREFIX = NFT_TABLE, CHAIN_PREFIX  # our own rules are read from their comments
 
@@ -207,10 +211,9 @@ class PortForwardSet:
         return 4 if not self.forwards else self.forwards[0].destination.version
 
     @property
-    def digest(self):
-        spec = json.dumps([self.owner, [[str(f.destination), [p.text for p in f.ports], f.via_interface,
-                                         str(f.via_subnet) if f.via_subnet else None] for f in self.forwards]])
-        return hashlib.sha256(spec.encode()).hexdigest()[:12]
+    def tag(self):
+        return RuleTag.of(self.key, [self.owner, [[str(f.destination), [p.text for p in f.ports], f.via_interface,
+                                                   str(f.via_subnet) if f.via_subnet else None] for f in self.forwards]])
 
     def claims(self):
         return [Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner,
@@ -405,7 +408,7 @@ def _save_claims(lines, what):
         host = ALL if not daddr or daddr.group(1).strip() else daddr.group(2).split("/")[0]
         for ports in _ranges(dport.group(1)):
             out.append(Claim(proto.group(1), host, ports, to.group(1) if to else "this host",
-                             "", f"a rule linuxns.net does not own ({what} nat chain {m.group('chain')})"))
+                             "", f"a rule linuxns.net does not own: {what} nat chain {m.group('chain')}"))
     return out
 
 
@@ -426,13 +429,13 @@ def _nft_claims(ruleset):
         if not rule or rule.get("table") == FOREIGN_SKIP_TABLE or rule.get("chain", "").startswith(FOREIGN_SKIP_PREFIX):
             continue
         protos, host, target, nat = [], ALL, "this host", False
+        if any("xt" in expr for expr in rule.get("expr", [])):
+            continue  # an iptables-nft rule: read, with its target, from iptables-nft-save
         for expr in rule.get("expr", []):
             if "dnat" in expr or "redirect" in expr:
                 nat = True
                 if isinstance(expr.get("dnat"), dict) and expr["dnat"].get("addr"):
                     target = str(expr["dnat"]["addr"])
-            elif "xt" in expr and expr["xt"].get("name") in ("DNAT", "REDIRECT"):
-                nat = True
             match = expr.get("match")
             left = (match or {}).get("left", {})
             payload = left.get("payload", {}) if isinstance(left, dict) else {}
@@ -442,18 +445,83 @@ def _nft_claims(ruleset):
                 host = match["right"]
         if nat:
             where_ = f"nft table {rule.get('family')} {rule.get('table')} chain {rule.get('chain')}"
-            out += [Claim(proto, host, ports, target, "", f"a rule linuxns.net does not own ({where_})")
+            out += [Claim(proto, host, ports, target, "", f"a rule linuxns.net does not own: {where_}")
                     for proto, ports in protos]
     return out
 
 
 def foreign_claims(namespace):
-    """Ports that rules we do not own publish (Docker's DNAT rules, a user's): in nftables (iptables-nft rules
-    included) and in iptables-legacy."""
+    """Ports that rules we do not own publish (Docker's DNAT rules, a user's): in nftables, iptables-nft and
+    iptables-legacy."""
     out = []
     if shutil.which("nft"):
         out += _nft_claims(json.loads(run_program(["nft", "-j", "list", "ruleset"], namespace).stdout or "{}"))
-    if shutil.which("iptables-legacy-save"):
-        # without -t: only the tables already loaded, so reading loads no kernel module
-        out += _save_claims(run_program(["iptables-legacy-save"], namespace).stdout.splitlines(), "iptables-legacy")
+    for variant in ("nft", "legacy"):
+        if shutil.which(f"iptables-{variant}-save"):
+            # without -t: only the tables already there, so reading loads no kernel module and makes no table
+            out += _save_claims(run_program([f"iptables-{variant}-save"], namespace).stdout.splitlines(), f"iptables-{variant}")
     return out
+
+
+# ---------------------------------------------------------------- the port_forward module
+
+def normalize_forward_set(item):
+    ns = validate.namespace_name(item.get("namespace"))
+    name = item.get("name")
+    if not name or not isinstance(name, str) or any(c.isspace() for c in name):
+        raise InvalidInput(f"port forward in {where(ns)}: 'name' {name!r} must be a non-empty string without spaces "
+                           "(it identifies the forward's rules)")
+    state = item.get("state") or "present"
+    backend = item.get("backend") or "auto"
+    if backend not in BACKENDS:
+        raise InvalidInput(f"port forward '{name}' in {where(ns)}: backend '{backend}' must be one of {', '.join(BACKENDS)}")
+    forwards = []
+    if state == "present":
+        destination, ports = normalize_forward_item(item, name, ns)
+        if not ports:
+            raise InvalidInput(f"port forward '{name}' in {where(ns)}: 'ports' is empty (use state: absent to remove it)")
+        forwards.append(Forward(label=f"port forward '{name}'", destination=destination, ports=ports))
+    return PortForwardSet(namespace=ns, owner=f"forward:{name}", forwards=forwards, state=state, backend=backend)
+
+
+def _resolve_path(plan, session, snaps, forward_set):
+    """The interface towards each destination, and its connected subnet (for hairpin clients), from the kernel."""
+    snap = snaps[forward_set.namespace]
+    if snap.missing:
+        return
+    for f in forward_set.forwards:
+        try:
+            found = session.netlink(forward_set.namespace).route("get", dst=str(f.destination))
+        except NetlinkError:
+            found = []
+        if not found:
+            missing_reference(plan, snap, f"{f.label} in {where(forward_set.namespace)}: no route to {f.destination}")
+            continue
+        link = snap.by_index.get(found[0].get_attr("RTA_OIF"))
+        if link is None or link.name == "lo":
+            raise InvalidInput(f"{f.label} in {where(forward_set.namespace)}: {f.destination} is an address of this "
+                               "namespace itself; forward to a container's address")
+        f.via_interface = link.name
+        if found[0].get_attr("RTA_GATEWAY") is None:
+            for addr in link.addresses:
+                iface = ipaddress.ip_interface(addr)
+                if f.destination in iface.network:
+                    f.via_subnet = iface.network
+                    break
+
+
+def run_port_forward(session, items, check_mode):
+    sets = [normalize_forward_set(item) for item in items]
+    validate.unique(sets, lambda s: f"'{s.owner[len('forward:'):]}' in {where(s.namespace)}", "port forward")
+    plan, snaps = Plan(), Snapshots(session, check_mode)
+    for forward_set in sets:
+        if forward_set.state == "present":
+            snap = snaps[forward_set.namespace]
+            if not snap.missing:
+                check_host_addresses(forward_set, {ipaddress.ip_interface(a).ip for link in snap.by_name.values()
+                                                   for a in link.addresses})
+            _resolve_path(plan, session, snaps, forward_set)
+    backends = plan_rule_sets(plan, session, sets, check_mode)
+    result = plan.result(check_mode)
+    result["backends"] = backends
+    return result

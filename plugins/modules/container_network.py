@@ -19,9 +19,15 @@ description:
   - It does what M(linuxns.net.bridge), M(linuxns.net.netns), M(linuxns.net.veth), M(linuxns.net.netns_route) and
     M(linuxns.net.masquerade) do, with the same code, in one plan. One module call for any number of containers
     is what the C(linuxns.net.bridge_network) role uses.
-  - Addresses are stable. A container keeps the address its C(eth0) already has, a fixed C(address) is honoured,
+  - Addresses are stable. A container keeps the address its interface already has, a fixed C(address) is honoured,
     and the other containers get the lowest free addresses. A full subnet, an address outside it, a duplicate
     container or a bad name fails before anything changes.
+  - Published ports (C(docker run -p)), as M(linuxns.net.port_forward) makes them, from each container's C(ports).
+  - Internal networks (C(docker network create --internal)) with O(internal).
+  - Several networks per container (C(docker network connect)), one interface each, with a container's C(interface)
+    and C(default_route). A network only touches its own interface of a container; a container's namespace goes
+    with the last network it is on.
+  - Names (the containers of a network resolve each other's names) with O(hosts_file).
 extends_documentation_fragment:
   - linuxns.net.common
   - linuxns.net.common.attributes
@@ -76,6 +82,37 @@ options:
         description: A fixed address in O(subnet) (without prefix). Unset keeps the address the container has, or
           gives it the lowest free one.
         type: str
+      interface:
+        description:
+          - The container's interface in this network. A container on a second network gets another one, say
+            C(eth1). Two networks claiming the same interface of a container fail.
+        type: str
+        default: eth0
+        version_added: 0.2.0
+      default_route:
+        description:
+          - Give the container its default route via this network's gateway. Defaults to V(true) for C(eth0) and
+            V(false) for other interfaces. A second network cannot take over the default route of the first; set
+            it to V(false) in the first network before.
+        type: bool
+        version_added: 0.2.0
+      ports:
+        description:
+          - Published ports, in Docker's C(-p) forms, as M(linuxns.net.port_forward)'s O(linuxns.net.port_forward#module:ports),
+            for example V(8080:80), V(8080:80/udp), V(127.0.0.1:8443:443), V(198.51.100.11:8080:80) or
+            V(9000-9003:9000-9003). Quote them.
+          - Not allowed on an internal network.
+        type: list
+        elements: raw
+        version_added: 0.2.0
+      state:
+        description:
+          - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
+            network goes, and its namespace too when it is on no other network.
+        type: str
+        choices: [present, absent]
+        default: present
+        version_added: 0.2.0
   masquerade:
     description: Masquerade traffic from the subnet that leaves through another interface than the bridge.
     type: bool
@@ -86,17 +123,36 @@ options:
     elements: str
     default: []
   isolated:
-    description: Keep this network from reaching the host's other isolated networks (as Docker's networks).
+    description:
+      - Keep this network from reaching the host's other isolated networks (as Docker's networks). Published
+        ports stay reachable from them, since they are entries of the host.
     type: bool
     default: true
+  internal:
+    description:
+      - As C(docker network create --internal). No masquerade, no default route in the containers, and nothing
+        forwarded between the bridge and any other interface. Containers still reach each other and the gateway.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  hosts_file:
+    description:
+      - Write each container's C(/etc/netns/<container>/hosts) with the names and addresses of the network's
+        containers, which C(ip netns exec) bind-mounts over C(/etc/hosts), so that C(getent hosts c2) works
+        inside C(c1). A file holds one block per network; files the collection did not write are left alone.
+      - V(false) removes this network's block.
+    type: bool
+    default: true
+    version_added: 0.2.0
   isolation_group:
     description: Device group that marks the bridges of isolated networks.
     type: int
     default: 27758
   state:
     description:
-      - V(absent) deletes the containers' namespaces (their veths go with them, and the module waits until the
-        kernel has removed the host ends), the network's NAT rules, and the bridge.
+      - V(absent) takes the containers off the network (their namespaces go when they are on no other network; the
+        module waits until the kernel has removed the host ends), and deletes the network's firewall rules, its
+        names and the bridge.
     type: str
     choices: [present, absent]
     default: present
@@ -115,6 +171,22 @@ EXAMPLES = r"""
     containers:
       - {name: c1, address: 10.100.0.2}
       - {name: c2, address: 10.100.0.3}
+
+- name: A web server published on port 8080 of the host, and a database on an internal network
+  linuxns.net.container_network:
+    name: front
+    subnet: 10.1.0.0/24
+    containers:
+      - {name: web, ports: ["8080:80", "127.0.0.1:8443:443"]}
+
+- name: The web server also on the internal back network, as its eth1
+  linuxns.net.container_network:
+    name: back
+    subnet: 10.2.0.0/24
+    internal: true
+    containers:
+      - {name: web, interface: eth1}
+      - {name: db}
 
 - name: Two hundred containers, addresses chosen and kept
   linuxns.net.container_network:
@@ -139,6 +211,12 @@ bridge:
   returned: when O(state=present)
   type: str
   sample: br0
+published:
+  description: Container name to its published ports.
+  returned: when O(state=present)
+  type: dict
+  sample: {"web": ["8080:80"]}
+  version_added: 0.2.0
 backends:
   description: The firewall backend used for the NAT rules.
   returned: when O(state=present)
@@ -153,7 +231,7 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network
 
@@ -168,11 +246,17 @@ def main():
         containers=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
             address=dict(type="str"),
+            interface=dict(type="str", default=CONTAINER_END),
+            default_route=dict(type="bool"),
+            ports=dict(type="list", elements="raw"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
         masquerade=dict(type="bool", default=True),
         masquerade_exclude=dict(type="list", elements="str", default=[]),
         isolated=dict(type="bool", default=True),
         isolation_group=dict(type="int", default=ISOLATION_GROUP),
+        internal=dict(type="bool", default=False),
+        hosts_file=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     ), supports_check_mode=True)
     run(module, lambda session, check: run_container_network(session, module.params, check))

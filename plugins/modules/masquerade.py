@@ -17,7 +17,10 @@ description:
   - Rules live only in objects the collection owns, each rule tagged with the comment
     C(linuxns.net <source> <hash>). With nftables, the table C(inet linuxns_net); with iptables, the chains
     C(LINUXNS-NET-NAT) (nat) and C(LINUXNS-NET-FWD) (filter), reached by one jump each from C(POSTROUTING) and
-    C(FORWARD). V(absent) removes only those rules, and the table or chains once they are empty.
+    C(FORWARD) (M(linuxns.net.port_forward) adds C(LINUXNS-NET-DNAT) and C(LINUXNS-NET-IN)). V(absent) removes
+    only those rules, and the table or chains once they are empty.
+  - With O(isolation_group), a connection that the host DNATed (a published port) to another network of the
+    group is neither dropped nor masqueraded, so that the service sees its real client.
 extends_documentation_fragment:
   - linuxns.net.common
   - linuxns.net.common.namespace
@@ -136,7 +139,7 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["update masquerade rules for 10.100.0.0/24 in the module's own namespace (nftables)", "set net.ipv4.ip_forward=1 in the module's own namespace"]
+  sample: ["update firewall rules in the module's own namespace (nftables): masquerade of 10.100.0.0/24", "set net.ipv4.ip_forward=1 in the module's own namespace"]
 backends:
   description: The backend used in each namespace (key V("") for the module's own namespace).
   returned: always
