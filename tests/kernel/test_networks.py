@@ -1,0 +1,141 @@
+"""Internal networks, containers on several networks, and names, against real namespaces."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from support import ETC_NETNS, addresses, links, ping, routes, run_module, sh
+
+UPSTREAM = "198.18.101.2"
+
+
+@pytest.fixture
+def host(netns):
+    """A host with an upstream neighbour (198.18.101.2) to prove what leaves it and what does not."""
+    host, upstream = netns("host"), netns("upstream")
+    sh("ip", "-n", host, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns", upstream)
+    for ns, addr in ((host, "198.18.101.1/24"), (upstream, f"{UPSTREAM}/24")):
+        sh("ip", "-n", ns, "addr", "add", addr, "dev", "up0")
+        sh("ip", "-n", ns, "link", "set", "up0", "up")
+    return host, upstream
+
+
+def network(name, subnet, containers, **extra):
+    return dict({"name": name, "subnet": subnet, "containers": containers}, **extra)
+
+
+def test_internal_network_has_no_path_out(host, nsname):
+    host, upstream = host
+    a, b = nsname("a"), nsname("b")
+    internal = network("back", "10.33.0.0/24", [{"name": a}, {"name": b}], internal=True)
+    made = run_module("container_network", internal, netns=host)
+    assert made["changed"] and not made.get("failed"), made.get("msg")
+    # the containers talk to each other and to the gateway
+    assert ping(a, made["addresses"][b]) and ping(a, made["gateway"])
+    # no route out
+    assert routes(a, "default") == []
+    assert not ping(a, UPSTREAM)
+    # not even with a route added by hand inside the container, nor from outside in
+    sh("ip", "-n", a, "route", "add", "default", "via", made["gateway"])
+    sh("ip", "-n", upstream, "route", "add", "10.33.0.0/24", "via", "198.18.101.1")
+    assert not ping(a, UPSTREAM)
+    assert not ping(upstream, made["addresses"][b])
+    assert "masquerade" not in sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout
+    sh("ip", "-n", a, "route", "del", "default")
+    assert not run_module("container_network", internal, netns=host)["changed"]
+    assert not run_module("container_network", internal, check_mode=True, netns=host)["changed"]
+    # a network that becomes internal loses its containers' default routes, and its way out
+    outside = network("front", "10.34.0.0/24", [{"name": nsname("c")}])
+    c = outside["containers"][0]["name"]
+    run_module("container_network", outside, netns=host)
+    assert ping(c, UPSTREAM)
+    assert run_module("container_network", dict(outside, internal=True), netns=host)["changed"]
+    assert routes(c, "default") == [] and not ping(c, UPSTREAM)
+    published = network("back", "10.33.0.0/24", [{"name": a, "ports": ["8080:80"]}], internal=True)
+    refused = run_module("container_network", published, netns=host)
+    assert refused["failed"] and "internal" in refused["msg"] and a in refused["msg"]
+    for net in (internal, dict(outside, internal=True)):
+        assert run_module("container_network", dict(net, state="absent"), netns=host)["changed"]
+
+
+def test_container_on_two_networks_joins_and_leaves_cleanly(host, nsname):
+    host, upstream = host
+    api, web, db = nsname("api"), nsname("web"), nsname("db")
+    front = network("front", "10.35.0.0/24", [{"name": api}, {"name": web}])
+    back = network("back", "10.36.0.0/24", [{"name": api, "interface": "eth1"}, {"name": db}], internal=True)
+    assert run_module("container_network", front, netns=host)["changed"]
+    joined = run_module("container_network", back, netns=host)
+    assert joined["changed"] and not joined.get("failed"), joined.get("msg")
+    assert addresses(api, "eth0") == ["10.35.0.2/24"] and addresses(api, "eth1") == ["10.36.0.2/24"]
+    # api pings both networks; its default route stays on eth0, so it still reaches the upstream
+    assert ping(api, "10.35.0.3") and ping(api, joined["addresses"][db])
+    assert [r["dev"] for r in routes(api, "default")] == ["eth0"] and ping(api, UPSTREAM)
+    assert not ping(db, "10.35.0.3"), "db is only on the internal network"
+    assert not run_module("container_network", front, netns=host)["changed"]
+    assert not run_module("container_network", back, netns=host)["changed"]
+    # a second network claiming the same interface, or the default route, fails clearly and changes nothing
+    before = links(api)
+    clash = network("third", "10.37.0.0/24", [{"name": api}])
+    refused = run_module("container_network", clash, netns=host)
+    assert refused["failed"] and "already has an interface 'eth0'" in refused["msg"] and api in refused["msg"]
+    steal = network("third", "10.37.0.0/24", [{"name": api, "interface": "eth2", "default_route": True}])
+    refused = run_module("container_network", steal, netns=host)
+    assert refused["failed"] and "default route via 'eth0'" in refused["msg"], refused["msg"]
+    assert links(api).keys() == before.keys() and "br-third" not in links(host)
+    # api leaves the back network: eth1 goes, eth0 and its routes stay
+    left = run_module("container_network", dict(back, containers=[{"name": api, "interface": "eth1", "state": "absent"},
+                                                                   {"name": db}]), netns=host)
+    assert left["changed"] and "eth1" not in links(api) and addresses(api, "eth0") == ["10.35.0.2/24"]
+    assert ping(api, "10.35.0.3") and ping(api, UPSTREAM)
+    # the back network goes: db's namespace with it; api stays on front
+    run_module("container_network", dict(back, state="absent"), netns=host)
+    assert db not in sh("ip", "netns", "list").stdout and api in sh("ip", "netns", "list").stdout
+    run_module("container_network", dict(front, state="absent"), netns=host)
+    assert api not in sh("ip", "netns", "list").stdout
+
+
+def _hosts(name):
+    path = ETC_NETNS / name / "hosts"
+    return path.read_text() if path.exists() else None
+
+
+def _getent(container, name):
+    """getent hosts inside container, with its hosts file mounted as `ip netns exec` mounts it."""
+    script = f'mount --bind "{ETC_NETNS / container / "hosts"}" /etc/hosts && exec getent hosts "{name}"'
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "nsenter", f"--net=/run/netns/{container}",
+                           "sh", "-c", script], capture_output=True, text=True, check=False)
+    return proc.stdout.split()[0] if proc.returncode == 0 else None
+
+
+def test_names_resolve_and_go_with_the_network(host, nsname):
+    host, _upstream = host
+    c1, c2, c3 = nsname("c1"), nsname("c2"), nsname("c3")
+    front = network("front", "10.38.0.0/24", [{"name": c1}, {"name": c2}])
+    back = network("back", "10.39.0.0/24", [{"name": c2, "interface": "eth1"}, {"name": c3}])
+    made = run_module("container_network", front, netns=host)
+    assert _getent(c1, c2) == made["addresses"][c2] and _getent(c2, c1) == made["addresses"][c1]
+    assert _getent(c1, "localhost") in ("127.0.0.1", "::1")
+    assert _getent(c1, c3) is None
+    # a file the collection did not write is left alone
+    (ETC_NETNS / c3).mkdir(parents=True, exist_ok=True)
+    (ETC_NETNS / c3 / "hosts").write_text("10.0.0.1 mine\n")
+    result = run_module("container_network", back, netns=host)
+    assert any("not written by linuxns.net" in w for w in result["warnings"])
+    assert _hosts(c3) == "10.0.0.1 mine\n"
+    # c2 is on both networks: one block each
+    assert "network front" in _hosts(c2) and "network back" in _hosts(c2)
+    assert _getent(c2, c3) == result["addresses"][c3]
+    # kept exact: an edited block is rewritten, and check mode predicts it
+    (ETC_NETNS / c1 / "hosts").write_text(_hosts(c1).replace(made["addresses"][c2], "10.38.0.99"))
+    assert run_module("container_network", front, check_mode=True, netns=host)["changed"]
+    assert run_module("container_network", front, netns=host)["changed"]
+    assert _getent(c1, c2) == made["addresses"][c2]
+    assert not run_module("container_network", front, netns=host)["changed"]
+    # removed with the network: back's block goes from c2's file, and c3's own file stays
+    run_module("container_network", dict(back, state="absent"), netns=host)
+    assert "network back" not in _hosts(c2) and "network front" in _hosts(c2) and _hosts(c3) == "10.0.0.1 mine\n"
+    (ETC_NETNS / c3 / "hosts").unlink()
+    run_module("container_network", dict(front, state="absent"), netns=host)
+    assert _hosts(c1) is None and _hosts(c2) is None and not (ETC_NETNS / c1).exists()
