@@ -99,7 +99,11 @@ def parse_port(value, obj):
     text = value.strip()
     m = _MAPPING.match(text)
     if not m:
-        hint = " (a host port is required: the collection does not pick one)" if re.fullmatch(r"[\d-]+(/\w*)?", text) else ""
+        hint = ""
+        if re.fullmatch(r"[\d-]+(/\w*)?", text):
+            hint = " (a host port is required: the collection does not pick one)"
+        elif text.count(":") > 2 and "[" not in text:
+            hint = " (write an IPv6 host address in brackets, as [::1]:8080:80)"
         raise InvalidInput(f"{obj}: published port '{value}' is not in the form [host_ip:]host_port:container_port"
                            f"[/protocol]{hint}")
     proto = (m.group("proto") if m.group("proto") is not None else "tcp").lower()
