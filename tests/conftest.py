@@ -28,7 +28,7 @@ def _root_state():
         "ip_forward": open("/proc/sys/net/ipv4/ip_forward").read(),
         "nft": support.sh("nft", "list", "ruleset", check=False).stdout,
         "iptables": [line for line in support.sh("iptables-save", check=False).stdout.splitlines() if not line.startswith("#")],
-        "etc_netns": sorted(os.listdir("/etc/netns")) if os.path.isdir("/etc/netns") else None,
+        "etc_netns": sorted(os.listdir("/etc/netns")) if os.path.isdir("/etc/netns") else [],
     }
 
 

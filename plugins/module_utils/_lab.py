@@ -43,6 +43,9 @@ DEFAULT_UNDERLAY = "198.51.100.0/24"
 ECHO_PORT = 7007
 MAX_HOSTS = 200
 UPSTREAM = "upstream"
+ETC_NETNS = "/etc/netns"  # iproute2's: each host mounts its own over it
+# the labs that use /etc/netns as a mount point, when a lab made it: the last of them to go removes it
+ETC_NETNS_USERS = "/run/linuxns-lab-etc-netns"
 _LAB_NAME = re.compile(r"[a-z0-9]{1,8}")
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -305,6 +308,12 @@ class Lab:
     def _create(self, session, state):
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save(state)
+        if not os.path.isdir(ETC_NETNS):
+            # the mount point of the hosts' private /etc/netns (an empty directory, as iproute2 would make it)
+            os.makedirs(ETC_NETNS, mode=0o755)
+            os.makedirs(ETC_NETNS_USERS, exist_ok=True)
+        if os.path.isdir(ETC_NETNS_USERS):
+            (pathlib.Path(ETC_NETNS_USERS) / self._user_token()).touch()
         for key, comment in (("id_ed25519", "lab client"), ("ssh_host_ed25519_key", "lab hosts")):
             if not (self.dir / key).exists():
                 _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(self.dir / key))
@@ -330,7 +339,9 @@ class Lab:
         if host in state["hosts"]:
             self._remove_host(session, state, host)  # a rebuild: its holder died
         index = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
+        # private /run/netns and /etc/netns: each host's namespaces and their hosts files (names) are its own
         script = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
+                  f"mount -t tmpfs -o mode=0755 lab-etc-netns {ETC_NETNS} && "
                   "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
         proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
                                  "/bin/sh", "-c", script, host],
@@ -372,6 +383,9 @@ class Lab:
             self._start(state, host, "echo", [spec.python, "-c", ECHO_SERVER, address, str(ECHO_PORT)])
             _wait_port(address, ECHO_PORT, f"the echo service of {host}")
         self._sshd(state, host, wait=True)
+
+    def _user_token(self):
+        return f"{self.name}-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}"
 
     def _mac(self, index):
         """A host's eth0 MAC, the same whenever the host is rebuilt, so that neighbours' ARP caches stay right."""
@@ -490,6 +504,14 @@ class Lab:
             raise KernelError(f"lab '{self.name}': {self.root_link} was still there 5 s after the switch was removed")
         if self.dir.exists():
             shutil.rmtree(self.dir)
+        users = pathlib.Path(ETC_NETNS_USERS)
+        if users.is_dir():
+            with contextlib.suppress(FileNotFoundError):
+                (users / self._user_token()).unlink()
+            if not any(users.iterdir()):
+                with contextlib.suppress(OSError):  # only if empty: something else may have put files there since
+                    os.rmdir(ETC_NETNS)
+                users.rmdir()
         with contextlib.suppress(OSError):  # the state root, once no lab is left in it
             self.dir.parent.rmdir()
 

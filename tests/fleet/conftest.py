@@ -40,6 +40,7 @@ def _check_clean(fleet, module):
         links = [l["ifname"] for l in json.loads(fleet.exec(host, "ip", "-j", "link").stdout)]
         assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
         assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
+        assert fleet.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", f"hosts files left on {host}"
         for tool in ("nft list ruleset", "iptables-nft-save", "iptables-legacy-save"):
             out = fleet.exec(host, *tool.split(), check=False).stdout
             assert "linuxns" not in out.lower(), f"{module} left rules on {host} ({tool})"
