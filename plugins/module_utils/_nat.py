@@ -43,6 +43,9 @@ NFT_CHAINS = (("postrouting", "type nat hook postrouting priority srcnat"),
               ("input", "type filter hook input priority filter"))
 RULES_FORMAT = 2  # part of every tag's hash: a new rule text replaces the rules of older releases once
 BACKENDS = ("auto", "nftables", "iptables")
+# a rule with no target in our chain: "iptables-nft made this built-in chain for our jump", so that the last
+# run to need it removes the chain again (iptables-nft makes base chains on first use, and never removes them)
+_MADE_BASE = re.compile(r'--comment "?linuxns\.net made-base ([A-Z]+)"?')
 _COMMENT = re.compile(r'--comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
 
 
@@ -309,6 +312,7 @@ class Iptables:
         found = {}
         self.chains = set()
         self.jumps = {}  # (hook, chain) -> number of our jump rules (more than one is repaired)
+        self.made_bases = set()  # (table, hook): built-in chains that iptables-nft created for our jump
         ours = set(CHAINS.values())
         for table in ("nat", "filter"):
             hooks = {hook: chain for t, hook, chain in HOOKS if t == table}
@@ -317,8 +321,11 @@ class Iptables:
                 if line.startswith(":") and words[0][1:] in ours:
                     self.chains.add(words[0][1:])
                 elif len(words) > 1 and words[0] == "-A" and words[1] in ours:
+                    made = _MADE_BASE.search(line)
                     m = _COMMENT.search(line)
-                    if m:
+                    if made:
+                        self.made_bases.add((table, made.group(1)))
+                    elif m:
                         found.setdefault(RuleTag.parse(m.group(1)), []).append(IptablesRuleRef(table, line[3:]))
                         claim = RuleTag.claim(m.group(1))
                         if claim:
@@ -345,12 +352,16 @@ class Iptables:
             if chain in needed and chain not in self.chains:
                 self.chains.add(chain)
                 lines[table].append(f":{chain} - [0:0]")
+        bases = self._base_chains() if self.variant == "nft" else None
         for table, hook, chain in HOOKS:
             jumps = self.jumps.get((hook, chain), 0)
             wanted = 1 if chain in needed else 0
             lines[table] += [f"-D {hook} -m comment --comment {TAG} -j {chain}"] * max(0, jumps - wanted)
             if wanted and not jumps:
                 lines[table].append(f"-I {hook} 1 -m comment --comment {TAG} -j {chain}")
+                if bases is not None and (table, hook) not in bases and (table, hook) not in self.made_bases:
+                    lines[table].append(f'-A {chain} -m comment --comment "{TAG} made-base {hook}"')
+                    self.made_bases.add((table, hook))
         for tag in remove_tags:
             for ref in current.get(tag, []):
                 lines[ref.table].append(f"-D {ref.rule}")
@@ -361,6 +372,32 @@ class Iptables:
                 lines[table] += [f"-F {chain}", f"-X {chain}"]
         script = "".join(f"*{t}\n" + "".join(x + "\n" for x in ls) + "COMMIT\n" for t, ls in lines.items() if ls)
         run_program([f"{self.prefix}-{self.variant}-restore", "--noflush"], self.namespace, stdin=script)
+        for table, hook, chain in HOOKS:
+            if chain not in needed and (table, hook) in self.made_bases:
+                self._drop_base_if_unused(table, hook)
+
+    def _nft_family(self):
+        return "ip" if self.family == 4 else "ip6"
+
+    def _base_chains(self):
+        """(table, chain) of the built-in chains that exist now in iptables-nft's tables."""
+        found = set()
+        for table in ("nat", "filter"):
+            proc = run_program(["nft", "-j", "list", "table", self._nft_family(), table], self.namespace, ok_codes=(0, 1))
+            if proc.returncode == 0:
+                found |= {(table, item["chain"]["name"]) for item in json.loads(proc.stdout).get("nftables", [])
+                          if "chain" in item and item["chain"].get("hook")}
+        return found
+
+    def _drop_base_if_unused(self, table, hook):
+        """Remove a built-in chain that iptables-nft made for our jump, once it holds no rule and accepts."""
+        proc = run_program(["nft", "-j", "list", "chain", self._nft_family(), table, hook], self.namespace, ok_codes=(0, 1))
+        if proc.returncode != 0:
+            return
+        items = json.loads(proc.stdout).get("nftables", [])
+        chain = next((i["chain"] for i in items if "chain" in i), {})
+        if chain.get("policy", "accept") == "accept" and not any("rule" in i for i in items):
+            run_program(["nft", "delete", "chain", self._nft_family(), table, hook], self.namespace, ok_codes=(0, 1))
 
 
 def _in_use(save_output):

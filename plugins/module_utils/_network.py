@@ -21,7 +21,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, normalize_containers, plan_bridge_network
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge, plan_bridge
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP, bridge_name
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule, plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import normalize_netns, plan_netns

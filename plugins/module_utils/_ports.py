@@ -232,7 +232,7 @@ class PortForwardSet:
         if backend is not None:
             if getattr(backend, "foreign_claims", None) is None:
                 backend.foreign_claims = foreign_claims(self.namespace)
-            others = held + backend.foreign_claims + [c for c in held_claims(backend, leaving_keys | {self.key})]
+            others = held + backend.foreign_claims + held_claims(backend, leaving_keys | {self.key})
         else:
             others = list(held)
         mine = self.claims()

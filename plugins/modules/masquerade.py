@@ -139,7 +139,9 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["update firewall rules in the module's own namespace (nftables): masquerade of 10.100.0.0/24", "set net.ipv4.ip_forward=1 in the module's own namespace"]
+  sample:
+    - "update firewall rules in the module's own namespace (nftables): masquerade of 10.100.0.0/24"
+    - "set net.ipv4.ip_forward=1 in the module's own namespace"
 backends:
   description: The backend used in each namespace (key V("") for the module's own namespace).
   returned: always

@@ -5,14 +5,11 @@ no way out, and a container on two networks."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-
-from support import WHOAMI_CLIENT, WHOAMI_SERVER  # noqa: E402  (tests/support.py)
-from hoststate import ns_exec, ping  # noqa: E402
+from hoststate import ns_exec, ping
+from support import WHOAMI_CLIENT, WHOAMI_SERVER
 
 pytestmark = pytest.mark.slow
 PLAY = "tests/fleet/playbooks/parity.yml"

@@ -135,8 +135,8 @@ CATALOGUE = [
         (["9000-8000:80"], ["ends before it starts"]),
         (["8080:80", "8080-8081:90-91"], ["'8080:80' and '8080-8081:90-91' claim the same tcp port"]),
     ]],
-    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "ports": ["8080:80"]},
-                                                                              {"name": "j", "ports": ["8080:81"]}]},
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24",
+                           "containers": [{"name": "k", "ports": ["8080:80"]}, {"name": "j", "ports": ["8080:81"]}]},
      ["container 'k' of network 'n'", "container 'j' of network 'n'", "both claim tcp port 8080"]),
     # internal networks, several networks per container
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "internal": True, "containers": [{"name": "k", "ports": ["80:80"]}]},

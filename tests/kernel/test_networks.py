@@ -85,8 +85,8 @@ def test_container_on_two_networks_joins_and_leaves_cleanly(host, nsname):
     assert refused["failed"] and "default route via 'eth0'" in refused["msg"], refused["msg"]
     assert links(api).keys() == before.keys() and "br-third" not in links(host)
     # api leaves the back network: eth1 goes, eth0 and its routes stay
-    left = run_module("container_network", dict(back, containers=[{"name": api, "interface": "eth1", "state": "absent"},
-                                                                   {"name": db}]), netns=host)
+    leaving = [{"name": api, "interface": "eth1", "state": "absent"}, {"name": db}]
+    left = run_module("container_network", dict(back, containers=leaving), netns=host)
     assert left["changed"] and "eth1" not in links(api) and addresses(api, "eth0") == ["10.35.0.2/24"]
     assert ping(api, "10.35.0.3") and ping(api, UPSTREAM)
     # the back network goes: db's namespace with it; api stays on front

@@ -114,6 +114,7 @@ def test_changing_and_removing_ports_is_exact(site):
 def test_conflicts_name_both_claimants_and_change_nothing(site):
     host, client, names, build = site
     web, other, _results = build(docker_neighbour, ports=["8080:80"])
+
     def rules():
         return [line for line in sh("iptables-nft-save", netns=host).stdout.splitlines() if not line.startswith("#")]
     rules_before = rules()
