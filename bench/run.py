@@ -1,4 +1,4 @@
-"""Benchmarks: the bridge_network role against a seed-style `ip` script and the CNI bridge plugin, and the fleet role.
+"""Benchmarks: the bridge_network role against a script of `ip` commands and the CNI bridge plugin, and the fleet role.
 
 Everything runs inside lab hosts (namespace hosts over SSH, the linuxns.net.lab module's lab), never in this machine's own network
 namespace. Each figure is the median of --repeats runs, with min and max; every method's network is checked
@@ -36,6 +36,8 @@ METHODS = [
     ("role_rerun", "bridge_network role, re-run (changed=0)"),
     ("role_check", "bridge_network role, --check (changed=0)"),
     ("role_teardown", "bridge_network role, state: absent"),
+    ("ports_first", "bridge_network role, one published port per container, first run"),
+    ("ports_rerun", "bridge_network role, one published port per container, re-run (changed=0)"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
     ("cni_del", "CNI bridge plugin: DEL + netns del per container"),
@@ -94,6 +96,20 @@ def bench_single_host(lab, n, results, datadir):
     verify_clean(lab, ROLE_HOST)
     results["role_teardown"].setdefault(n, []).append(t)
 
+    ports = (*extra, "-e", "ports=true")
+    t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *ports)
+    verify(lab, ROLE_HOST, n)
+    dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
+    if dnat != n:
+        raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
+    results["ports_first"].setdefault(n, []).append(t)
+    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *ports)
+    if changed:
+        raise BenchError(f"ports re-run at N={n} reported changed={changed}")
+    results["ports_rerun"].setdefault(n, []).append(t)
+    playbook(lab, "bench/playbooks/bridge.yml", *ports, "-e", "state=absent")
+    verify_clean(lab, ROLE_HOST)
+
     results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
     verify(lab, SCRIPT_HOST, n)
     lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
@@ -141,7 +157,6 @@ def targets(rows, fleet, sizes):
     def med(key, n):
         return rows[key]["per_n"][n][0] if n in rows[key]["per_n"] else None
     out = []
-    big = max(sizes)
 
     def add(text, measured, ok):
         out.append((text, measured, "met" if ok else "MISSED"))
@@ -154,6 +169,10 @@ def targets(rows, fleet, sizes):
         for key in ("role_rerun", "role_check"):
             add(f"{key.replace('role_', 'role ')} at N=250 under 4 s", f"{med(key, 250):.2f} s", med(key, 250) < 4)
         add("teardown of N=250 under 3 s", f"{med('role_teardown', 250):.2f} s", med("role_teardown", 250) < 3)
+        add("one published port per container: first run at N=250 within 1.5 x the same without ports",
+            f"{med('ports_first', 250):.2f} s vs {med('role_first', 250):.2f} s", med("ports_first", 250) <= 1.5 * med("role_first", 250))
+        add("one published port per container: re-run at N=250 within 1.5 x the same without ports",
+            f"{med('ports_rerun', 250):.2f} s vs {med('role_rerun', 250):.2f} s", med("ports_rerun", 250) <= 1.5 * med("role_rerun", 250))
     if 100 in sizes:
         add("role first run at N=100 no slower than 1.3 x CNI", f"{med('role_first', 100):.2f} s vs {1.3 * med('cni_add', 100):.2f} s",
             med("role_first", 100) <= 1.3 * med("cni_add", 100))

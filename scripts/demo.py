@@ -16,11 +16,12 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support import ansible_env, collections_root  # noqa: E402
+from support import WHOAMI_CLIENT, WHOAMI_SERVER, ansible_env, collections_root  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
 from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
 
+PUBLISHED = ["8080:80"]  # app1's published port on every host (docker run -p 8080:80)
 ECHO = "import socket; s = socket.create_connection(({!r}, {}), timeout=3); print(s.recv(100).decode().strip())"
 
 
@@ -67,7 +68,7 @@ def main():
     print(f"linuxns.net demo: {args.hosts} lab hosts on this machine (own network, mount and UTS namespaces, sshd), "
           f"{args.containers} containers each\n")
     rows = [("lab up: linuxns.net.lab (hosts, switch, upstream, sshd)", lab_module(name=lab.name, hosts=args.hosts), None)]
-    extra = ("-e", f"containers_per_host={args.containers}")
+    extra = ("-e", f"containers_per_host={args.containers}", "-e", json.dumps({"app1_ports": PUBLISHED}))
     rows.append(("fleet.yml, first run", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
     rows.append(("fleet.yml, again (idempotent)", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
     rows.append(("fleet.yml --check", *timed_playbook(lab, "playbooks/fleet.yml", "--check", *extra)))
@@ -123,12 +124,29 @@ def main():
     print(f"\n{src_host}/{src_ns} ({src_ip}) -> upstream {upstream}: the upstream sees {seen} "
           f"({'the host: masqueraded' if seen == state['hosts'][src_host]['address'] else 'NOT masqueraded'})")
 
+    # a published service (docker run -p 8080:80), reached from another host, which it sees as itself
+    server_host, client_host = hosts[0], hosts[1 % len(hosts)]
+    server = subprocess.Popen(["nsenter", "-t", str(state["hosts"][server_host]["pid"]), "--net", "--mount", "--",
+                               "ip", "netns", "exec", "app1", "python3", "-c", WHOAMI_SERVER, "80"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        server.stdout.readline()
+        address = state["hosts"][server_host]["address"]
+        seen = lab.exec(client_host, "python3", "-c", WHOAMI_CLIENT, "tcp", address, "8080").stdout.strip()
+    finally:
+        server.kill()
+        server.wait()
+    client_address = state["hosts"][client_host]["address"]
+    print(f"{client_host} -> {server_host} {address}:8080 (published {PUBLISHED[0]} of {server_host}/app1): the service "
+          f"sees {seen} ({'the client itself: no NAT' if seen == client_address else 'NOT the client'})")
+    published_ok = seen == client_address
+
     print("\ntimings")
     for label, seconds, changed in rows:
         note = "" if changed is None else f"   changed={changed}"
         print(f"  {label:56} {seconds:6.2f} s{note}")
     print("\nSee it all: make inspect        Tear it down: make demo-down")
-    return 0 if ok == total and total > 0 and rows[2][2] == 0 else 1
+    return 0 if ok == total and total > 0 and rows[2][2] == 0 and published_ok else 1
 
 
 if __name__ == "__main__":

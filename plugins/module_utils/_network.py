@@ -93,17 +93,26 @@ def _rule_sets(net, state, layout=None):
 
 def _plan_leave(plan, session, snaps, net, leaving):
     """Containers leave the network: their interface in it goes, and their namespace too when nothing else of
-    theirs is left (no other network's interface)."""
+    theirs is left. Other networks' interfaces are veths whose host ends are in this namespace too, so the host's
+    one link dump tells, by the peers' namespace ids, without entering each container."""
+    host = snaps[None]
+    veths_by_nsid = {}
+    for link in host.by_name.values():
+        if link.kind == "veth" and link.peer_nsid != -1:
+            veths_by_nsid[link.peer_nsid] = veths_by_nsid.get(link.peer_nsid, 0) + 1
     doomed = []
     for c in leaving:
-        snap = snaps[c.name]
-        if snap.missing:
+        if not session.exists(c.name):
             continue
-        others = [n for n in snap.by_name if n not in ("lo", c.interface)]
-        if not others:
-            doomed.append(c.name)
-        else:
+        end = host.by_name.get(host_end_name(net.bridge, c.name))
+        if end is not None and end.kind == "veth" and end.peer_nsid != -1:
+            others = veths_by_nsid.get(end.peer_nsid, 0) - 1
+        else:  # not attached here: look inside
+            others = len([n for n in snaps[c.name].by_name if n not in ("lo", c.interface)])
+        if others:
             plan_veth(plan, session, snaps, normalize_veth({"name": host_end_name(net.bridge, c.name), "state": "absent"}))
+        else:
+            doomed.append(c.name)
     plan_netns(plan, session, [normalize_netns({"name": n, "state": "absent"}) for n in doomed], snaps)
 
 

@@ -192,7 +192,6 @@ class Forward:
     ports: list  # of PublishedPort
     via_interface: str = None  # the interface towards the destination (a bridge): route_localnet, loopback guard
     via_subnet: object = None  # the subnet on that interface: hairpin clients, masqueraded
-    hairpin_port: str = None  # the destination's bridge port, put in hairpin mode (set by the caller)
 
 
 @dataclass
@@ -246,9 +245,13 @@ class PortForwardSet:
         return {"owner": self.owner, "ports": {str(f.destination): [p.text for p in f.ports] for f in self.forwards}}
 
     def sysctls(self):
-        """route_localnet on the interfaces that carry 127.0.0.1 to a container."""
-        names = sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})
-        return [f"net/ipv4/conf/{name}/route_localnet" for name in names] if self.family == 4 else []
+        """Forwarding (the DNATed connections are forwarded), and route_localnet on the interfaces that carry
+        127.0.0.1 to a container."""
+        if not self.forwards or not self.ip_forward:
+            return []
+        if self.family == 6:
+            return ["net.ipv6.conf.all.forwarding"]
+        return ["net.ipv4.ip_forward"] + [f"net/ipv4/conf/{name}/route_localnet" for name in self.loopback_interfaces()]
 
     def loopback_interfaces(self):
         return sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})

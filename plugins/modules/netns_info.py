@@ -62,7 +62,7 @@ namespace_names:
   elements: str
 namespaces:
   description:
-    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master,
+    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin (of a bridge port),
       peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding) and C(nat)
       (the collection's own rules, as text).
   returned: always

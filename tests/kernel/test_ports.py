@@ -147,7 +147,6 @@ def test_port_forward_module_for_a_namespace_made_by_hand(netns):
         sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
         sh("ip", "-n", ns, "link", "set", dev, "up")
     sh("ip", "-n", box, "route", "add", "default", "via", "10.40.0.1")
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", netns=host)
     server = start_whoami(box, 80)
     try:
         args = {"name": "web", "to": "10.40.0.2", "ports": ["8080:80", "127.0.0.1:8443:80"]}
@@ -158,6 +157,7 @@ def test_port_forward_module_for_a_namespace_made_by_hand(netns):
         assert whoami(host, "tcp", "127.0.0.1", 8443) == "10.40.0.1"
         assert whoami(box, "tcp", UNDERLAY_HOST, 8080) == "10.40.0.1", "hairpin from the target's own subnet"
         assert sh("sysctl", "-n", "net.ipv4.conf.tobox.route_localnet", netns=host).stdout.strip() == "1"
+        assert sh("sysctl", "-n", "net.ipv4.ip_forward", netns=host).stdout.strip() == "1", "forwarding turned on"
         assert not run_module("port_forward", args, netns=host)["changed"]
         assert not run_module("port_forward", args, check_mode=True, netns=host)["changed"]
         assert run_module("port_forward", {"name": "web", "state": "absent"}, netns=host)["changed"]
