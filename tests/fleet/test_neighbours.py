@@ -31,6 +31,7 @@ def published_port_answers(lab):
         server.kill()
         server.wait()
 
+
 # (name, commands run on the host to make the foreign state); iptables-nft is Debian's default, Docker's engine
 FOREIGN = {
     "docker-on-iptables-nft": [
