@@ -14,7 +14,7 @@ author:
 description:
   - Starts, grows, shrinks, repairs and stops a lab of hosts on the machine it runs on (run it on the controller,
     as root). Each host is a process with its own network, mount and UTS namespaces (its own hostname, its own
-    C(/run/netns), its own links, routes and firewall), an C(eth0) on an underlay switch, and sshd on its address,
+    C(/run/netns) and C(/etc/netns), its own links, routes and firewall), an C(eth0) on an underlay switch, and sshd on its address,
     so that Ansible reaches it over real SSH. No container engine is needed; a host is up in milliseconds.
   - The switch is a bridge in a namespace of its own. The machine's own namespace gets exactly one veth to the
     switch, with the underlay's first address, and so one connected route; nothing else (no forwarding, no firewall
