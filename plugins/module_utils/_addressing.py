@@ -21,6 +21,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 class Container:
     name: str
     address: str = None  # fixed address, if the request gives one
+    address6: str = None  # fixed IPv6 address
     interface: str = CONTAINER_END  # its interface in this network
     default_route: bool = True  # via this network's gateway
     ports: list = field(default_factory=list)  # published ports, as written ("8080:80")
@@ -30,13 +31,22 @@ class Container:
 @dataclass
 class NetworkLayout:
     """A bridge network's plan. pairs and routes are requests in the veth and netns_route modules' own form, so that
-    they pass through the same validation and planning as a user's."""
+    they pass through the same validation and planning as a user's. The IPv4 or the IPv6 half may be absent (None,
+    and empty addresses)."""
     gateway: str
     gateway_cidr: str
     subnet: str
-    addresses: dict  # container -> address
+    addresses: dict  # container -> IPv4 address
     pairs: list
     routes: list
+    gateway6: str = None
+    gateway6_cidr: str = None
+    subnet6: str = None
+    addresses6: dict = field(default_factory=dict)  # container -> IPv6 address
+
+    @property
+    def gateway_cidrs(self):
+        return [c for c in (self.gateway_cidr, self.gateway6_cidr) if c]
 
 
 def host_end_name(bridge, container):
@@ -44,7 +54,7 @@ def host_end_name(bridge, container):
     return "veth" + hashlib.sha256(f"{bridge}/{container}".encode()).hexdigest()[:9]
 
 
-CONTAINER_KEYS = ("name", "address", "interface", "default_route", "ports", "state")
+CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "state")
 
 
 def normalize_containers(containers, network):
@@ -76,7 +86,7 @@ def normalize_containers(containers, network):
         ports = item.get("ports") or []
         if isinstance(ports, (str, int)):
             ports = [ports]
-        out.append(Container(name, item.get("address"), interface, bool(default_route), list(ports), state))
+        out.append(Container(name, item.get("address"), item.get("address6"), interface, bool(default_route), list(ports), state))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     return out
 
@@ -103,32 +113,78 @@ def _current_in_subnet(current, subnet):
     return found
 
 
-def plan_bridge_network(containers, network, bridge, subnet, gateway=None, current=None, mtu=None):
+def plan_bridge_network(containers, network, bridge, subnet, gateway=None, current=None, mtu=None, subnet6=None, gateway6=None):
     """A bridge network's layout: addresses kept where the kernel has them (current: container -> the addresses
-    of its interface in this network), fixed ones where asked, the lowest free ones for the rest. Containers that
-    leave (state absent) get no address."""
-    net = validate.network(subnet, f"network '{network}' subnet")
-    if net.num_addresses < 4:
-        raise InvalidInput(f"network '{network}': subnet {net} is too small (it needs a gateway and at least one container)")
+    of its interface in this network), fixed ones where asked, the lowest free ones for the rest, for each family
+    the network has (subnet, subnet6: either may be None, not both). Containers that leave (state absent) get no
+    address."""
+    if not subnet and not subnet6:
+        raise InvalidInput(f"network '{network}': give a subnet, an IPv6 subnet (subnet6), or both")
     validate.interface_name(bridge, "bridge", None)
-    hosts_first, hosts_last = net.network_address + 1, net.broadcast_address - 1
-    gw = validate.ip_address(gateway, f"network '{network}' gateway") if gateway else hosts_first
-    if gw not in net or gw in (net.network_address, net.broadcast_address):
-        raise InvalidInput(f"network '{network}': gateway {gw} is not a host address of subnet {net}")
     wanted = [c for c in normalize_containers(containers, network) if c.state == "present"]
+    halves = {}
+    for family, value, gw, fixed in ((4, subnet, gateway, "address"), (6, subnet6, gateway6, "address6")):
+        if value:
+            halves[family] = _plan_family(wanted, network, family, value, gw, fixed, current)
+    pair = {"master": bridge}
+    if mtu is not None:
+        pair["mtu"] = mtu
+    four, six = halves.get(4), halves.get(6)
+    routes = []
+    for c in wanted:
+        if c.default_route:
+            routes += [{"namespace": c.name, "dest": "default", "gateway": str(half[0]), "dev": c.interface}
+                       for half in (four, six) if half]
+    return NetworkLayout(
+        gateway=str(four[0]) if four else None,
+        gateway_cidr=f"{four[0]}/{four[2].prefixlen}" if four else None,
+        subnet=str(four[2]) if four else None,
+        addresses={n: str(ip) for n, ip in four[1].items()} if four else {},
+        gateway6=str(six[0]) if six else None,
+        gateway6_cidr=f"{six[0]}/{six[2].prefixlen}" if six else None,
+        subnet6=str(six[2]) if six else None,
+        addresses6={n: str(ip) for n, ip in six[1].items()} if six else {},
+        pairs=[dict(pair, name=host_end_name(bridge, c.name), peer=c.interface, peer_namespace=c.name,
+                    peer_addresses=[f"{half[1][c.name]}/{half[2].prefixlen}" for half in (four, six) if half],
+                    **({"hairpin": True} if c.ports else {}))
+               for c in wanted],
+        routes=routes,
+    )
+
+
+def _plan_family(wanted, network, family, subnet, gateway, fixed_key, current):
+    """(gateway, container -> address, subnet) of one address family."""
+    what = "subnet" if family == 4 else "subnet6"
+    net = validate.network(subnet, f"network '{network}' {what}")
+    if net.version != family:
+        raise InvalidInput(f"network '{network}': {what} {net} is IPv{net.version}; {what} must be an IPv{family} network")
+    if family == 6 and (net.is_link_local or net.overlaps(ipaddress.ip_network("fe80::/10"))):
+        raise InvalidInput(f"network '{network}': subnet6 {net} is link-local (fe80::/10 belongs to the kernel); "
+                           "use a unique local range such as fd42:0:0:1::/64")
+    if family == 6 and (net.is_multicast or net.prefixlen > 126):
+        raise InvalidInput(f"network '{network}': subnet6 {net} cannot hold a gateway and containers (at most /126, "
+                           "not multicast)")
+    if net.num_addresses < 4:
+        raise InvalidInput(f"network '{network}': {what} {net} is too small (it needs a gateway and at least one container)")
+    hosts_first, hosts_last = net.network_address + 1, net.broadcast_address - 1
+    gw = validate.ip_address(gateway, f"network '{network}' gateway{'' if family == 4 else '6'}") if gateway else hosts_first
+    if gw.version != family or gw not in net or gw in (net.network_address, net.broadcast_address):
+        raise InvalidInput(f"network '{network}': gateway{'' if family == 4 else '6'} {gw} is not a host address of "
+                           f"{what} {net}")
 
     taken = {gw: "the gateway"}
     assigned = {}
     for c in wanted:  # fixed addresses first: they win over what the kernel shows
-        if c.address is None:
+        value = getattr(c, fixed_key)
+        if value is None:
             continue
-        ip = ipaddress.ip_interface(validate.interface_address(f"{str(c.address).split('/', maxsplit=1)[0]}/{net.prefixlen}",
-                                                               f"network '{network}' container '{c.name}'")).ip
-        if ip not in net or ip in (net.network_address, net.broadcast_address):
-            raise InvalidInput(f"network '{network}': container '{c.name}' address {ip} is outside subnet {net} "
-                               "(or is its network or broadcast address)")
+        ip = ipaddress.ip_interface(validate.interface_address(f"{str(value).split('/', maxsplit=1)[0]}/{net.prefixlen}",
+                                                               f"network '{network}' container '{c.name}' {fixed_key}")).ip
+        if ip.version != family or ip not in net or ip in (net.network_address, net.broadcast_address):
+            raise InvalidInput(f"network '{network}': container '{c.name}' {fixed_key} {ip} is outside {what} {net} "
+                               f"(or is its network or {'broadcast' if family == 4 else 'last'} address)")
         if ip in taken:
-            raise InvalidInput(f"network '{network}': container '{c.name}' address {ip} is already {taken[ip]}")
+            raise InvalidInput(f"network '{network}': container '{c.name}' {fixed_key} {ip} is already {taken[ip]}")
         taken[ip] = f"container '{c.name}'"
         assigned[c.name] = ip
     current = _current_in_subnet(current, net)
@@ -142,25 +198,11 @@ def plan_bridge_network(containers, network, bridge, subnet, gateway=None, curre
         if c.name not in assigned:
             ip = next(free, None)
             if ip is None:
-                raise InvalidInput(f"network '{network}': subnet {net} is full: no address left for container "
+                raise InvalidInput(f"network '{network}': {what} {net} is full: no address left for container "
                                    f"'{c.name}' ({len(wanted)} containers and the gateway)")
             taken[ip] = f"container '{c.name}'"
             assigned[c.name] = ip
-
-    prefix = net.prefixlen
-    pair = {"master": bridge}
-    if mtu is not None:
-        pair["mtu"] = mtu
-    return NetworkLayout(
-        gateway=str(gw),
-        gateway_cidr=f"{gw}/{prefix}",
-        subnet=str(net),
-        addresses={c.name: str(assigned[c.name]) for c in wanted},
-        pairs=[dict(pair, name=host_end_name(bridge, c.name), peer=c.interface, peer_namespace=c.name,
-                    peer_addresses=[f"{assigned[c.name]}/{prefix}"], **({"hairpin": True} if c.ports else {}))
-               for c in wanted],
-        routes=[{"namespace": c.name, "dest": "default", "gateway": str(gw), "dev": c.interface} for c in wanted if c.default_route],
-    )
+    return gw, {c.name: assigned[c.name] for c in wanted}, net
 
 
 def _host_range(first, last):

@@ -14,6 +14,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Link, managed_addresses, missing_reference
 
+IFA_F_NODAD = 0x02
 PLANNED = -1  # master index of a bridge this run creates: looked up when the change is applied
 
 
@@ -93,8 +94,12 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
 
 def _change_address(sock, namespace, name, command, addr):
     ip, prefix = addr.split("/")
+    extra = {}
+    if command == "add" and ":" in ip:
+        # usable at once, as the CNI bridge plugin makes them: the plan has already ruled out duplicates
+        extra["flags"] = IFA_F_NODAD
     netlink_call(f"address {addr} on '{name}'", namespace, sock().addr, command,
-                 index=link_index(sock(), name, namespace), address=ip, prefixlen=int(prefix))
+                 index=link_index(sock(), name, namespace), address=ip, prefixlen=int(prefix), **extra)
 
 
 def resolve_master(sock, namespace, attrs, master):

@@ -292,6 +292,11 @@ class Nftables:
             for r in add_sets:
                 script += r.nft_rules(r.tag, NFT_TABLE)
         run_program(["nft", "-f", "-"], self.namespace, stdin="\n".join(script) + "\n")
+        if keep_any and remove_tags and not add_sets:
+            # the table holds both families' rules, planned apart: the last set out removes the table
+            if not any("rule" in item for item in json.loads(run_program(
+                    ["nft", "-j", "list", "table", "inet", NFT_TABLE], self.namespace).stdout).get("nftables", [])):
+                run_program(["nft", "delete", "table", "inet", NFT_TABLE], self.namespace)
 
 
 # ---------------------------------------------------------------- iptables

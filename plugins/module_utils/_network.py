@@ -27,7 +27,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_
 from ansible_collections.linuxns.net.plugins.module_utils._netns import normalize_netns, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._ports import Forward, PortForwardSet, check_host_addresses, parse_ports
-from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteKey, RouteTable, normalize_route, plan_route
+from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, RouteKey, RouteTable, normalize_route, plan_route
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth, plan_veth
 
@@ -37,8 +37,11 @@ class NetworkSpec:
     """One network as requested, validated."""
     name: str
     bridge: str
-    subnet: object  # an ipaddress network
+    subnet: object  # an ipaddress network, or None (IPv6 only)
     gateway: str = None
+    subnet6: object = None  # an IPv6 network, or None (IPv4 only)
+    gateway6: str = None
+    masquerade6: bool = True
     mtu: int = None
     state: str = "present"
     containers: list = field(default_factory=list)  # of _addressing.Container
@@ -56,12 +59,21 @@ def normalize_network(spec):
         raise InvalidInput("container_network: 'name' is required")
     bridge = spec.get("bridge") or bridge_name(name)
     validate.interface_name(bridge, f"bridge of network '{name}'")
-    if not spec.get("subnet"):
-        raise InvalidInput(f"network '{name}': 'subnet' is required")
+    if not spec.get("subnet") and not spec.get("subnet6"):
+        raise InvalidInput(f"network '{name}': give 'subnet', 'subnet6' (IPv6), or both")
     isolated = spec.get("isolated", True) is not False
     group = spec.get("isolation_group")
-    net = NetworkSpec(name=name, bridge=bridge, subnet=validate.network(spec["subnet"], f"network '{name}' subnet"),
-                      gateway=spec.get("gateway"), mtu=validate.mtu(spec.get("mtu"), f"network '{name}'"),
+    subnets = {}
+    for key, family in (("subnet", 4), ("subnet6", 6)):
+        if spec.get(key):
+            subnets[key] = validate.network(spec[key], f"network '{name}' {key}")
+            if subnets[key].version != family:
+                raise InvalidInput(f"network '{name}': {key} {subnets[key]} is IPv{subnets[key].version}; {key} must be "
+                                   f"an IPv{family} network")
+    net = NetworkSpec(name=name, bridge=bridge, subnet=subnets.get("subnet"), subnet6=subnets.get("subnet6"),
+                      gateway=spec.get("gateway"), gateway6=spec.get("gateway6"),
+                      masquerade6=spec.get("masquerade6", True) is not False,
+                      mtu=validate.mtu(spec.get("mtu"), f"network '{name}'"),
                       state=spec.get("state") or "present",
                       containers=normalize_containers(spec.get("containers") or [], name),
                       masquerade=spec.get("masquerade", True) is not False,
@@ -70,7 +82,7 @@ def normalize_network(spec):
                       internal=bool(spec.get("internal")), hosts_file=spec.get("hosts_file", True) is not False)
     for c in net.containers:
         obj = f"network '{name}': container '{c.name}'"
-        net.ports[c.name] = parse_ports(c.ports, obj, net.subnet.network_address)
+        net.ports[c.name] = parse_ports(c.ports, obj, (net.subnet or net.subnet6).network_address)
         if net.ports[c.name] and net.internal:
             raise InvalidInput(f"{obj} publishes ports {c.ports}, but the network is internal: nothing from outside "
                                "its bridge may reach it (put the container on a second, non-internal network to publish)")
@@ -78,9 +90,15 @@ def normalize_network(spec):
 
 
 def _rule_sets(net, state, layout=None):
-    masquerade = normalize_rule({"source": str(net.subnet), "exclude_out_interface": net.bridge, "state": state,
-                                 "exclude_destinations": net.masquerade_exclude, "isolation_group": net.isolation_group,
-                                 "masquerade": net.masquerade and not net.internal, "internal": net.internal})
+    """The network's firewall rule sets: masquerade, forward-accept and isolation per address family, and its
+    published ports."""
+    sets = []
+    for subnet, masquerade in ((net.subnet, net.masquerade), (net.subnet6, net.masquerade6)):
+        if subnet is not None:
+            excluded = [n for n in net.masquerade_exclude if ipaddress.ip_network(n, strict=False).version == subnet.version]
+            sets.append(normalize_rule({"source": str(subnet), "exclude_out_interface": net.bridge, "state": state,
+                                        "exclude_destinations": excluded, "isolation_group": net.isolation_group,
+                                        "masquerade": masquerade and not net.internal, "internal": net.internal}))
     forwards = []
     if state == "present":
         forwards = [Forward(label=f"container '{c.name}'", destination=ipaddress.ip_address(layout.addresses[c.name]),
@@ -88,7 +106,7 @@ def _rule_sets(net, state, layout=None):
                     for c in net.containers if c.state == "present" and net.ports[c.name]]
     ports = PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards,
                            state="present" if forwards else "absent")
-    return masquerade, ports
+    return sets + [ports]
 
 
 def _plan_leave(plan, session, snaps, net, leaving):
@@ -130,15 +148,30 @@ def _check_interface(snaps, net, c):
                    f"example {{name: {c.name}, interface: eth1}}")
 
 
-def _default_route(session, snaps, tables, net, c):
-    """The container's current default route in the network's family, or None."""
+def _default_route(session, snaps, tables, family, c):
+    """The container's current default route of one family, or None."""
     snap = snaps[c.name]
     if snap.missing:
         return None
-    family = net.subnet.version
     if (c.name, family) not in tables:
         tables[(c.name, family)] = RouteTable(session, c.name, snap, (family,))
-    return tables[(c.name, family)].by_key.get(RouteKey(c.name, family, "0.0.0.0/0" if family == 4 else "::/0", 254, 0))
+    return tables[(c.name, family)].by_key.get(RouteKey(c.name, family, "0.0.0.0/0" if family == 4 else "::/0", 254,
+                                                        DEFAULT_METRIC[family]))
+
+
+def _check_overlap(host, net):
+    """A subnet must not overlap an address of the host's other links (its underlay, say)."""
+    for subnet in (net.subnet, net.subnet6):
+        if subnet is None:
+            continue
+        for link in host.by_name.values():
+            if link.name == net.bridge:
+                continue
+            for addr in link.addresses:
+                iface = ipaddress.ip_interface(addr)
+                if iface.version == subnet.version and not iface.is_link_local and iface.network.overlaps(subnet):
+                    raise InvalidInput(f"network '{net.name}': subnet {subnet} overlaps {iface.network}, the network of "
+                                       f"{iface} on the host's link '{link.name}'")
 
 
 def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
@@ -161,38 +194,46 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
         end = snaps[c.name].by_name.get(c.interface)
         if end is not None:
             current[c.name] = end.addresses
-    layout = plan_bridge_network(net.containers, net.name, net.bridge, str(net.subnet), net.gateway, current, net.mtu)
-    masquerade, ports = _rule_sets(net, "present", layout)
-    check_host_addresses(ports, {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
-                         | {ipaddress.ip_address(layout.gateway)})
+    layout = plan_bridge_network(net.containers, net.name, net.bridge, net.subnet and str(net.subnet), net.gateway, current,
+                                 net.mtu, net.subnet6 and str(net.subnet6), net.gateway6)
+    _check_overlap(snaps[None], net)
+    rule_sets = _rule_sets(net, "present", layout)
+    check_host_addresses(rule_sets[-1], {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
+                         | {ipaddress.ip_address(g) for g in (layout.gateway, layout.gateway6) if g})
 
     plan_bridge(plan, session, snaps, normalize_bridge({
-        "name": net.bridge, "addresses": [layout.gateway_cidr], "mtu": net.mtu, "group": net.isolation_group}))
+        "name": net.bridge, "addresses": layout.gateway_cidrs, "mtu": net.mtu, "group": net.isolation_group}))
     plan_netns(plan, session, [normalize_netns({"name": c.name}) for c in present], snaps)
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, normalize_veth(pair))
     tables = {}
     routed = {route["namespace"] for route in layout.routes} if not net.internal else set()
     for c in present:
-        have = _default_route(session, snaps, tables, net, c)
-        if c.name in routed and have is not None and isinstance(have.dev, str) and have.dev != c.interface \
-                and have.dev in snaps[c.name].by_name:
-            raise Conflict(f"network '{net.name}': container '{c.name}' has its default route via '{have.dev}' (another "
-                           f"network's interface); set default_route: false for its interface '{c.interface}' here, or "
-                           "false in the other network first")
-        if c.name not in routed and have is not None and have.dev == c.interface and have.gateway == layout.gateway:
-            # no longer wanted (default_route: false, or the network became internal): only ours is removed
-            plan_route(plan, session, snaps, tables, normalize_route({"namespace": c.name, "dest": "default", "state": "absent"}))
+        for family, gateway in ((4, layout.gateway), (6, layout.gateway6)):
+            if gateway is None:
+                continue
+            have = _default_route(session, snaps, tables, family, c)
+            if c.name in routed and have is not None and isinstance(have.dev, str) and have.dev != c.interface \
+                    and have.dev in snaps[c.name].by_name:
+                raise Conflict(f"network '{net.name}': container '{c.name}' has its IPv{family} default route via "
+                               f"'{have.dev}' (another network's interface); set default_route: false for its interface "
+                               f"'{c.interface}' here, or false in the other network first")
+            if c.name not in routed and have is not None and have.dev == c.interface and have.gateway == gateway:
+                # no longer wanted (default_route: false, or the network became internal): only ours is removed
+                plan_route(plan, session, snaps, tables, normalize_route({"namespace": c.name, "dest": "default", "gateway": gateway,
+                                                                          "state": "absent"}))
     for route in layout.routes:
         if route["namespace"] in routed:
             # the gateway is on the subnet that this plan gives the container's interface, even if it is (re)made now
             plan_route(plan, session, snaps, tables, dataclasses.replace(normalize_route(route), gateway_on_planned_link=True))
     _plan_leave(plan, session, snaps, net, leaving)
-    backends = plan_rule_sets(plan, session, [masquerade, ports], check_mode)
-    names = entries({c.name: layout.addresses[c.name] for c in present})
+    backends = plan_rule_sets(plan, session, rule_sets, check_mode)
+    names = entries({c.name: layout.addresses[c.name] for c in present if c.name in layout.addresses}) \
+        + entries({c.name: layout.addresses6[c.name] for c in present if c.name in layout.addresses6})
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     result = plan.result(check_mode)
-    result.update(addresses=layout.addresses, gateway=layout.gateway, bridge=net.bridge, backends=backends,
+    result.update(addresses=layout.addresses, gateway=layout.gateway, addresses6=layout.addresses6, gateway6=layout.gateway6,
+                  bridge=net.bridge, backends=backends,
                   published={c.name: [p.text for p in net.ports[c.name]] for c in present if net.ports[c.name]})
     return result

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
 
 IFF_UP = 1
+IFA_F_PERMANENT = 0x80
 
 
 @dataclass
@@ -105,6 +107,9 @@ class Snapshot:
         for msg in addresses:
             link = self.by_index.get(msg["index"])
             local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            flags = msg.get_attr("IFA_FLAGS") or msg["flags"]
+            if msg["family"] == socket.AF_INET6 and not flags & IFA_F_PERMANENT:
+                continue  # autoconfigured or temporary: the kernel's, not ours to manage
             if link is not None and local:
                 link.addresses.append(ipaddress.ip_interface(f"{local}/{msg['prefixlen']}").with_prefixlen)
 

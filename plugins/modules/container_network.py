@@ -53,12 +53,36 @@ options:
     description: Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name).
     type: str
   subnet:
-    description: The network's subnet in CIDR form. Required for both states (it identifies the NAT rules).
+    description:
+      - The network's IPv4 subnet in CIDR form. It identifies the NAT rules, so give it for both states.
+      - O(subnet), O(subnet6) or both are required; without O(subnet) the network is IPv6-only.
     type: str
-    required: true
   gateway:
     description: The bridge's address. Defaults to the subnet's first address.
     type: str
+  subnet6:
+    description:
+      - The network's IPv6 subnet in CIDR form (dual-stack beside O(subnet), or IPv6-only), for example a unique
+        local V(fd42:0:0:1::/64). Link-local and multicast ranges, prefixes longer than /126, and a range that
+        overlaps an address of another link of the host are refused.
+      - Containers get stable addresses by the same rules as IPv4 (kept, fixed C(address6), else the lowest free),
+        an IPv6 default route via O(gateway6), and their addresses are usable at once (no duplicate address
+        detection, as the CNI bridge plugin does; the plan rules out duplicates). The kernel's link-local and
+        autoconfigured addresses stay the kernel's.
+    type: str
+    version_added: 0.2.0
+  gateway6:
+    description: The bridge's IPv6 address. Defaults to the IPv6 subnet's first address (C(::1)).
+    type: str
+    version_added: 0.2.0
+  masquerade6:
+    description:
+      - Masquerade IPv6 traffic from O(subnet6) that leaves through another interface than the bridge. Defaults to
+        V(true), as Docker does for IPv6 networks since it manages ip6tables by default (Docker 27); set V(false)
+        for globally routed prefixes, which need no NAT.
+    type: bool
+    default: true
+    version_added: 0.2.0
   mtu:
     description: MTU of the bridge and the veth pairs.
     type: int
@@ -82,6 +106,10 @@ options:
         description: A fixed address in O(subnet) (without prefix). Unset keeps the address the container has, or
           gives it the lowest free one.
         type: str
+      address6:
+        description: A fixed address in O(subnet6) (without prefix), as C(address) is for IPv4.
+        type: str
+        version_added: 0.2.0
       interface:
         description:
           - The container's interface in this network. A container on a second network gets another one, say
@@ -202,10 +230,22 @@ addresses:
   type: dict
   sample: {"c1": "10.100.0.2", "c2": "10.100.0.3"}
 gateway:
-  description: The gateway address.
+  description: The gateway address (null for an IPv6-only network).
   returned: when O(state=present)
   type: str
   sample: 10.100.0.1
+addresses6:
+  description: Container name to its IPv6 address (empty without O(subnet6)).
+  returned: when O(state=present)
+  type: dict
+  sample: {"c1": "fd42:0:0:1::2", "c2": "fd42:0:0:1::3"}
+  version_added: 0.2.0
+gateway6:
+  description: The IPv6 gateway address (null without O(subnet6)).
+  returned: when O(state=present)
+  type: str
+  sample: fd42:0:0:1::1
+  version_added: 0.2.0
 bridge:
   description: The bridge name.
   returned: when O(state=present)
@@ -240,12 +280,16 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         name=dict(type="str", required=True),
         bridge=dict(type="str"),
-        subnet=dict(type="str", required=True),
+        subnet=dict(type="str"),
         gateway=dict(type="str"),
+        subnet6=dict(type="str"),
+        gateway6=dict(type="str"),
+        masquerade6=dict(type="bool", default=True),
         mtu=dict(type="int"),
         containers=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
             address=dict(type="str"),
+            address6=dict(type="str"),
             interface=dict(type="str", default=CONTAINER_END),
             default_route=dict(type="bool"),
             ports=dict(type="list", elements="raw"),
@@ -258,7 +302,7 @@ def main():
         internal=dict(type="bool", default=False),
         hosts_file=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    ), supports_check_mode=True)
+    ), required_one_of=[("subnet", "subnet6")], supports_check_mode=True)
     run(module, lambda session, check: run_container_network(session, module.params, check))
 
 

@@ -1,0 +1,115 @@
+"""Dual-stack and IPv6-only container networks against real namespaces: addresses, routes, forwarding, NAT, with
+real IPv6 traffic and the source address the far end saw."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from support import addresses, ip_json, ping, routes, run_module, sh, whoami
+
+UP6_HOST, UP6_UPSTREAM = "2001:db8:102::1", "2001:db8:102::2"
+SUBNET, SUBNET6 = "10.41.0.0/24", "fd42:0:0:41::/64"
+
+SERVER6 = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", int(sys.argv[1]))); s.listen(16); print("ready", flush=True)
+while True:
+    c, peer = s.accept(); c.sendall(f"{peer[0]}\n".encode()); c.close()
+"""
+
+
+def ping6(netns, address):
+    # up to 3 tries: the first packet to a new neighbour may wait for neighbour discovery on each hop
+    return sh("ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", "-q", address, netns=netns, check=False).returncode in (0,) \
+        or sh("ping", "-6", "-c", "1", "-W", "1", "-q", address, netns=netns, check=False).returncode == 0
+
+
+@pytest.fixture
+def site(netns):
+    """A host with an upstream neighbour on 198.18.102.0/24 and 2001:db8:102::/64; the upstream serves whoami on
+    TCP 7000 over IPv6 and routes the containers' ULA range back to the host (for the unmasqueraded case)."""
+    host, upstream = netns("host"), netns("upstream")
+    sh("ip", "-n", host, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns", upstream)
+    for ns, v4, v6 in ((host, "198.18.102.1/24", f"{UP6_HOST}/64"), (upstream, "198.18.102.2/24", f"{UP6_UPSTREAM}/64")):
+        sh("ip", "-n", ns, "addr", "add", v4, "dev", "up0")
+        sh("ip", "-n", ns, "addr", "add", v6, "dev", "up0", "nodad")
+        sh("ip", "-n", ns, "link", "set", "up0", "up")
+    sh("ip", "-n", host, "-6", "route", "add", "default", "via", UP6_UPSTREAM)
+    sh("ip", "-n", upstream, "-6", "route", "add", "fd42::/16", "via", UP6_HOST)
+    server = subprocess.Popen(["nsenter", f"--net=/run/netns/{upstream}", sys.executable, "-c", SERVER6, "7000"],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    yield host, upstream
+    server.kill()
+    server.wait()
+
+
+def flags6(netns, ifname):
+    return [a for l in json.loads(sh("ip", "-j", "-n", netns, "-6", "addr", "show", "dev", ifname).stdout)
+            for a in l.get("addr_info", []) if a.get("scope") == "global"]
+
+
+def test_dual_stack_network_end_to_end(site, nsname):
+    host, _upstream = site
+    c1, c2 = nsname("c1"), nsname("c2")
+    spec = {"name": "dual", "subnet": SUBNET, "subnet6": SUBNET6,
+            "containers": [{"name": c1}, {"name": c2, "address6": "fd42:0:0:41::99"}]}
+    predicted = run_module("container_network", spec, check_mode=True, diff=True, netns=host)
+    assert predicted["changed"] and not predicted.get("failed"), predicted.get("msg")
+    made = run_module("container_network", spec, netns=host)
+    assert made["changed"] and not made.get("failed"), made.get("msg")
+    assert made["addresses6"] == {c1: "fd42:0:0:41::2", c2: "fd42:0:0:41::99"} and made["gateway6"] == "fd42:0:0:41::1"
+    assert predicted["changes"] == made["changes"], "check mode predicts exactly"
+    assert addresses(c1, "eth0") == ["10.41.0.2/24", "fd42:0:0:41::2/64"]
+    assert "fd42:0:0:41::1/64" in addresses(host, "br-dual")
+    # usable at once: no duplicate address detection, so nothing is tentative right after the run
+    assert not any("tentative" in a for a in flags6(c1, "eth0")), flags6(c1, "eth0")
+    assert [r.get("gateway") for r in ip_json(c1, "-6", "route", "show", "default")] == ["fd42:0:0:41::1"]
+    assert sh("sysctl", "-n", "net.ipv6.conf.all.forwarding", netns=host).stdout.strip() == "1"
+    # IPv6 between containers, to the gateway, and out: masqueraded (the default), so the upstream sees the host
+    assert ping6(c1, "fd42:0:0:41::99") and ping6(c1, "fd42:0:0:41::1") and ping6(c1, UP6_UPSTREAM)
+    assert whoami(c1, "tcp", UP6_UPSTREAM, 7000) == UP6_HOST
+    assert ping(c1, "10.41.0.3"), "IPv4 still works beside it"
+    assert not run_module("container_network", spec, netns=host)["changed"]
+    assert not run_module("container_network", spec, check_mode=True, netns=host)["changed"]
+    # without IPv6 masquerade, the upstream sees the container's own address
+    plain = dict(spec, masquerade6=False)
+    assert run_module("container_network", plain, netns=host)["changed"]
+    assert whoami(c1, "tcp", UP6_UPSTREAM, 7000) == "fd42:0:0:41::2"
+    assert ping6(c1, UP6_UPSTREAM), "forwarded without NAT"
+    assert not run_module("container_network", plain, netns=host)["changed"]
+    assert run_module("container_network", dict(spec, state="absent"), netns=host)["changed"]
+    assert "linuxns" not in sh("nft", "list", "ruleset", netns=host).stdout
+
+
+def test_ipv6_only_network(site, nsname):
+    host, _upstream = site
+    c1, c2 = nsname("c1"), nsname("c2")
+    spec = {"name": "six", "subnet6": "fd42:0:0:42::/64", "containers": [{"name": c1}, {"name": c2}]}
+    made = run_module("container_network", spec, netns=host)
+    assert made["changed"] and not made.get("failed"), made.get("msg")
+    assert made["addresses"] == {} and made["gateway"] is None
+    assert addresses(c1, "eth0") == ["fd42:0:0:42::2/64"]
+    assert routes(c1, "default") == [], "no IPv4 default route"
+    assert ping6(c1, "fd42:0:0:42::3") and ping6(c1, UP6_UPSTREAM)
+    assert whoami(c1, "tcp", UP6_UPSTREAM, 7000) == UP6_HOST
+    assert not run_module("container_network", spec, netns=host)["changed"]
+    run_module("container_network", dict(spec, state="absent"), netns=host)
+
+
+def test_kernel_addresses_stay_the_kernels(site, nsname):
+    """An autoconfigured (non-permanent) address and the link-local one are not ours: never removed, never a diff."""
+    host, _upstream = site
+    c1 = nsname("c1")
+    spec = {"name": "dual", "subnet": SUBNET, "subnet6": SUBNET6, "containers": [{"name": c1}]}
+    run_module("container_network", spec, netns=host)
+    sh("ip", "-n", c1, "-6", "addr", "add", "fd42:0:0:41::abcd/64", "dev", "eth0", "valid_lft", "600",
+       "preferred_lft", "600", "nodad")  # what SLAAC would add: with lifetimes, not permanent
+    assert not run_module("container_network", spec, netns=host)["changed"]
+    assert "fd42:0:0:41::abcd/64" in addresses(c1, "eth0")
+    run_module("container_network", dict(spec, state="absent"), netns=host)
