@@ -302,7 +302,7 @@ def main():
         internal=dict(type="bool", default=False),
         hosts_file=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    ), required_one_of=[("subnet", "subnet6")], supports_check_mode=True)
+    ), supports_check_mode=True)
     run(module, lambda session, check: run_container_network(session, module.params, check))
 
 

@@ -147,6 +147,20 @@ CATALOGUE = [
      ["container 'k' interface", "contains ':'"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "state": "gone"}]},
      ["state", "gone"]),
+    # IPv6 networks
+    *[("container_network", dict({"name": "n", "containers": [{"name": "k"}]}, **args), ["network 'n'", *fragments])
+      for args, fragments in [
+        ({"subnet6": "fd42::/129"}, ["fd42::/129", "not a valid network"]),
+        ({"subnet6": "fd42::/64", "gateway6": "10.5.0.1"}, ["gateway6 10.5.0.1", "not a host address of subnet6"]),
+        ({"subnet6": "fd42::/126", "containers": [{"name": "k"}, {"name": "j"}]}, ["subnet6 fd42::/126 is full", "'j'"]),
+        ({"subnet6": "fe80::/64"}, ["fe80::/64", "link-local"]),
+        ({"subnet6": "2001:db8:99::/64"}, ["overlaps 2001:db8:99::/64", "'taken0'"]),
+        ({"subnet6": "10.5.0.0/24"}, ["subnet6 10.5.0.0/24 is IPv4"]),
+        ({"subnet": "fd42::/64"}, ["subnet fd42::/64 is IPv6"]),
+        ({"subnet6": "fd42::/64", "containers": [{"name": "k", "address6": "fd43::5"}]}, ["'k' address6 fd43::5", "outside subnet6"]),
+        ({"subnet6": "ff02::/64"}, ["ff02::/64", "multicast"]),
+        ({}, ["give 'subnet', 'subnet6' (IPv6), or both"]),
+    ]],
     # port_forward
     ("port_forward", {"name": "web", "ports": ["8080:80"]}, ["port forward 'web'", "'to'"]),
     ("port_forward", {"name": "web", "to": "10.1.0.300", "ports": ["8080:80"]}, ["port forward 'web'", "not an IP address"]),
@@ -191,6 +205,7 @@ def prepared(netns_module):
     own = {"name": "own", "bridge": "br-own", "subnet": "10.1.0.0/24", "containers": []}
     assert not run_module("container_network", own, netns=host).get("failed")
     sh("ip", "-n", host, "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
+    sh("ip", "-n", host, "addr", "add", "2001:db8:99::1/64", "dev", "taken0", "nodad")  # an underlay, say
     uts = f"/run/netns/{host}-uts"  # a UTS namespace where a network namespace is expected
     sh("touch", uts)
     sh("mount", "--bind", "/proc/self/ns/uts", uts)

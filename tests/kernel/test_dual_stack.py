@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from support import addresses, ip_json, ping, routes, run_module, sh, whoami
+from support import ETC_NETNS, addresses, ip_json, ping, routes, run_module, sh, whoami
 
 UP6_HOST, UP6_UPSTREAM = "2001:db8:102::1", "2001:db8:102::2"
 SUBNET, SUBNET6 = "10.41.0.0/24", "fd42:0:0:41::/64"
@@ -75,6 +75,8 @@ def test_dual_stack_network_end_to_end(site, nsname):
     assert ping6(c1, "fd42:0:0:41::99") and ping6(c1, "fd42:0:0:41::1") and ping6(c1, UP6_UPSTREAM)
     assert whoami(c1, "tcp", UP6_UPSTREAM, 7000) == UP6_HOST
     assert ping(c1, "10.41.0.3"), "IPv4 still works beside it"
+    names = (ETC_NETNS / c1 / "hosts").read_text()
+    assert f"10.41.0.3\t{c2}" in names and f"fd42:0:0:41::99\t{c2}" in names, "names of both families"
     assert not run_module("container_network", spec, netns=host)["changed"]
     assert not run_module("container_network", spec, check_mode=True, netns=host)["changed"]
     # without IPv6 masquerade, the upstream sees the container's own address

@@ -115,3 +115,19 @@ def test_fleet_routes_and_bridge_subnet():
         fleet_routes(subnets, {"h1": "x"}, "h1")
     host = {"host": {"links": [{"name": "br-fleet", "addresses": ["fe80::1/64", "10.244.3.1/24"]}]}}
     assert bridge_subnet(host, "br-fleet") == "10.244.3.0/24" and bridge_subnet(host, "br0") == ""
+
+
+def test_ipv6_addresses_follow_the_same_rules():
+    plan = plan_bridge_network(["a", {"name": "b", "address6": "fd42::99"}, "c"], "six", "br6", None,
+                               subnet6="fd42::/64", current={"c": ["fd42::7/64", "fe80::1/64"]})
+    assert plan.gateway is None and plan.addresses == {} and plan.gateway6 == "fd42::1"
+    assert plan.addresses6 == {"a": "fd42::2", "b": "fd42::99", "c": "fd42::7"}
+    assert plan.pairs[0]["peer_addresses"] == ["fd42::2/64"]
+    assert plan.routes[0] == {"namespace": "a", "dest": "default", "gateway": "fd42::1", "dev": "eth0"}
+
+
+def test_dual_stack_layout_has_both_families():
+    plan = plan_bridge_network(["a"], "dual", "br0", "10.7.0.0/24", subnet6="fd42:7::/64", gateway6="fd42:7::fe")
+    assert plan.gateway_cidrs == ["10.7.0.1/24", "fd42:7::fe/64"]
+    assert plan.pairs[0]["peer_addresses"] == ["10.7.0.2/24", "fd42:7::1/64"]
+    assert [r["gateway"] for r in plan.routes] == ["10.7.0.1", "fd42:7::fe"]
