@@ -15,7 +15,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflic
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
     LinkSettings, delete_if_present, link_index, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call, write_sysctl_in
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 
 
@@ -103,6 +103,11 @@ def plan_bridge(plan, session, snaps, b):
 
         plan.add(f"create {obj}", create, functools.partial(delete_if_present, session, ns, name))
         snap.planned.add(name)
+        if any(":" in a for a in b.addresses or []):
+            # before it is up: its link-local address is then usable at once, and the host can solicit the
+            # neighbours it forwards to (a tentative link-local address would hold that back for a second or two)
+            plan.add(f"set net.ipv6.conf.{name}.accept_dad=0 in {where(ns)}",
+                     functools.partial(write_sysctl_in, session, ns, f"net/ipv6/conf/{name}/accept_dad", 0))
         if b.mtu is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
             plan.add(f"set {obj}: mtu={b.mtu}",

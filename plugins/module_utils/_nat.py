@@ -458,7 +458,7 @@ def plan_rule_sets(plan, session, rule_sets, check_mode):
                 current = backend.read()
                 for r in group:
                     r.check(backend, held, leaving)
-            backends_used[ns or ""] = backend.name
+            backends_used.setdefault(ns or "", backend.name)  # IPv4's, when a namespace has both
         else:
             for r in group:
                 r.check(None, held, leaving)

@@ -82,7 +82,11 @@ def normalize_network(spec):
                       internal=bool(spec.get("internal")), hosts_file=spec.get("hosts_file", True) is not False)
     for c in net.containers:
         obj = f"network '{name}': container '{c.name}'"
-        net.ports[c.name] = parse_ports(c.ports, obj, (net.subnet or net.subnet6).network_address)
+        net.ports[c.name] = parse_ports(c.ports, obj)
+        for p in net.ports[c.name]:
+            if p.host_ip is not None and {4: net.subnet, 6: net.subnet6}[p.host_ip.version] is None:
+                raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address, but "
+                                   f"the network has no IPv{p.host_ip.version} subnet")
         if net.ports[c.name] and net.internal:
             raise InvalidInput(f"{obj} publishes ports {c.ports}, but the network is internal: nothing from outside "
                                "its bridge may reach it (put the container on a second, non-internal network to publish)")
@@ -99,14 +103,19 @@ def _rule_sets(net, state, layout=None):
             sets.append(normalize_rule({"source": str(subnet), "exclude_out_interface": net.bridge, "state": state,
                                         "exclude_destinations": excluded, "isolation_group": net.isolation_group,
                                         "masquerade": masquerade and not net.internal, "internal": net.internal}))
-    forwards = []
-    if state == "present":
-        forwards = [Forward(label=f"container '{c.name}'", destination=ipaddress.ip_address(layout.addresses[c.name]),
-                            ports=net.ports[c.name], via_interface=net.bridge, via_subnet=net.subnet)
-                    for c in net.containers if c.state == "present" and net.ports[c.name]]
-    ports = PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards,
-                           state="present" if forwards else "absent")
-    return sets + [ports]
+    # published ports, per family: on every address they are published on both, as Docker does
+    for family, subnet, addresses in ((4, net.subnet, layout and layout.addresses), (6, net.subnet6, layout and layout.addresses6)):
+        forwards = []
+        if state == "present" and subnet is not None:
+            for c in net.containers:
+                ports = [p for p in net.ports[c.name] if p.host_ip is None or p.host_ip.version == family]
+                if c.state == "present" and ports:
+                    forwards.append(Forward(label=f"container '{c.name}'", destination=ipaddress.ip_address(addresses[c.name]),
+                                            ports=ports, via_interface=net.bridge, via_subnet=subnet))
+        if subnet is not None:
+            sets.append(PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards, empty_family=family,
+                                       state="present" if forwards else "absent"))
+    return sets
 
 
 def _plan_leave(plan, session, snaps, net, leaving):
@@ -198,8 +207,11 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
                                  net.mtu, net.subnet6 and str(net.subnet6), net.gateway6)
     _check_overlap(snaps[None], net)
     rule_sets = _rule_sets(net, "present", layout)
-    check_host_addresses(rule_sets[-1], {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
-                         | {ipaddress.ip_address(g) for g in (layout.gateway, layout.gateway6) if g})
+    local = {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses} \
+        | {ipaddress.ip_address(g) for g in (layout.gateway, layout.gateway6) if g}
+    for ports_set in rule_sets:
+        if isinstance(ports_set, PortForwardSet):
+            check_host_addresses(ports_set, local)
 
     plan_bridge(plan, session, snaps, normalize_bridge({
         "name": net.bridge, "addresses": layout.gateway_cidrs, "mtu": net.mtu, "group": net.isolation_group}))

@@ -36,7 +36,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snaps
 FOREIGN_SKIP_TABLE, FOREIGN_SKIP_PREFIX = NFT_TABLE, CHAIN_PREFIX  # our own rules are read from their comments
 
 PROTOCOLS = ("tcp", "udp", "sctp")
-ALL = "*"  # a claim on every address of the host
+ALL, ALL6 = "*", "*6"  # a claim on every IPv4, or every IPv6, address of the host
+EVERY = (ALL, ALL6)
 # [host_ip:]host_port[-end]:container_port[-end][/protocol]; an IPv6 host address is written in brackets
 _MAPPING = re.compile(r"^(?:(?P<ip>\[[^\]]*\]|[^:\[\]]+):)?(?P<host>[^:]+):(?P<target>[^:/]+)(?:/(?P<proto>.*))?$")
 
@@ -155,13 +156,17 @@ class Claim(NamedTuple):
         except ValueError:
             return None
 
+    @property
+    def family(self):
+        return 6 if self.host == ALL6 or ":" in self.host else 4
+
     def overlaps(self, other):
-        return (self.protocol == other.protocol and self.ports.overlaps(other.ports)
-                and (ALL in (self.host, other.host) or self.host == other.host))
+        return (self.protocol == other.protocol and self.family == other.family and self.ports.overlaps(other.ports)
+                and (self.host in EVERY or other.host in EVERY or self.host == other.host))
 
     def __str__(self):
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        return f"{self.protocol} {'0.0.0.0' if host == ALL else host}:{self.ports} -> {self.destination}"
+        host = {ALL: "0.0.0.0", ALL6: "[::]"}.get(self.host, f"[{self.host}]" if ":" in self.host else self.host)
+        return f"{self.protocol} {host}:{self.ports} -> {self.destination}"
 
 
 def owner_label(owner):
@@ -176,7 +181,8 @@ def check_claims(wanted, held):
         for other in list(held) + wanted[:position]:
             if claim.overlaps(other):
                 shared = PortRange(max(claim.ports.first, other.ports.first), min(claim.ports.last, other.ports.last))
-                on = "every address" if claim.host == other.host == ALL else (claim.host if claim.host != ALL else other.host)
+                on = "every address" if claim.host in EVERY and other.host in EVERY else \
+                    (claim.host if claim.host not in EVERY else other.host)
                 raise Conflict(f"published port {claim} ({claim.label or owner_label(claim.owner)}) conflicts with "
                                f"{other} ({other.label or owner_label(other.owner)}): both claim {claim.protocol} port "
                                f"{shared} on {on}")
@@ -203,15 +209,16 @@ class PortForwardSet:
     state: str = "present"
     backend: str = "auto"
     ip_forward: bool = True
+    empty_family: int = 4  # the family of a set with no forwards (one that removes its rules)
 
     @property
     def key(self):
         """The rule tag's source field: how a run finds this owner's rules."""
-        return "ports:" + _owner_token(self.owner)
+        return ("ports:" if self.family == 4 else "ports6:") + _owner_token(self.owner)
 
     @property
     def family(self):
-        return 4 if not self.forwards else self.forwards[0].destination.version
+        return self.empty_family if not self.forwards else self.forwards[0].destination.version
 
     @property
     def tag(self):
@@ -219,7 +226,8 @@ class PortForwardSet:
                                                    str(f.via_subnet) if f.via_subnet else None] for f in self.forwards]])
 
     def claims(self):
-        return [Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner,
+        return [Claim(p.protocol, ALL6 if p.host_ip is None and self.family == 6 else p.host, p.host_ports,
+                      str(f.destination), self.owner,
                       f"{f.label} of {owner_label(self.owner)}" if f.label else owner_label(self.owner))
                 for f in self.forwards for p in f.ports]
 
@@ -254,6 +262,8 @@ class PortForwardSet:
         return ["net.ipv4.ip_forward"] + [f"net/ipv4/conf/{name}/route_localnet" for name in self.loopback_interfaces()]
 
     def loopback_interfaces(self):
+        if self.family != 4:
+            return []
         return sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})
 
     def _dnat_targets(self, f, p):
@@ -265,28 +275,38 @@ class PortForwardSet:
         return [(PortRange(p.host_ports.first + i, p.host_ports.first + i), (str(f.destination), p.target_ports.first + i))
                 for i in range(p.host_ports.size)]
 
+    def _ports_and_claims(self):
+        claims = iter(self.claims())
+        return [(f, p, next(claims)) for f in self.forwards for p in f.ports]
+
+    @staticmethod
+    def _to(addr, port, family):
+        if port is None:
+            return addr
+        return f"{addr}:{port}" if family == 4 else f"[{addr}]:{port}"
+
     def nft_rules(self, tag, table):
         """nft commands: DNAT for other hosts and containers (prerouting) and for the host (output), masquerade
         for hairpin and loopback clients (inserted ahead of the networks' masquerade and return rules), a guard
         against outside packets to 127.0.0.0/8, and forward-accept for the forwarded connections."""
         out = []
         comment = f'comment "{tag}"'
-        for f in self.forwards:
-            for p in f.ports:
-                claim = Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner)
-                dest = "fib daddr type local" if p.host_ip is None else f"ip daddr {p.host_ip}"
-                for ports, (addr, port) in self._dnat_targets(f, p):
-                    to = addr if port is None else f"{addr}:{port}"
-                    rule = f'{dest} {p.protocol} dport {ports} dnat ip to {to} comment "{tag} {claim.token()}"'
-                    out += [f"add rule inet {table} prerouting {rule}", f"add rule inet {table} output {rule}"]
-                match = f"ip daddr {f.destination} {p.protocol} dport {p.target_ports}"
-                if f.via_subnet is not None:
-                    out.append(f"insert rule inet {table} postrouting ip saddr {f.via_subnet} {match} ct status dnat masquerade {comment}")
-                if p.reaches_loopback and f.via_interface:
-                    out.append(f"insert rule inet {table} postrouting ip saddr 127.0.0.0/8 {match} masquerade {comment}")
-                out.append(f"add rule inet {table} forward {match} ct status dnat accept {comment}")
-                out.append(f"add rule inet {table} forward ip saddr {f.destination} {p.protocol} sport {p.target_ports} "
-                           f"ct status dnat accept {comment}")
+        fam = "ip" if self.family == 4 else "ip6"
+        for f, p, claim in self._ports_and_claims():
+            dest = "fib daddr type local" if p.host_ip is None else f"{fam} daddr {p.host_ip}"
+            # ::1 cannot be forwarded (no route_localnet in IPv6): leave it to the host's own services
+            local = dest if self.family == 4 or p.host_ip is not None else f"{fam} daddr != ::1 {dest}"
+            for ports, (addr, port) in self._dnat_targets(f, p):
+                rule = f'{p.protocol} dport {ports} dnat {fam} to {self._to(addr, port, self.family)} comment "{tag} {claim.token()}"'
+                out += [f"add rule inet {table} prerouting {dest} {rule}", f"add rule inet {table} output {local} {rule}"]
+            match = f"{fam} daddr {f.destination} {p.protocol} dport {p.target_ports}"
+            if f.via_subnet is not None:
+                out.append(f"insert rule inet {table} postrouting {fam} saddr {f.via_subnet} {match} ct status dnat masquerade {comment}")
+            if self.family == 4 and p.reaches_loopback and f.via_interface:
+                out.append(f"insert rule inet {table} postrouting ip saddr 127.0.0.0/8 {match} masquerade {comment}")
+            out.append(f"add rule inet {table} forward {match} ct status dnat accept {comment}")
+            out.append(f"add rule inet {table} forward {fam} saddr {f.destination} {p.protocol} sport {p.target_ports} "
+                       f"ct status dnat accept {comment}")
         for name in self.loopback_interfaces():
             out.append(f'add rule inet {table} input iifname "{name}" ip daddr 127.0.0.0/8 '
                        f'ct state != {{ established, related }} drop {comment}')
@@ -296,26 +316,27 @@ class PortForwardSet:
         """(table, rule) pairs, the same rules as nft_rules in iptables form; chains: role -> our chain name."""
         out = []
         comment = f'-m comment --comment "{tag}"'
-        for f in self.forwards:
-            for p in f.ports:
-                claim = Claim(p.protocol, p.host, p.host_ports, str(f.destination), self.owner)
-                dest = "-m addrtype --dst-type LOCAL" if p.host_ip is None else f"-d {p.host_ip}/32"
-                for ports, (addr, port) in self._dnat_targets(f, p):
-                    to = addr if port is None else f"{addr}:{port}"
-                    out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
-                                       f"{str(ports).replace('-', ':')} -m comment --comment \"{tag} {claim.token()}\" "
-                                       f"-j DNAT --to-destination {to}"))
-                match = (f"-d {f.destination}/32 -p {p.protocol} -m {p.protocol} --dport "
-                         f"{str(p.target_ports).replace('-', ':')}")
-                if f.via_subnet is not None:
-                    out.append(("nat", f"-I {chains['nat']} 1 -s {f.via_subnet} {match} -m conntrack --ctstate DNAT "
-                                       f"{comment} -j MASQUERADE"))
-                if p.reaches_loopback and f.via_interface:
-                    out.append(("nat", f"-I {chains['nat']} 1 -s 127.0.0.0/8 {match} {comment} -j MASQUERADE"))
-                out.append(("filter", f"-A {chains['forward']} {match} -m conntrack --ctstate DNAT {comment} -j ACCEPT"))
-                out.append(("filter", f"-A {chains['forward']} -s {f.destination}/32 -p {p.protocol} -m {p.protocol} "
-                                      f"--sport {str(p.target_ports).replace('-', ':')} -m conntrack --ctstate DNAT "
-                                      f"{comment} -j ACCEPT"))
+        host_bits = 32 if self.family == 4 else 128
+        for f, p, claim in self._ports_and_claims():
+            if p.host_ip is None:
+                dest = "-m addrtype --dst-type LOCAL" if self.family == 4 else "! -d ::1/128 -m addrtype --dst-type LOCAL"
+            else:
+                dest = f"-d {p.host_ip}/{host_bits}"
+            for ports, (addr, port) in self._dnat_targets(f, p):
+                out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
+                                   f"{str(ports).replace('-', ':')} -m comment --comment \"{tag} {claim.token()}\" "
+                                   f"-j DNAT --to-destination {self._to(addr, port, self.family)}"))
+            match = (f"-d {f.destination}/{host_bits} -p {p.protocol} -m {p.protocol} --dport "
+                     f"{str(p.target_ports).replace('-', ':')}")
+            if f.via_subnet is not None:
+                out.append(("nat", f"-I {chains['nat']} 1 -s {f.via_subnet} {match} -m conntrack --ctstate DNAT "
+                                   f"{comment} -j MASQUERADE"))
+            if self.family == 4 and p.reaches_loopback and f.via_interface:
+                out.append(("nat", f"-I {chains['nat']} 1 -s 127.0.0.0/8 {match} {comment} -j MASQUERADE"))
+            out.append(("filter", f"-A {chains['forward']} {match} -m conntrack --ctstate DNAT {comment} -j ACCEPT"))
+            out.append(("filter", f"-A {chains['forward']} -s {f.destination}/{host_bits} -p {p.protocol} -m {p.protocol} "
+                                  f"--sport {str(p.target_ports).replace('-', ':')} -m conntrack --ctstate DNAT "
+                                  f"{comment} -j ACCEPT"))
         for name in self.loopback_interfaces():
             out.append(("filter", f"-A {chains['input']} -d 127.0.0.0/8 -i {name} -m conntrack ! --ctstate "
                                   f"RELATED,ESTABLISHED {comment} -j DROP"))
@@ -330,8 +351,9 @@ def _owner_token(owner):
 
 
 def owner_from_key(key):
-    """The owner as stored in a rule tag's source field ("ports:<owner>")."""
-    return key[len("ports:"):] if key.startswith("ports:") else None
+    """The owner as stored in a rule tag's source field ("ports:<owner>", "ports6:<owner>")."""
+    prefix, sep, owner = key.partition(":")
+    return owner if sep and prefix in ("ports", "ports6") else None
 
 
 def normalize_forward_item(item, owner, namespace):
@@ -352,8 +374,10 @@ def parse_ports(values, obj, destination=None):
         if destination is not None and p.host_ip is not None and p.host_ip.version != destination.version:
             raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address for "
                                f"the IPv{destination.version} address {destination}")
-        if destination is not None and destination.version == 6:
-            raise InvalidInput(f"{obj}: published ports to an IPv6 address ({destination}) are not supported yet")
+        if p.host_ip is not None and p.host_ip.version == 6 and p.host_ip.is_loopback:
+            raise InvalidInput(f"{obj}: published port '{p.text}': [::1] cannot be forwarded by the kernel (IPv6 has no "
+                               "route_localnet; Docker needs its userland proxy for it): publish on [::] or on an "
+                               "address of the host")
     claims = [Claim(p.protocol, p.host, p.host_ports, "", "") for p in ports]
     for i, claim in enumerate(claims):
         for j in range(i):
@@ -399,7 +423,7 @@ def _ranges(text):
     return out
 
 
-def _save_claims(lines, what):
+def _save_claims(lines, what, family=4):
     """DNAT and REDIRECT rules of an iptables-save nat table that are not ours."""
     out, table = [], None
     for line in lines:
@@ -412,7 +436,8 @@ def _save_claims(lines, what):
         if not proto or not dport:
             continue
         daddr, to = _SAVE_FIELD["daddr"].search(line), _SAVE_FIELD["to"].search(line)
-        host = ALL if not daddr or daddr.group(1).strip() else daddr.group(2).split("/")[0]
+        every = ALL if family == 4 else ALL6
+        host = every if not daddr or daddr.group(1).strip() else daddr.group(2).split("/")[0]
         for ports in _ranges(dport.group(1)):
             out.append(Claim(proto.group(1), host, ports, to.group(1) if to else "this host",
                              "", f"a rule linuxns.net does not own: {what} nat chain {m.group('chain')}"))
@@ -435,7 +460,7 @@ def _nft_claims(ruleset):
         rule = item.get("rule")
         if not rule or rule.get("table") == FOREIGN_SKIP_TABLE or rule.get("chain", "").startswith(FOREIGN_SKIP_PREFIX):
             continue
-        protos, host, target, nat = [], ALL, "this host", False
+        protos, host, target, nat = [], ALL6 if rule.get("family") == "ip6" else ALL, "this host", False
         if any("xt" in expr for expr in rule.get("expr", [])):
             continue  # an iptables-nft rule: read, with its target, from iptables-nft-save
         for expr in rule.get("expr", []):
@@ -443,6 +468,8 @@ def _nft_claims(ruleset):
                 nat = True
                 if isinstance(expr.get("dnat"), dict) and expr["dnat"].get("addr"):
                     target = str(expr["dnat"]["addr"])
+                    if expr["dnat"].get("family") == "ip6" and host == ALL:
+                        host = ALL6
             match = expr.get("match")
             left = (match or {}).get("left", {})
             payload = left.get("payload", {}) if isinstance(left, dict) else {}
@@ -463,10 +490,12 @@ def foreign_claims(namespace):
     out = []
     if shutil.which("nft"):
         out += _nft_claims(json.loads(run_program(["nft", "-j", "list", "ruleset"], namespace).stdout or "{}"))
-    for variant in ("nft", "legacy"):
-        if shutil.which(f"iptables-{variant}-save"):
-            # without -t: only the tables already there, so reading loads no kernel module and makes no table
-            out += _save_claims(run_program([f"iptables-{variant}-save"], namespace).stdout.splitlines(), f"iptables-{variant}")
+    for prefix, family in (("iptables", 4), ("ip6tables", 6)):
+        for variant in ("nft", "legacy"):
+            if shutil.which(f"{prefix}-{variant}-save"):
+                # without -t: only the tables already there, so reading loads no kernel module and makes no table
+                out += _save_claims(run_program([f"{prefix}-{variant}-save"], namespace).stdout.splitlines(),
+                                    f"{prefix}-{variant}", family)
     return out
 
 
