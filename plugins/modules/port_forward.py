@@ -27,7 +27,8 @@ description:
     change, with a message naming both claimants.
   - A container reaching its own published port needs hairpin mode on its bridge port
     (O(linuxns.net.veth#module:hairpin)); M(linuxns.net.container_network) sets it.
-  - IPv4 only in this release.
+  - IPv6 destinations work the same way, with C([2001:db8::11]:8080:80) forms. C([::1]) cannot be published, since
+    IPv6 has no C(route_localnet) (Docker needs its userland proxy for it).
 extends_documentation_fragment:
   - linuxns.net.common
   - linuxns.net.common.namespace
