@@ -262,6 +262,7 @@ class Nftables:
     def __init__(self, namespace):
         self.namespace = namespace
         self.claim_tokens = []  # (tag source, claim) of our DNAT rules
+        self.foreign_claims = None  # what rules we do not own publish: read once, when ports are checked
 
     def read(self):
         """tag -> handles of our rules, per chain."""
@@ -292,11 +293,6 @@ class Nftables:
             for r in add_sets:
                 script += r.nft_rules(r.tag, NFT_TABLE)
         run_program(["nft", "-f", "-"], self.namespace, stdin="\n".join(script) + "\n")
-        if keep_any and remove_tags and not add_sets:
-            # the table holds both families' rules, planned apart: the last set out removes the table
-            if not any("rule" in item for item in json.loads(run_program(
-                    ["nft", "-j", "list", "table", "inet", NFT_TABLE], self.namespace).stdout).get("nftables", [])):
-                run_program(["nft", "delete", "table", "inet", NFT_TABLE], self.namespace)
 
 
 # ---------------------------------------------------------------- iptables
@@ -309,6 +305,7 @@ class Iptables:
         self.name = f"iptables-{variant}"
         self.prefix = "iptables" if family == 4 else "ip6tables"
         self.claim_tokens = []
+        self.foreign_claims = None
 
     def _save(self, table):
         return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], self.namespace).stdout.splitlines()
@@ -357,14 +354,16 @@ class Iptables:
             if chain in needed and chain not in self.chains:
                 self.chains.add(chain)
                 lines[table].append(f":{chain} - [0:0]")
-        bases = self._base_chains() if self.variant == "nft" else None
+        new_jumps = [(t, h) for t, h, c in HOOKS if c in needed and not self.jumps.get((h, c), 0)]
+        # which built-in chains exist: asked only when a jump is to be added (iptables-nft makes a missing one)
+        bases = self._base_chains() if self.variant == "nft" and new_jumps else set()
         for table, hook, chain in HOOKS:
             jumps = self.jumps.get((hook, chain), 0)
             wanted = 1 if chain in needed else 0
             lines[table] += [f"-D {hook} -m comment --comment {TAG} -j {chain}"] * max(0, jumps - wanted)
             if wanted and not jumps:
                 lines[table].append(f"-I {hook} 1 -m comment --comment {TAG} -j {chain}")
-                if bases is not None and (table, hook) not in bases and (table, hook) not in self.made_bases:
+                if self.variant == "nft" and (table, hook) not in bases and (table, hook) not in self.made_bases:
                     lines[table].append(f'-A {chain} -m comment --comment "{TAG} made-base {hook}"')
                     self.made_bases.add((table, hook))
         for tag in remove_tags:
@@ -437,34 +436,43 @@ def detect_backend(requested, namespace, family):
 
 
 def plan_rule_sets(plan, session, rule_sets, check_mode):
-    """Group the rule sets by (namespace, family, backend), read each group's own rules once, check them (published
-    ports against what is already published), and plan one atomic change each, then the sysctls they need.
+    """Group the rule sets by the rules they share (nftables: one table for both families; iptables: one program
+    per family), read each group's own rules once, check them (published ports against what is already published),
+    and plan one atomic change each, then the sysctls they need.
 
     Returns the backend chosen per namespace."""
-    groups = {}
+    requests = {}
     for r in rule_sets:
-        groups.setdefault((r.namespace, r.family, r.backend), []).append(r)
-    backends_used = {}
-    for (ns, family, requested), group in groups.items():
-        backend, current = None, {}
+        requests.setdefault((r.namespace, r.family, r.backend), []).append(r)
+    groups, backends_used = {}, {}
+    for (ns, family, requested), sets in requests.items():
         missing = not session.exists(ns)
         if missing and not check_mode:
             raise NamespaceMissing(f"{where(ns)} does not exist (create it with linuxns.net.netns)")
-        leaving = {r.key for r in group if r.state == "absent"}
-        held = []
+        backend = None
         if not missing:
             with session.inside(ns):
                 backend = detect_backend(requested, ns, family)
+            backends_used.setdefault(ns or "", backend.name)  # IPv4's, when a namespace has both
+        key = (ns, "nftables") if isinstance(backend, Nftables) else (ns, family, requested, backend and backend.name)
+        if key not in groups:
+            groups[key] = (backend, [])
+        groups[key][1].extend(sets)
+    for (ns, *_rest), (backend, group) in groups.items():
+        current = {}
+        leaving = {r.key for r in group if r.state == "absent"}
+        held = []
+        if backend is not None:
+            with session.inside(ns):
                 current = backend.read()
                 for r in group:
                     r.check(backend, held, leaving)
-            backends_used.setdefault(ns or "", backend.name)  # IPv4's, when a namespace has both
         else:
             for r in group:
                 r.check(None, held, leaving)
         _plan_group(plan, session, ns, backend, current, group)
         keys = sorted({k for r in group if r.state == "present" for k in r.sysctls()})
-        _plan_sysctls(plan, session, ns, keys, missing)
+        _plan_sysctls(plan, session, ns, keys, backend is None)
     return backends_used
 
 

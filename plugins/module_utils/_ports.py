@@ -237,7 +237,7 @@ class PortForwardSet:
         if self.state != "present" or not self.forwards:
             return
         if backend is not None:
-            if getattr(backend, "foreign_claims", None) is None:
+            if backend.foreign_claims is None:
                 backend.foreign_claims = foreign_claims(self.namespace)
             others = held + backend.foreign_claims + held_claims(backend, leaving_keys | {self.key})
         else:
@@ -406,7 +406,7 @@ _SAVE_FIELD = {"proto": re.compile(r"(?:^| )-p (\w+)"), "dport": re.compile(r"--
 def held_claims(backend, leaving_keys):
     """Claims stored in our own rules' comments, less those of the rule sets this run removes or replaces."""
     out = []
-    for key, token in getattr(backend, "claim_tokens", []):
+    for key, token in backend.claim_tokens:
         owner = owner_from_key(key)
         if owner is not None and key not in leaving_keys:
             claim = Claim.from_token(token, owner)
