@@ -9,7 +9,7 @@ import json
 import sys
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, Lab
 
 
 def main(argv=None):
@@ -17,6 +17,8 @@ def main(argv=None):
     parser.add_argument("--name", default="lnlab", help="lab name (default lnlab)")
     parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="where labs keep keys, inventory and state")
     parser.add_argument("--underlay", default=DEFAULT_UNDERLAY, help=f"the underlay network (default {DEFAULT_UNDERLAY})")
+    parser.add_argument("--underlay6", default=DEFAULT_UNDERLAY6,
+                        help=f"the IPv6 underlay network (default {DEFAULT_UNDERLAY6})")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start (or grow, or shrink) a lab and write its inventory")
     up.add_argument("--hosts", type=int, default=3)
@@ -24,7 +26,7 @@ def main(argv=None):
     sub.add_parser("status", help="show the lab's hosts")
     sub.add_parser("inventory", help="print the inventory path")
     args = parser.parse_args(argv)
-    lab = Lab(args.name, args.state_dir, args.underlay)
+    lab = Lab(args.name, args.state_dir, args.underlay, args.underlay6)
     try:
         if args.command == "up":
             state = lab.up(args.hosts)

@@ -5,10 +5,10 @@
 
 Each host is a process with its own network, mount and UTS namespaces: its hostname set, a private tmpfs on
 /run/netns (so its named namespaces are its own), sysfs remounted, an eth0 on the underlay switch, and sshd on its
-underlay address. The switch is a bridge in a namespace of its own. The machine's own namespace gets exactly one
-veth to the switch (with the underlay's first address, hence one connected route), nothing else. An `upstream`
-host stands in for the internet: the hosts' default route points at it, and its echo service answers each TCP
-connection with the source address it saw.
+underlay addresses (one IPv4, one IPv6). The switch is a bridge in a namespace of its own. The machine's own
+namespace gets exactly one veth to the switch (with the IPv4 underlay's first address, hence one connected route),
+nothing else: no IPv6 address. An `upstream` host stands in for the internet: the hosts' default routes (both
+families) point at it, and its echo service answers each TCP connection with the source address it saw.
 
 Everything the lab starts is recorded (PIDs with their start times) in its state directory, and stopping stops
 exactly those processes and removes exactly those objects. Links, addresses and routes are made through netlink;
@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError, LinuxnsError
+from ansible_collections.linuxns.net.plugins.module_utils._links import IFA_F_NODAD
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
     IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
@@ -40,6 +41,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._session import (
 
 DEFAULT_STATE_DIR = "/run/linuxns-lab"
 DEFAULT_UNDERLAY = "198.51.100.0/24"
+DEFAULT_UNDERLAY6 = "2001:db8:100::/64"  # documentation space; host .N of the IPv4 underlay is ::N (N's digits)
 ECHO_PORT = 7007
 MAX_HOSTS = 200
 UPSTREAM = "upstream"
@@ -49,18 +51,23 @@ ETC_NETNS_USERS = "/run/linuxns-lab-etc-netns"
 _LAB_NAME = re.compile(r"[a-z0-9]{1,8}")
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
-# The upstream's echo service: answers each TCP connection with the source address it sees, then closes.
+# The upstream's echo service: answers each TCP connection with the source address it sees, then closes. It
+# listens on each address given (its IPv4 and IPv6 underlay addresses).
 ECHO_SERVER = """
-import socket, sys
-address, port = sys.argv[1], int(sys.argv[2])
-server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind((address, port))
-server.listen(128)
-while True:
-    conn, peer = server.accept()
-    with conn:
-        conn.sendall(f"{peer[0]}\\n".encode())
+import socket, sys, threading
+def serve(address, port):
+    server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((address, port))
+    server.listen(128)
+    while True:
+        conn, peer = server.accept()
+        with conn:
+            conn.sendall(f"{peer[0]}\\n".encode())
+port = int(sys.argv[1])
+threads = [threading.Thread(target=serve, args=(address, port)) for address in sys.argv[2:]]
+for thread in threads:
+    thread.start()
 """
 
 
@@ -74,6 +81,7 @@ class LabSpec:
     name: str
     hosts: list  # host names, in order
     underlay: object  # an ipaddress network
+    underlay6: object = None  # an ipaddress network (IPv6)
     upstream: bool = True
     state: str = "present"
     state_dir: str = DEFAULT_STATE_DIR
@@ -91,6 +99,14 @@ def normalize_lab(params):
         raise LabError(f"lab '{name}': underlay {params.get('underlay')!r} is not a network in CIDR form ({exc})") from None
     if underlay.version != 4 or underlay.num_addresses < 16:
         raise LabError(f"lab '{name}': underlay {underlay} must be an IPv4 network of at least 16 addresses")
+    try:
+        underlay6 = ipaddress.ip_network(str(params.get("underlay6") or DEFAULT_UNDERLAY6))
+    except ValueError as exc:
+        raise LabError(f"lab '{name}': underlay6 {params.get('underlay6')!r} is not a network in CIDR form ({exc})") from None
+    if underlay6.version != 6 or underlay6.prefixlen > 64 or underlay6.is_link_local or underlay6.is_multicast \
+            or underlay6.is_loopback or underlay6.is_unspecified:
+        raise LabError(f"lab '{name}': underlay6 {underlay6} must be a unicast IPv6 network of /64 or larger "
+                       "(a host's address in it is its IPv4 host number's digits)")
     hosts = params.get("hosts", 3)
     if isinstance(hosts, int) or (isinstance(hosts, str) and hosts.isdigit()):
         count = int(hosts)
@@ -108,7 +124,7 @@ def normalize_lab(params):
     room = underlay.num_addresses - 2 - 10 - 1  # the root end, 10 spare, the upstream
     if len(hosts) > room:
         raise LabError(f"lab '{name}': underlay {underlay} has room for {room} hosts, not {len(hosts)}")
-    return LabSpec(name=name, hosts=hosts, underlay=underlay, upstream=params.get("upstream", True) is not False,
+    return LabSpec(name=name, hosts=hosts, underlay=underlay, underlay6=underlay6, upstream=params.get("upstream", True) is not False,
                    state=params.get("state") or "present", state_dir=params.get("state_dir") or DEFAULT_STATE_DIR,
                    python=params.get("python") or sys.executable, inventory=params.get("inventory"))
 
@@ -173,7 +189,19 @@ def _wait_port(address, port, what, timeout=10.0):
 
 
 def route_owner(network):
-    """The link that routes network in the machine's own namespace, if any (read from /proc, changing nothing)."""
+    """The link that routes network (not by a default route) in the machine's own namespace, if any (read from
+    /proc, changing nothing)."""
+    if network.version == 6:
+        with contextlib.suppress(FileNotFoundError):  # no IPv6 on this machine: nothing routes it
+            with open("/proc/net/ipv6_route") as f:
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1], 16) == 0 or fields[9] == "lo":
+                        continue
+                    dest = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+                    if ipaddress.ip_network(f"{dest}/{int(fields[1], 16)}").overlaps(network):
+                        return fields[9]
+        return None
     with open("/proc/net/route") as f:
         next(f)
         for line in f:
@@ -190,14 +218,21 @@ def route_owner(network):
 class Lab:
     """One lab: its state directory, and what it started."""
 
-    def __init__(self, name="lnlab", state_dir=DEFAULT_STATE_DIR, underlay=DEFAULT_UNDERLAY):
+    def __init__(self, name="lnlab", state_dir=DEFAULT_STATE_DIR, underlay=DEFAULT_UNDERLAY, underlay6=DEFAULT_UNDERLAY6):
         self.name = name
         self.dir = pathlib.Path(state_dir) / name
         self.underlay = ipaddress.ip_network(str(underlay))
+        self.underlay6 = ipaddress.ip_network(str(underlay6))
         hosts = list(self.underlay.hosts())
         self.root_address, self.upstream_address = hosts[0], hosts[-1]
+        self.upstream_address6 = self.address6(str(self.upstream_address))
         self.switch = f"{name}-switch"
         self.root_link = f"{name}0"
+
+    def address6(self, address):
+        """A host's IPv6 underlay address: its IPv4 host number's digits, read as hex (198.51.100.11 is ::11)."""
+        number = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
+        return str(self.underlay6.network_address + int(str(number), 16))
 
     # ------------------------------------------------------------ state
 
@@ -238,9 +273,10 @@ class Lab:
             if leftovers:
                 plan.add(f"stop lab '{self.name}' and remove everything it made", lambda: self.down(session))
             return
-        if state is not None and state["underlay"] != str(self.underlay):
-            raise Conflict(f"lab '{self.name}' is up on underlay {state['underlay']}, not {self.underlay} "
-                           "(stop it first to change its range)")
+        for key, network in (("underlay", self.underlay), ("underlay6", self.underlay6)) if state is not None else ():
+            if state.get(key) != str(network):
+                raise Conflict(f"lab '{self.name}' is up on {key} {state.get(key) or '(none: an older lab)'}, not "
+                               f"{network} (stop it first to change its range)")
         if state is not None and state.get("upstream", True) != spec.upstream:
             # the hosts' default routes point at the upstream: they are set when a host starts
             raise Conflict(f"lab '{self.name}' is up {'with' if state.get('upstream', True) else 'without'} its upstream "
@@ -248,7 +284,7 @@ class Lab:
         if state is None:
             self._check_free()
             state = {"name": self.name, "switch": self.switch, "root_link": self.root_link,
-                     "underlay": str(self.underlay), "upstream": spec.upstream, "hosts": {}, "processes": []}
+                     "underlay": str(self.underlay), "underlay6": str(self.underlay6), "upstream": spec.upstream, "hosts": {}, "processes": []}
             plan.add(f"create lab '{self.name}': switch namespace {self.switch}, underlay {self.underlay}, "
                      f"{self.root_link} with {self.root_address} in the machine's namespace",
                      lambda: self._create(session, state), lambda: self.down(session))
@@ -271,7 +307,7 @@ class Lab:
                              lambda host=host: self._sshd(state, host, wait=True))
                 continue
             verb = "rebuild" if known else "start"
-            plan.add(f"{verb} host {host} of lab '{self.name}' at {addresses[host]}",
+            plan.add(f"{verb} host {host} of lab '{self.name}' at {addresses[host]} and {self.address6(addresses[host])}",
                      lambda host=host: self._add_host(session, state, host, addresses[host], spec),
                      lambda host=host: self._remove_host(session, state, host))
         inventory = self._inventory_text(addresses, spec)
@@ -286,10 +322,11 @@ class Lab:
         if os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch)):
             raise Conflict(f"lab '{self.name}': {self.root_link} or namespace {self.switch} exists, but the lab has no "
                            f"state in {self.dir}; stop it (state: absent) first")
-        clash = route_owner(self.underlay)
-        if clash:
-            raise LabError(f"lab '{self.name}': underlay {self.underlay} is already routed on this machine via {clash} "
-                           "(another lab?); stop that, or choose another underlay")
+        for key, network in (("underlay", self.underlay), ("underlay6", self.underlay6)):
+            clash = route_owner(network)
+            if clash:
+                raise LabError(f"lab '{self.name}': {key} {network} is already routed on this machine via {clash} "
+                               f"(another lab?); stop that, or choose another {key}")
 
     def _addresses(self, state, wanted):
         """Host -> underlay address: kept for known hosts, the lowest free ones (from the 11th) for new ones."""
@@ -370,17 +407,24 @@ class Lab:
                 netlink_call(what, None, sock.link, "set", index=1, state="up")
                 eth0 = sock.link_lookup(ifname="eth0")[0]
                 netlink_call(what, None, sock.addr, "add", index=eth0, address=address, prefixlen=self.underlay.prefixlen)
+                # no duplicate address detection: the lab plans its addresses, and a host must answer at once
+                with setns_fd(host_fd, session.home_fd):
+                    pathlib.Path("/proc/sys/net/ipv6/conf/eth0/accept_dad").write_text("0")
+                netlink_call(what, None, sock.addr, "add", index=eth0, address=self.address6(address),
+                             prefixlen=self.underlay6.prefixlen, flags=IFA_F_NODAD)
                 netlink_call(what, None, sock.link, "set", index=eth0, state="up")
                 if host != UPSTREAM and spec.upstream:
                     netlink_call(f"default route of lab host {host}", None, sock.route, "add", dst="0.0.0.0/0",
                                  gateway=str(self.upstream_address))
+                    netlink_call(f"IPv6 default route of lab host {host}", None, sock.route, "add", dst="::/0",
+                                 gateway=self.upstream_address6)
             finally:
                 sock.close()
         finally:
             os.close(host_fd)
         self._save(state)
         if host == UPSTREAM:
-            self._start(state, host, "echo", [spec.python, "-c", ECHO_SERVER, address, str(ECHO_PORT)])
+            self._start(state, host, "echo", [spec.python, "-c", ECHO_SERVER, str(ECHO_PORT), address, self.address6(address)])
             _wait_port(address, ECHO_PORT, f"the echo service of {host}")
         self._sshd(state, host, wait=True)
 
@@ -471,13 +515,16 @@ class Lab:
             "ansible_python_interpreter": spec.python,
             "lab_name": self.name,
             "lab_upstream_address": str(self.upstream_address),
+            "lab_upstream_address6": self.upstream_address6,
             "lab_echo_port": ECHO_PORT,
         }
-        hosts = {h: {"ansible_host": a, "lab_underlay_address": a} for h, a in addresses.items() if h != UPSTREAM}
+        hosts = {h: {"ansible_host": a, "lab_underlay_address": a, "lab_underlay_address6": self.address6(a)}
+                 for h, a in addresses.items() if h != UPSTREAM}
         children = {"lab_hosts": {"hosts": hosts}}
         if UPSTREAM in addresses:
             children["lab_upstream"] = {"hosts": {UPSTREAM: {"ansible_host": addresses[UPSTREAM],
-                                                             "lab_underlay_address": addresses[UPSTREAM]}}}
+                                                             "lab_underlay_address": addresses[UPSTREAM],
+                                                             "lab_underlay_address6": self.upstream_address6}}}
         return json.dumps({"all": {"vars": common, "children": children}}, indent=2) + "\n"  # JSON is YAML
 
     # ------------------------------------------------------------ down
@@ -519,7 +566,7 @@ class Lab:
 
     def up(self, hosts=3, upstream=True):
         """Bring the lab to hosts (a count or names), outside Ansible; returns its state."""
-        spec = normalize_lab({"name": self.name, "hosts": hosts, "underlay": str(self.underlay),
+        spec = normalize_lab({"name": self.name, "hosts": hosts, "underlay": str(self.underlay), "underlay6": str(self.underlay6),
                               "upstream": upstream, "state_dir": str(self.dir.parent)})
         with Session(lock=False) as session:
             run_lab_plan(session, self, spec, check_mode=False)
@@ -530,7 +577,7 @@ class Lab:
         if state is None:
             return {"up": False}
         return {"up": True, "inventory": str(self.inventory), "hosts": {
-            host: {"address": info["address"], "processes_alive": self.alive(state, host),
+            host: {"address": info["address"], "address6": self.address6(info["address"]), "processes_alive": self.alive(state, host),
                    "ssh": port_open(info["address"], 22)} for host, info in state["hosts"].items()}}
 
     def exec(self, host, *argv, check=True):
@@ -553,12 +600,14 @@ def run_lab_plan(session, lab, spec, check_mode):
     addresses = lab.plan(plan, session, spec)
     result = plan.result(check_mode)
     if spec.state == "present":
-        result.update(name=lab.name, underlay=str(lab.underlay), key=str(lab.key), inventory=str(lab.inventory),
-                      hosts={h: {"address": a} for h, a in addresses.items() if h != UPSTREAM},
-                      upstream={"address": addresses[UPSTREAM], "echo_port": ECHO_PORT} if UPSTREAM in addresses else None)
+        result.update(name=lab.name, underlay=str(lab.underlay), underlay6=str(lab.underlay6), key=str(lab.key),
+                      inventory=str(lab.inventory),
+                      hosts={h: {"address": a, "address6": lab.address6(a)} for h, a in addresses.items() if h != UPSTREAM},
+                      upstream={"address": addresses[UPSTREAM], "address6": lab.upstream_address6, "echo_port": ECHO_PORT}
+                      if UPSTREAM in addresses else None)
     return result
 
 
 def run_lab(session, params, check_mode):
     spec = normalize_lab(params)
-    return run_lab_plan(session, Lab(spec.name, spec.state_dir, spec.underlay), spec, check_mode)
+    return run_lab_plan(session, Lab(spec.name, spec.state_dir, spec.underlay, spec.underlay6), spec, check_mode)

@@ -59,6 +59,15 @@ options:
         names and two ranges.
     type: str
     default: 198.51.100.0/24
+  underlay6:
+    description:
+      - The IPv6 underlay network, a /64 or larger. A host's IPv6 address in it is its IPv4 host number's
+        digits, so that V(198.51.100.11) is also V(2001:db8:100::11). The upstream host has one too, and the hosts'
+        IPv6 default route points at it. The machine's own end of the switch gets no IPv6 address.
+      - Like O(underlay), it must not be routed on the machine already, and cannot change while the lab is up.
+    type: str
+    default: 2001:db8:100::/64
+    version_added: 0.2.0
   upstream:
     description:
       - Start the upstream host (and point the hosts' default route at it).
@@ -103,15 +112,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 hosts:
-  description: Each host with its underlay address.
+  description: Each host with its underlay addresses.
   returned: when O(state=present)
   type: dict
-  sample: {"host1": {"address": "198.51.100.11"}, "host2": {"address": "198.51.100.12"}}
+  sample: {"host1": {"address": "198.51.100.11", "address6": "2001:db8:100::11"},
+           "host2": {"address": "198.51.100.12", "address6": "2001:db8:100::12"}}
 upstream:
-  description: The upstream host's address and echo port, or V(null) without one.
+  description: The upstream host's addresses and echo port, or V(null) without one.
   returned: when O(state=present)
   type: dict
-  sample: {"address": "198.51.100.254", "echo_port": 7007}
+  sample: {"address": "198.51.100.254", "address6": "2001:db8:100::254", "echo_port": 7007}
 key:
   description: The private key that reaches the hosts as root.
   returned: when O(state=present)
@@ -127,6 +137,12 @@ underlay:
   returned: when O(state=present)
   type: str
   sample: 198.51.100.0/24
+underlay6:
+  description: The IPv6 underlay network.
+  returned: when O(state=present)
+  type: str
+  sample: 2001:db8:100::/64
+  version_added: 0.2.0
 changes:
   description: What the run changed (or, in check mode, would change), one line per change.
   returned: always
@@ -136,7 +152,7 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, run_lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, run_lab
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 
 
@@ -146,6 +162,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         hosts=dict(type="raw", default=3),
         underlay=dict(type="str", default=DEFAULT_UNDERLAY),
+        underlay6=dict(type="str", default=DEFAULT_UNDERLAY6),
         upstream=dict(type="bool", default=True),
         inventory=dict(type="path"),
         python=dict(type="path"),

@@ -22,6 +22,8 @@ from support import ansible_env, namespaces, run_module, sh
 def machine_state():
     """What a lab may change on this machine while it is up, and must give back when it is down."""
     return {"links": sorted(os.listdir("/sys/class/net")), "routes": sh("ip", "route", "show", "table", "all").stdout,
+            "routes6": sh("ip", "-6", "route", "show", "table", "all").stdout,
+            "addresses": sh("ip", "-br", "addr").stdout.replace("DOWN", "").replace("UP", ""),
             "mounts": pathlib.Path("/proc/self/mounts").read_text(), "namespaces": namespaces()}
 
 
@@ -58,13 +60,21 @@ def test_present_again_grow_shrink_and_absent_leave_nothing(lab_args, tmp_path):
 
     made = run_module("lab", dict(args, hosts=2))
     assert made["changed"] and made["changes"] == predicted["changes"]
-    assert made["hosts"] == {"host1": {"address": "198.18.20.11"}, "host2": {"address": "198.18.20.12"}}
-    assert made["upstream"] == {"address": "198.18.20.254", "echo_port": 7007}
+    assert made["hosts"] == {"host1": {"address": "198.18.20.11", "address6": "2001:db8:100::11"},
+                             "host2": {"address": "198.18.20.12", "address6": "2001:db8:100::12"}}
+    assert made["upstream"] == {"address": "198.18.20.254", "address6": "2001:db8:100::254", "echo_port": 7007}
     assert set(os.listdir("/sys/class/net")) - set(before["links"]) == {"lnlabt10"}, "one veth in the machine's namespace"
     assert sh("ip", "route", "show", "198.18.20.0/24").stdout.startswith("198.18.20.0/24 dev lnlabt10")
+    assert "2001:db8" not in sh("ip", "-6", "addr").stdout + sh("ip", "-6", "route").stdout, "no IPv6 in the machine's namespace"
+    lab = Lab("lnlabt1", tmp_path, "198.18.20.0/24")
+    # IPv6 on the underlay, at once (no DAD), with a default route to the upstream, whose echo service sees the host
+    assert "2001:db8:100::11/64" in lab.exec("host1", "ip", "-6", "addr", "show", "dev", "eth0").stdout
+    assert "default via 2001:db8:100::254 dev eth0" in lab.exec("host1", "ip", "-6", "route").stdout
+    assert lab.exec("host1", "ping", "-6", "-c", "1", "-W", "2", "2001:db8:100::12", check=False).returncode == 0
+    echo = "import socket; print(socket.create_connection(('2001:db8:100::254', 7007), timeout=3).recv(100).decode())"
+    assert lab.exec("host2", "python3", "-c", echo).stdout.strip() == "2001:db8:100::12"
     rc, out = hostnames(str(tmp_path / "inv.yml"))
     assert rc == 0 and all(f"{h} | CHANGED | rc=0 >>\n{h}" in out for h in ("host1", "host2", "upstream")), out
-    lab = Lab("lnlabt1", tmp_path, "198.18.20.0/24")
     first_pids = {h: i["pid"] for h, i in lab.state()["hosts"].items()}
 
     again = run_module("lab", dict(args, hosts=2))
@@ -72,8 +82,8 @@ def test_present_again_grow_shrink_and_absent_leave_nothing(lab_args, tmp_path):
     assert not run_module("lab", dict(args, hosts=2), check_mode=True)["changed"]
 
     grown = run_module("lab", dict(args, hosts=4))
-    assert grown["changes"][:2] == ["start host host3 of lab 'lnlabt1' at 198.18.20.13",
-                                    "start host host4 of lab 'lnlabt1' at 198.18.20.14"]
+    assert grown["changes"][:2] == ["start host host3 of lab 'lnlabt1' at 198.18.20.13 and 2001:db8:100::13",
+                                    "start host host4 of lab 'lnlabt1' at 198.18.20.14 and 2001:db8:100::14"]
     assert {h: i["pid"] for h, i in lab.state()["hosts"].items() if h in first_pids} == first_pids, "hosts that stay stay"
     assert hostnames(str(tmp_path / "inv.yml"))[0] == 0
 
@@ -115,7 +125,7 @@ def test_a_dead_sshd_is_restarted_and_a_dead_host_rebuilt(lab_args, tmp_path):
         os.kill(proc["pid"], signal.SIGKILL)
     time.sleep(0.2)
     rebuilt = run_module("lab", args)
-    assert rebuilt.get("changes", [None])[0] == "rebuild host web of lab 'lnlabt2' at 198.18.21.11", rebuilt
+    assert rebuilt.get("changes", [None])[0] == "rebuild host web of lab 'lnlabt2' at 198.18.21.11 and 2001:db8:100::11", rebuilt
     assert lab.exec("web", "hostname").stdout.strip() == "web" and hostnames(str(lab.inventory))[0] == 0
     assert not run_module("lab", args)["changed"]
 
@@ -147,11 +157,21 @@ def test_two_labs_at_once_with_their_own_names_and_ranges(lab_args):
     ({"underlay": "198.18.30.0/29"}, "at least 16 addresses"),
     ({"underlay": "2001:db8::/64"}, "must be an IPv4 network"),
     ({"underlay": "machine's own"}, "already routed on this machine via"),
+    ({"underlay6": "198.18.30.0/24"}, "underlay6 198.18.30.0/24 must be a unicast IPv6 network of /64 or larger"),
+    ({"underlay6": "2001:db8:100::/96"}, "of /64 or larger"),
+    ({"underlay6": "fe80::/64"}, "must be a unicast IPv6 network"),
+    ({"underlay6": "2001:db8::1::/64"}, "is not a network in CIDR form"),
+    ({"underlay6": "machine's own"}, "is already routed on this machine via"),
 ])
 def test_bad_input_fails_before_any_change(lab_args, args, message):
     if args.get("underlay") == "machine's own":  # a range this machine routes already (nothing is sent to it)
         args["underlay"] = next(r["dst"] for r in json.loads(sh("ip", "-j", "-4", "route").stdout)
                                 if r["dst"] != "default" and int(r["dst"].split("/")[1]) <= 28)
+    if args.get("underlay6") == "machine's own":
+        args["underlay6"] = next((r["dst"] for r in json.loads(sh("ip", "-j", "-6", "route").stdout or "[]")
+                                  if r["dst"] not in ("default", "fe80::/64") and int(r["dst"].split("/")[1]) <= 64), None)
+        if args["underlay6"] is None:
+            pytest.skip("this machine routes no IPv6 network of /64 or larger to try")
     before = machine_state()
     result = run_module("lab", lab_args(args.pop("name", "lnlabt5"), args.pop("underlay", "198.18.24.0/24"), **args))
     assert result.get("failed") and message in result["msg"], result.get("msg")
@@ -164,5 +184,7 @@ def test_a_range_another_lab_holds_is_refused(lab_args):
     assert result.get("failed") and "198.18.25.0/25 is already routed on this machine via lnlabt60" in result["msg"]
     moved = run_module("lab", lab_args("lnlabt6", "198.18.26.0/24", hosts=1))
     assert moved.get("failed") and "is up on underlay 198.18.25.0/24, not 198.18.26.0/24" in moved["msg"]
+    moved6 = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, underlay6="2001:db8:101::/64"))
+    assert moved6.get("failed") and "is up on underlay6 2001:db8:100::/64, not 2001:db8:101::/64" in moved6["msg"]
     alone = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, upstream=False))
     assert alone.get("failed") and "is up with its upstream host (stop it first to change that)" in alone["msg"]
