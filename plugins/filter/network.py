@@ -9,7 +9,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils import _topology
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
-    bridge_subnet as _bridge_subnet, container_items as _container_items, fleet_routes as _fleet_routes, plan_fleet_subnets)
+    bridge_subnet as _bridge_subnet, container_items as _container_items, fleet_routes as _fleet_routes, plan_fleet_subnets,
+    underlay_address6 as _underlay_address6)
 
 
 def _filter_errors(func):
@@ -33,13 +34,18 @@ def fleet_subnets(hosts, cluster_cidr, host_prefix, fixed=None, current=None):
 
 
 @_filter_errors
-def bridge_subnet(info, bridge):
-    return _bridge_subnet(info, bridge)
+def bridge_subnet(info, bridge, family=4):
+    return _bridge_subnet(info, bridge, family)
 
 
 @_filter_errors
-def fleet_routes(subnets, addresses, me, state="present"):
-    return _fleet_routes(subnets, addresses, me, state)
+def underlay_address6(info, address):
+    return _underlay_address6(info, address)
+
+
+@_filter_errors
+def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
+    return _fleet_routes(subnets, addresses, me, state, subnets6, addresses6)
 
 
 @_filter_errors
@@ -60,5 +66,6 @@ def topology_mermaid(infos, hosts=None):
 class FilterModule:
     def filters(self):
         return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
+                "underlay_address6": underlay_address6,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
                 "topology_mermaid": topology_mermaid}

@@ -257,20 +257,52 @@ def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=Non
     return {host: str(net) for host, net in assigned.items()}
 
 
-def bridge_subnet(info, bridge):
-    """The subnet of the first IPv4 address on the bridge, from netns_info's host view ('' if none)."""
-    for link in ((info or {}).get("host") or {}).get("links", []):
+def _host_links(info):
+    return ((info or {}).get("host") or {}).get("links", [])
+
+
+def bridge_subnet(info, bridge, family=4):
+    """The subnet of the bridge's first address of that family (IPv6: not link-local), from netns_info's host view
+    ('' if none)."""
+    for link in _host_links(info):
         if link.get("name") == bridge:
             for addr in link.get("addresses", []):
                 iface = ipaddress.ip_interface(addr)
-                if iface.version == 4:
+                if iface.version == int(family) and not (iface.version == 6 and iface.is_link_local):
                     return str(iface.network)
     return ""
 
 
-def fleet_routes(subnets, addresses, me, state="present"):
-    """host-gw: on host me, a route to every other host's subnet via that host's underlay address."""
-    missing = sorted(h for h in subnets if h != me and not addresses.get(h))
-    if missing:
-        raise InvalidInput(f"fleet: no underlay address for hosts {missing}")
-    return [{"dest": subnets[h], "gateway": str(addresses[h]), "state": state} for h in sorted(subnets) if h != me]
+def underlay_address6(info, address):
+    """A host's IPv6 underlay address: address itself when it is IPv6, else the first global IPv6 address of the
+    link that holds the IPv4 address, from netns_info's host view ('' if none)."""
+    try:
+        ip = ipaddress.ip_address(str(address))
+    except ValueError:
+        return ""  # a host name: nothing to match
+    if ip.version == 6:
+        return str(ip)
+    for link in _host_links(info):
+        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
+        if any(i.ip == ip for i in ifaces):
+            return next((str(i.ip) for i in ifaces if i.version == 6 and not i.is_link_local), "")
+    return ""
+
+
+def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
+    """host-gw: on host me, a route to every other host's subnet via that host's underlay address, per family."""
+    routes = []
+    for family, subnet_of, address_of in ((4, subnets or {}, addresses or {}), (6, subnets6 or {}, addresses6 or {})):
+        missing = sorted(h for h in subnet_of if h != me and not address_of.get(h))
+        if missing:
+            raise InvalidInput(f"fleet: no IPv{family} underlay address for hosts {missing}"
+                               + (": set fleet_network_address6, or give the link that holds the host's IPv4 "
+                                  "underlay address a global IPv6 address" if family == 6 else ""))
+        for host in sorted(subnet_of):
+            if host != me:
+                gateway = validate.ip_address(address_of[host], f"fleet: IPv{family} underlay address of host '{host}'")
+                if gateway.version != family:
+                    raise InvalidInput(f"fleet: IPv{family} underlay address of host '{host}' is {gateway}, an IPv"
+                                       f"{gateway.version} address")
+                routes.append({"dest": subnet_of[host], "gateway": str(gateway), "state": state})
+    return routes

@@ -41,6 +41,10 @@ def _check_clean(fleet, module):
         assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
         assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
         assert fleet.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", f"hosts files left on {host}"
+        for family in ("-4", "-6"):  # the lab's own: connected routes and the default route to the upstream
+            routes = json.loads(fleet.exec(host, "ip", "-j", family, "route").stdout or "[]")
+            left = [r["dst"] for r in routes if r["dst"] != "default" and (r.get("gateway") or r.get("dev") != "eth0")]
+            assert not left, f"{module} left routes on {host}: {left}"
         for tool in ("nft list ruleset", "iptables-nft-save", "iptables-legacy-save"):
             out = fleet.exec(host, *tool.split(), check=False).stdout
             assert "linuxns" not in out.lower(), f"{module} left rules on {host} ({tool})"

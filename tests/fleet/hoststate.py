@@ -15,8 +15,10 @@ def ping(lab, host, ns, address):
     return ns_exec(lab, host, ns, "ping", "-c", "1", "-W", "1", "-q", address).returncode == 0
 
 
-def address_of(lab, host, ns, dev="eth0"):
-    out = json.loads(ns_exec(lab, host, ns, "ip", "-j", "-4", "addr", "show", "dev", dev, check=True).stdout)
+def address_of(lab, host, ns, dev="eth0", family=4):
+    """The first address of that family (IPv6: global) of a container's link."""
+    out = json.loads(ns_exec(lab, host, ns, "ip", "-j", f"-{family}", "addr", "show", "dev", dev, "scope", "global",
+                             check=True).stdout)
     return out[0]["addr_info"][0]["local"]
 
 
@@ -49,7 +51,8 @@ def snapshot(lab, host):
 def echo_server(lab, host, ns, address, port):
     """Start a one-connection echo service in a container; returns its Popen (it exits after one connection)."""
     pid = lab.state()["hosts"][host]["pid"]
-    code = (f"import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+    family = "socket.AF_INET6" if ":" in address else "socket.AF_INET"
+    code = (f"import socket; s = socket.socket({family}); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
             f"s.bind(({address!r}, {port})); s.listen(1); s.settimeout(10); c, p = s.accept(); c.sendall(p[0].encode())")
     proc = subprocess.Popen(["nsenter", "-t", str(pid), "--net", "--mount", "--", "ip", "netns", "exec", ns,
                              "python3", "-c", code])

@@ -4,53 +4,101 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 
 import pytest
 
 from hoststate import address_of, echo_server, ping, source_seen
+from support import WHOAMI_CLIENT
+
+# answers each TCP connection on the port, on both families, with the client's address
+WHOAMI_DUAL = """
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", int(sys.argv[1]))); s.listen(16)
+print("ready", flush=True)
+while True:
+    c, peer = s.accept(); c.sendall(f"{peer[0]}\\n".encode()); c.close()
+"""
 
 pytestmark = pytest.mark.slow
 HOSTS = ("host1", "host2", "host3")
 
 
-def bridge_subnet(lab, host):
-    out = json.loads(lab.exec(host, "ip", "-j", "-4", "addr", "show", "dev", "br-fleet", check=True).stdout)
+def bridge_subnet(lab, host, family=4):
+    out = json.loads(lab.exec(host, "ip", "-j", f"-{family}", "addr", "show", "dev", "br-fleet", "scope", "global",
+                              check=True).stdout)
     info = out[0]["addr_info"][0]
     return str(ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}").network)
 
 
+def gateway_routes(lab, host, family):
+    return {r["dst"]: r.get("gateway") for r in json.loads(lab.exec(host, "ip", "-j", f"-{family}", "route", check=True).stdout)}
+
+
 def test_fleet(lab, playbook):
-    extra = ("-e", "containers_per_host=2")
-    # two hosts first, then the whole fleet: hosts keep their subnets when the inventory changes
+    extra = ("-e", "containers_per_host=2", "-e", json.dumps({"app1_ports": ["8080:80"]}))
+    # two hosts first, then the whole fleet: hosts keep their subnets (both families) when the inventory changes
     playbook("playbooks/fleet.yml", "-l", "host2,host3", *extra)
-    early = {h: bridge_subnet(lab, h) for h in ("host2", "host3")}
-    assert early == {"host2": "10.244.0.0/24", "host3": "10.244.1.0/24"}
+    early = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in ("host2", "host3")}
+    assert early == {"host2": ("10.244.0.0/24", "fd42::/64"), "host3": ("10.244.1.0/24", "fd42:0:0:1::/64")}
     checked = playbook("playbooks/fleet.yml", "--check", *extra)
     assert checked.hosts["host1"]["changed"] > 0 and "br-fleet" not in lab.exec("host1", "ip", "-br", "link").stdout
     playbook("playbooks/fleet.yml", *extra)
-    subnets = {h: bridge_subnet(lab, h) for h in HOSTS}
-    assert subnets == dict(early, host1="10.244.2.0/24")
+    subnets = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in HOSTS}
+    assert subnets == dict(early, host1=("10.244.2.0/24", "fd42:0:0:2::/64"))
 
     addresses = lab.state()["hosts"]
+    underlay = {h: (info["address"], lab.address6(info["address"])) for h, info in addresses.items()}
     for host in HOSTS:
-        routes = {r["dst"]: r.get("gateway") for r in json.loads(lab.exec(host, "ip", "-j", "route", check=True).stdout)}
-        for other in HOSTS:
-            if other != host:
-                assert routes[subnets[other]] == addresses[other]["address"], f"{host} routes {other}'s subnet via it"
+        for family in (4, 6):
+            routes = gateway_routes(lab, host, family)
+            for other in HOSTS:
+                if other != host:
+                    assert routes[subnets[other][family // 6]] == underlay[other][family // 6], \
+                        f"{host} routes {other}'s IPv{family} subnet via its IPv{family} underlay address"
 
-    containers = [(h, c, address_of(lab, h, c)) for h in HOSTS for c in ("app1", "app2")]
-    unreachable = [(h, c, ip) for h, c, _own in containers for h2, c2, ip in containers
+    # the full matrix, both families: every container pings every other one, on its host and across the fleet
+    matrix = {f: [(h, c, address_of(lab, h, c, family=f)) for h in HOSTS for c in ("app1", "app2")] for f in (4, 6)}
+    unreachable = [(h, c, ip) for f in (4, 6) for h, c, _own in matrix[f] for h2, c2, ip in matrix[f]
                    if (h, c) != (h2, c2) and not ping(lab, h, c, ip)]
     assert not unreachable, f"ping matrix: {unreachable}"
 
-    target = address_of(lab, "host2", "app1")
-    server = echo_server(lab, "host2", "app1", target, 7100)
+    for family in (4, 6):
+        target = address_of(lab, "host2", "app1", family=family)
+        server = echo_server(lab, "host2", "app1", target, 7100)
+        try:
+            assert source_seen(lab, "host1", "app1", target, 7100) == address_of(lab, "host1", "app1", family=family), \
+                f"no NAT in the cluster (IPv{family})"
+        finally:
+            server.wait(timeout=10)
+        upstream = underlay["upstream"][family // 6]
+        assert source_seen(lab, "host1", "app1", upstream, 7007) == underlay["host1"][family // 6], \
+            f"IPv{family} NAT out of the cluster"
+
+    # a port published on every address answers on both families, from another host, which it sees as itself
+    server = subprocess.Popen(["nsenter", "-t", str(addresses["host1"]["pid"]), "--net", "--mount", "--", "ip", "netns",
+                               "exec", "app1", "python3", "-c", WHOAMI_DUAL, "80"], stdout=subprocess.PIPE, text=True)
     try:
-        assert source_seen(lab, "host1", "app1", target, 7100) == address_of(lab, "host1", "app1"), "no NAT in the cluster"
+        assert server.stdout.readline().strip() == "ready"
+        for family in (4, 6):
+            seen = lab.exec("host2", "python3", "-c", WHOAMI_CLIENT, "tcp", underlay["host1"][family // 6], "8080").stdout
+            assert seen.strip().removeprefix("::ffff:") == underlay["host2"][family // 6], f"published port over IPv{family}"
     finally:
-        server.wait(timeout=10)
-    upstream = addresses["upstream"]["address"]
-    assert source_seen(lab, "host1", "app1", upstream, 7007) == addresses["host1"]["address"], "NAT out of the cluster"
+        server.kill()
+        server.wait()
+
+    # IPv6 without masquerade, when the upstream routes the hosts' subnets: it sees the container itself
+    no_masq = ("-e", json.dumps({"fleet_network_masquerade6": False}))
+    assert playbook("playbooks/fleet.yml", *extra, *no_masq, "--check").changed == 3
+    assert playbook("playbooks/fleet.yml", *extra, *no_masq).changed == 3
+    lab.exec("upstream", "ip", "-6", "route", "add", subnets["host1"][1], "via", underlay["host1"][1])
+    try:
+        assert source_seen(lab, "host1", "app1", underlay["upstream"][1], 7007) == address_of(lab, "host1", "app1", family=6)
+        assert source_seen(lab, "host1", "app1", underlay["upstream"][0], 7007) == underlay["host1"][0], "IPv4 still NAT"
+    finally:
+        lab.exec("upstream", "ip", "-6", "route", "del", subnets["host1"][1], "via", underlay["host1"][1])
+    assert playbook("playbooks/fleet.yml", *extra).changed == 3
 
     assert playbook("playbooks/fleet.yml", *extra).changed == 0
     assert playbook("playbooks/fleet.yml", "--check", *extra).changed == 0
@@ -60,4 +108,5 @@ def test_fleet(lab, playbook):
         assert lab.exec(host, "ip", "netns", "list").stdout.strip() == ""
         assert "br-fleet" not in lab.exec(host, "ip", "-br", "link").stdout
         assert "10.244." not in lab.exec(host, "ip", "route").stdout
+        assert "fd42" not in lab.exec(host, "ip", "-6", "route").stdout
         assert "linuxns" not in lab.exec(host, "nft", "list", "ruleset").stdout

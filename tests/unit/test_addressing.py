@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
-    bridge_subnet, fleet_routes, host_end_name, plan_bridge_network, plan_fleet_subnets)
+    bridge_subnet, fleet_routes, host_end_name, plan_bridge_network, plan_fleet_subnets, underlay_address6)
 
 
 def eth0(**addresses):
@@ -111,10 +111,37 @@ def test_fleet_routes_and_bridge_subnet():
     assert fleet_routes(subnets, addresses, "h1") == [
         {"dest": "10.244.1.0/24", "gateway": "198.51.100.12", "state": "present"},
         {"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"}]
-    with pytest.raises(InvalidInput, match="no underlay address"):
+    with pytest.raises(InvalidInput, match="no IPv4 underlay address"):
         fleet_routes(subnets, {"h1": "x"}, "h1")
     host = {"host": {"links": [{"name": "br-fleet", "addresses": ["fe80::1/64", "10.244.3.1/24"]}]}}
     assert bridge_subnet(host, "br-fleet") == "10.244.3.0/24" and bridge_subnet(host, "br0") == ""
+    assert bridge_subnet(host, "br-fleet", 6) == ""
+
+
+def test_fleet_routes_and_addresses_of_both_families():
+    subnets6 = {"h1": "fd42::/64", "h2": "fd42:0:0:1::/64"}
+    addresses6 = {"h1": "2001:db8:100::11", "h2": "2001:db8:100::12"}
+    assert fleet_routes({"h1": "10.244.0.0/24", "h2": "10.244.1.0/24"}, {"h1": "198.51.100.11", "h2": "198.51.100.12"},
+                        "h1", "present", subnets6, addresses6) == [
+        {"dest": "10.244.1.0/24", "gateway": "198.51.100.12", "state": "present"},
+        {"dest": "fd42:0:0:1::/64", "gateway": "2001:db8:100::12", "state": "present"}]
+    assert fleet_routes({}, {}, "h2", "absent", subnets6, addresses6) == [
+        {"dest": "fd42::/64", "gateway": "2001:db8:100::11", "state": "absent"}]
+    with pytest.raises(InvalidInput, match=r"no IPv6 underlay address for hosts \['h2'\]: set fleet_network_address6"):
+        fleet_routes({}, {}, "h1", "present", subnets6, {"h1": "2001:db8:100::11"})
+    with pytest.raises(InvalidInput, match="IPv6 underlay address of host 'h2' is 198.51.100.12, an IPv4 address"):
+        fleet_routes({}, {}, "h1", "present", subnets6, {"h2": "198.51.100.12"})
+    host = {"host": {"links": [
+        {"name": "eth0", "addresses": ["198.51.100.11/24", "2001:db8:100::11/64", "fe80::1/64"]},
+        {"name": "br-fleet", "addresses": ["10.244.3.1/24", "fd42:0:0:3::1/64", "fe80::2/64"]}]}}
+    assert bridge_subnet(host, "br-fleet", 6) == "fd42:0:0:3::/64"
+    assert underlay_address6(host, "198.51.100.11") == "2001:db8:100::11"
+    assert underlay_address6(host, "2001:db8:7::1") == "2001:db8:7::1"
+    assert underlay_address6(host, "198.51.100.99") == "" and underlay_address6(host, "host1.example") == ""
+    assert underlay_address6({"host": {"links": [{"name": "eth0", "addresses": ["198.51.100.11/24", "fe80::1/64"]}]}},
+                             "198.51.100.11") == ""
+    v6 = plan_fleet_subnets("fd42::/48", 64, ["h1", "h2", "h3"], current={"h2": "fd42:0:0:5::/64"})
+    assert v6 == {"h2": "fd42:0:0:5::/64", "h1": "fd42::/64", "h3": "fd42:0:0:1::/64"}
 
 
 def test_ipv6_addresses_follow_the_same_rules():
