@@ -30,7 +30,7 @@ sys.path.insert(0, str(collections_root()))
 from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
 
 ROLE_HOST, SCRIPT_HOST, CNI_HOST = "host1", "host2", "host3"
-GATEWAY = "10.100.0.1"
+GATEWAY, GATEWAY6 = "10.100.0.1", "fd42:100::1"
 METHODS = [
     ("role_first", "bridge_network role, first run (ansible-playbook over SSH)"),
     ("role_rerun", "bridge_network role, re-run (changed=0)"),
@@ -38,6 +38,8 @@ METHODS = [
     ("role_teardown", "bridge_network role, state: absent"),
     ("ports_first", "bridge_network role, one published port per container, first run"),
     ("ports_rerun", "bridge_network role, one published port per container, re-run (changed=0)"),
+    ("dual_first", "bridge_network role, dual-stack (IPv4 + IPv6), first run"),
+    ("dual_rerun", "bridge_network role, dual-stack (IPv4 + IPv6), re-run (changed=0)"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
     ("cni_del", "CNI bridge plugin: DEL + netns del per container"),
@@ -64,13 +66,12 @@ def timed_exec(lab, host, *argv):
     return time.monotonic() - start
 
 
-def verify(lab, host, n):
-    """A working network: c1 reaches the gateway and (if there is one) c2."""
+def verify(lab, host, n, family=4):
+    """A working network: c1 reaches the gateway and (if there is one) c2, on that family."""
+    targets = [GATEWAY if family == 4 else GATEWAY6]
     if n >= 2:
-        out = lab.exec(host, "ip", "-n", "c2", "-4", "-o", "addr", "show", "scope", "global").stdout.split()
-        targets = [out[3].split("/")[0], GATEWAY]
-    else:
-        targets = [GATEWAY]
+        out = lab.exec(host, "ip", "-n", "c2", f"-{family}", "-o", "addr", "show", "scope", "global").stdout.split()
+        targets.insert(0, out[3].split("/")[0])
     for target in targets:
         if lab.exec(host, "ip", "netns", "exec", "c1", "ping", "-c", "1", "-W", "2", "-q", target, check=False).returncode:
             raise BenchError(f"{host}: c1 cannot reach {target}: that method did not build a working network")
@@ -110,6 +111,18 @@ def bench_single_host(lab, n, results, datadir):
     playbook(lab, "bench/playbooks/bridge.yml", *ports, "-e", "state=absent")
     verify_clean(lab, ROLE_HOST)
 
+    dual = (*extra, "-e", "dual=true")
+    t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *dual)
+    verify(lab, ROLE_HOST, n)
+    verify(lab, ROLE_HOST, n, family=6)
+    results["dual_first"].setdefault(n, []).append(t)
+    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *dual)
+    if changed:
+        raise BenchError(f"dual-stack re-run at N={n} reported changed={changed}")
+    results["dual_rerun"].setdefault(n, []).append(t)
+    playbook(lab, "bench/playbooks/bridge.yml", *dual, "-e", "state=absent")
+    verify_clean(lab, ROLE_HOST)
+
     results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
     verify(lab, SCRIPT_HOST, n)
     lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
@@ -124,7 +137,7 @@ def bench_single_host(lab, n, results, datadir):
 
 def bench_fleet(lab, hosts, containers, results):
     limit = ",".join(f"host{i}" for i in range(1, hosts + 1))
-    extra = ("-l", limit, "-e", f"containers_per_host={containers}")
+    extra = ("-l", limit, "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4, as the earlier rows
     first, _changed = playbook(lab, "playbooks/fleet.yml", *extra)
     for host in ("host1", f"host{hosts}"):
         if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q",
@@ -173,6 +186,10 @@ def targets(rows, fleet, sizes):
             f"{med('ports_first', 250):.2f} s vs {med('role_first', 250):.2f} s", med("ports_first", 250) <= 1.5 * med("role_first", 250))
         add("one published port per container: re-run at N=250 within 1.5 x the same without ports",
             f"{med('ports_rerun', 250):.2f} s vs {med('role_rerun', 250):.2f} s", med("ports_rerun", 250) <= 1.5 * med("role_rerun", 250))
+        for kind in ("first", "rerun"):
+            add(f"dual-stack: {'first run' if kind == 'first' else 're-run'} at N=250 within 1.5 x IPv4-only",
+                f"{med('dual_' + kind, 250):.2f} s vs {med('role_' + kind, 250):.2f} s",
+                med("dual_" + kind, 250) <= 1.5 * med("role_" + kind, 250))
     if 100 in sizes:
         add("role first run at N=100 no slower than 1.3 x CNI", f"{med('role_first', 100):.2f} s vs {1.3 * med('cni_add', 100):.2f} s",
             med("role_first", 100) <= 1.3 * med("cni_add", 100))

@@ -5,6 +5,7 @@ Run through `make demo` (which sets up first); `make demo-down` removes everythi
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import pathlib
 import re
@@ -50,6 +51,13 @@ def in_container(lab, host, ns, *argv):
     return lab.exec(host, "ip", "netns", "exec", ns, *argv, check=False)
 
 
+def global_addresses(lab, host, ns, dev, family):
+    """The global addresses of one family of a link, on the host (ns None) or in a container."""
+    argv = ("ip", "-j", f"-{family}", "addr", "show", "dev", dev, "scope", "global")
+    out = lab.exec(host, *argv, check=False) if ns is None else in_container(lab, host, ns, *argv)
+    return json.loads(out.stdout)[0]["addr_info"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=3)
@@ -76,77 +84,86 @@ def main():
     state = lab.state()
     hosts = sorted(h for h in state["hosts"] if h != "upstream")
     containers = [f"app{i}" for i in range(1, args.containers + 1)]
-    print(f"{'host':8} {'underlay':16} {'subnet':16} containers")
-    everyone = []
+    underlay = {h: (info["address"], lab.address6(info["address"])) for h, info in state["hosts"].items()}
+    print(f"{'host':8} {'underlay':18} {'subnet':18} containers")
+    everyone = {4: [], 6: []}  # family -> (host, container, address)
     for host in hosts:
-        bridge = json.loads(lab.exec(host, "ip", "-j", "-4", "addr", "show", "dev", "br-fleet").stdout)[0]["addr_info"][0]
-        subnet = f"{bridge['local'].rsplit('.', 1)[0]}.0/{bridge['prefixlen']}"
-        addrs = []
-        for ns in containers:
-            info = json.loads(in_container(lab, host, ns, "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)
-            addrs.append(info[0]["addr_info"][0]["local"])
-            everyone.append((host, ns, addrs[-1]))
-        print(f"{host:8} {state['hosts'][host]['address']:16} {subnet:16} " +
-              ", ".join(f"{ns} {ip}" for ns, ip in zip(containers, addrs)))
+        for family in (4, 6):
+            bridge = global_addresses(lab, host, None, "br-fleet", family)[0]
+            addrs = []
+            for ns in containers:
+                addrs.append(global_addresses(lab, host, ns, "eth0", family)[0]["local"])
+                everyone[family].append((host, ns, addrs[-1]))
+            subnet = str(ipaddress.ip_interface(f"{bridge['local']}/{bridge['prefixlen']}").network)
+            print(f"{host if family == 4 else '':8} {underlay[host][family // 6]:18} {subnet:18} " +
+                  ", ".join(f"{ns} {ip}" for ns, ip in zip(containers, addrs)))
 
-    # the datapath, proven by playbooks/verify.yml (linuxns.net.reachability in every container), drawn as a matrix
+    # the datapath, proven by playbooks/verify.yml (linuxns.net.reachability in every container), drawn as matrices
     report = pathlib.Path("/tmp") / f"linuxns-{lab.name}-verify.json"
     rows.append(("verify.yml (every container to every other, and out)",
                  *timed_playbook(lab, "playbooks/verify.yml", "-e", f"verify_report={report}")))
     results = {(host, row["source"], row["address"]): row for host, matrix in json.loads(report.read_text()).items()
                for row in matrix}
     report.unlink()
-    labels = [f"{h[-1]}/{ns}" for h, ns, _ip in everyone]
-    width = max(len(x) for x in labels) + 1
     ok = total = 0
-    print(f"\nreachability matrix (rows reach columns; host number/container)\n{'':{width}}"
-          + "".join(f"{x:>{width}}" for x in labels))
-    for (host, ns, _ip), label in zip(everyone, labels):
-        cells = []
-        for (h2, ns2, ip) in everyone:
-            row = results.get((host, ns, ip))
-            if (host, ns) == (h2, ns2) or row is None:
-                cells.append("-")
-                continue
-            ok, total = ok + row["ok"], total + 1
-            cells.append("ok" if row["ok"] else row["result"])
-        print(f"{label:{width}}" + "".join(f"{c:>{width}}" for c in cells))
+    for family in (4, 6):
+        labels = [f"{h[-1]}/{ns}" for h, ns, _ip in everyone[family]]
+        width = max(len(x) for x in labels) + 1
+        print(f"\nIPv{family} reachability matrix (rows reach columns; host number/container)\n{'':{width}}"
+              + "".join(f"{x:>{width}}" for x in labels))
+        for (host, ns, _ip), label in zip(everyone[family], labels):
+            cells = []
+            for (h2, ns2, ip) in everyone[family]:
+                row = results.get((host, ns, ip))
+                if (host, ns) == (h2, ns2) or row is None:
+                    cells.append("-")
+                    continue
+                ok, total = ok + row["ok"], total + 1
+                cells.append("ok" if row["ok"] else row["result"])
+            print(f"{label:{width}}" + "".join(f"{c:>{width}}" for c in cells))
     print(f"{ok}/{total} pairs as expected")
 
     pictures = pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures"
     timed_playbook(lab, "playbooks/inspect.yml", "-e", f"inspect_picture_dir={pictures}")
     picture = pictures / ("fleet.svg" if (pictures / "fleet.svg").exists() else "fleet.dot")
-    print(f"\nthe fleet's picture: {picture}")
+    print(f"\nthe fleet's picture: {picture}\n")
 
-    upstream = state["hosts"]["upstream"]["address"]
-    src_host, src_ns, src_ip = everyone[0]
-    seen = in_container(lab, src_host, src_ns, "python3", "-c", ECHO.format(upstream, 7007)).stdout.strip()
-    print(f"\n{src_host}/{src_ns} ({src_ip}) -> upstream {upstream}: the upstream sees {seen} "
-          f"({'the host: masqueraded' if seen == state['hosts'][src_host]['address'] else 'NOT masqueraded'})")
+    masqueraded = True
+    for family in (4, 6):
+        upstream = underlay["upstream"][family // 6]
+        src_host, src_ns, src_ip = everyone[family][0]
+        seen = in_container(lab, src_host, src_ns, "python3", "-c", ECHO.format(upstream, 7007)).stdout.strip()
+        masqueraded = masqueraded and seen == underlay[src_host][family // 6]
+        print(f"{src_host}/{src_ns} ({src_ip}) -> upstream {upstream}: the upstream sees {seen} "
+              f"({'the host: masqueraded' if seen == underlay[src_host][family // 6] else 'NOT masqueraded'})")
 
-    # a published service (docker run -p 8080:80), reached from another host, which it sees as itself
+    # a published service (docker run -p 8080:80), reached from another host on both families, which it sees as itself
     server_host, client_host = hosts[0], hosts[1 % len(hosts)]
     server = subprocess.Popen(["nsenter", "-t", str(state["hosts"][server_host]["pid"]), "--net", "--mount", "--",
                                "ip", "netns", "exec", "app1", "python3", "-c", WHOAMI_SERVER, "80"],
                               stdout=subprocess.PIPE, text=True)
+    published_ok = True
     try:
         server.stdout.readline()
-        address = state["hosts"][server_host]["address"]
-        seen = lab.exec(client_host, "python3", "-c", WHOAMI_CLIENT, "tcp", address, "8080").stdout.strip()
+        for family in (4, 6):
+            address = underlay[server_host][family // 6]
+            seen = lab.exec(client_host, "python3", "-c", WHOAMI_CLIENT, "tcp", address, "8080").stdout.strip()
+            seen = seen
+            client_address = underlay[client_host][family // 6]
+            published_ok = published_ok and seen == client_address
+            shown = f"[{address}]" if family == 6 else address
+            print(f"{client_host} -> {server_host} {shown}:8080 (published {PUBLISHED[0]} of {server_host}/app1): the "
+                  f"service sees {seen} ({'the client itself: no NAT' if seen == client_address else 'NOT the client'})")
     finally:
         server.kill()
         server.wait()
-    client_address = state["hosts"][client_host]["address"]
-    print(f"{client_host} -> {server_host} {address}:8080 (published {PUBLISHED[0]} of {server_host}/app1): the service "
-          f"sees {seen} ({'the client itself: no NAT' if seen == client_address else 'NOT the client'})")
-    published_ok = seen == client_address
 
     print("\ntimings")
     for label, seconds, changed in rows:
         note = "" if changed is None else f"   changed={changed}"
         print(f"  {label:56} {seconds:6.2f} s{note}")
     print("\nSee it all: make inspect        Tear it down: make demo-down")
-    return 0 if ok == total and total > 0 and rows[2][2] == 0 and published_ok else 1
+    return 0 if ok == total and total > 0 and rows[2][2] == 0 and published_ok and masqueraded else 1
 
 
 if __name__ == "__main__":

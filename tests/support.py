@@ -121,17 +121,20 @@ def ansible_env(**extra):
 WHOAMI_SERVER = r"""
 import selectors, socket, sys
 sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):
-    tcp = socket.socket(); tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", port)); tcp.listen(64); sel.register(tcp, selectors.EVENT_READ, "tcp")
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("0.0.0.0", port)); sel.register(udp, selectors.EVENT_READ, "udp")
+for port in map(int, sys.argv[1:]):  # both families on one socket each; IPv4 clients show as themselves
+    for kind, proto in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp")):
+        s = socket.socket(socket.AF_INET6, kind); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", port))
+        if proto == "tcp":
+            s.listen(64)
+        sel.register(s, selectors.EVENT_READ, proto)
 print("ready", flush=True)
 while True:
     for key, _ in sel.select():
         if key.data == "tcp":
-            conn, peer = key.fileobj.accept(); conn.sendall(f"{peer[0]}\n".encode()); conn.close()
+            conn, peer = key.fileobj.accept(); conn.sendall(f"{peer[0].removeprefix('::ffff:')}\n".encode()); conn.close()
         else:
-            data, peer = key.fileobj.recvfrom(512); key.fileobj.sendto(f"{peer[0]}\n".encode(), peer)
+            data, peer = key.fileobj.recvfrom(512); key.fileobj.sendto(f"{peer[0].removeprefix('::ffff:')}\n".encode(), peer)
 """
 
 WHOAMI_CLIENT = r"""
@@ -141,7 +144,8 @@ try:
     if proto == "tcp":
         s = socket.create_connection((address, port), timeout=1.5)
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"?", (address, port))
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"?", (address, port))
     print(s.recv(100).decode().strip())
 except OSError as exc:
     print(f"error: {exc}")

@@ -30,6 +30,14 @@ class Container:
     def ips(self):
         return [a.split("/")[0] for a in self.addresses]
 
+    def has_family_of(self, address):
+        """Whether the container has an address of address's family (a name: yes, let the probe tell)."""
+        try:
+            family = ipaddress.ip_address(str(address)).version
+        except ValueError:
+            return True
+        return any(ipaddress.ip_address(ip).version == family for ip in self.ips)
+
 
 @dataclass
 class Bridge:
@@ -93,7 +101,10 @@ def verify_probes(infos, me, outside=None, containers=None):
     bridge of this host: unreachable when both bridges are in the same isolation group, else reachable. Bridges
     of other names on other hosts are not probed (whether they route to each other is the user's design). A
     container whose eth0 is not on a bridge (its veth was deleted, say) probes every container of its host, so that
-    the failure names the pairs it broke."""
+    the failure names the pairs it broke.
+
+    Each address of each family is probed (a dual-stack fleet is proven on both), and an outside target only from
+    containers that have an address of its family."""
     hosts = fleet_model(infos)
     if me not in hosts:
         raise InvalidInput(f"topology: host '{me}' has no netns_info result")
@@ -104,8 +115,7 @@ def verify_probes(infos, me, outside=None, containers=None):
             continue
         if not source.bridge:
             probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": "reachable"}
-                       for other in everyone if other.host == me for ip in other.ips
-                       if ipaddress.ip_address(ip).version == 4]
+                       for other in everyone if other.host == me for ip in other.ips]
             continue
         mine = hosts[me].bridges.get(source.bridge)
         for other in everyone:
@@ -120,10 +130,11 @@ def verify_probes(infos, me, outside=None, containers=None):
             else:
                 continue
             probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": expect}
-                       for ip in other.ips if ipaddress.ip_address(ip).version == 4]
+                       for ip in other.ips if source.has_family_of(ip)]
         for target in outside or []:
             target = {"address": target} if isinstance(target, str) else target
-            probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
+            if source.has_family_of(target.get("address")):
+                probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
     return probes
 
 

@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from hoststate import address_of
+
 pytestmark = pytest.mark.slow
 HOSTS = ("host1", "host2", "host3")
 EXTRA = ("-e", "containers_per_host=2")
@@ -27,21 +29,23 @@ def summaries(run):
 
 def test_verify_proves_the_whole_matrix_and_names_broken_pairs(lab, playbook, fleet):
     run = playbook("playbooks/verify.yml", "-v")
-    # each of 2 containers per host: 5 other containers of the fleet and the upstream echo service
-    assert sorted(summaries(run)) == ["12 probes: 12 reachable; all as expected"] * 3, run.stdout
+    # each of 2 containers per host: both addresses of 5 other containers of the fleet, and the upstream's echo
+    # service on both families
+    assert sorted(summaries(run)) == ["24 probes: 24 reachable; all as expected"] * 3, run.stdout
     matrix = [row for result in re.findall(r'"matrix": (\[.*?\])', run.stdout) for row in json.loads(result)]
-    assert len(matrix) == 36 and all(r["ok"] and r["result"] == "reachable" for r in matrix)
-    addresses = {(h, c): lab.exec(h, "ip", "netns", "exec", c, "ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3]
-                 .split("/")[0] for h in HOSTS for c in ("app1", "app2")}
-    for (host, container), address in addresses.items():
+    assert len(matrix) == 72 and all(r["ok"] and r["result"] == "reachable" for r in matrix)
+    addresses = {(h, c, family): address_of(lab, h, c, family=family) for h in HOSTS for c in ("app1", "app2") for family in (4, 6)}
+    for (host, container, family), address in addresses.items():
         peers = [r for r in matrix if r["address"] == address]
-        assert len(peers) == 5, f"every other container probes {host}/{container}"
+        assert len(peers) == 5, f"every other container probes {host}/{container} over IPv{family}"
+    upstream = [r["address"] for r in matrix if r["port"] == 7007]
+    assert sorted(set(upstream)) == ["198.51.100.254", "2001:db8:100::254"]
 
     lab.exec("host2", "ip", "netns", "exec", "app1", "ip", "link", "del", "eth0")
     broken = playbook("playbooks/verify.yml", ok=False)
     assert broken.returncode != 0 and broken.hosts["host2"]["failed"] == 1
     assert broken.hosts["host1"]["failed"] == 0 and broken.hosts["host3"]["failed"] == 0
-    gone = addresses[("host2", "app2")]
+    gone = addresses[("host2", "app2", 4)]
     assert f"namespace 'app1' -> {gone} icmp: unreachable (expected reachable)" in broken.stdout, broken.stdout
 
 
@@ -56,12 +60,19 @@ def test_inspect_draws_every_namespace_bridge_and_veth_pair(lab, playbook, fleet
         for link in json.loads(lab.exec(host, "ip", "-j", "link", "show", "master", "br-fleet").stdout):
             assert f"eth0 = {link['ifname']}" in host_dot, f"{host}'s veth {link['ifname']} is drawn"
         for container in ("app1", "app2"):
-            address = lab.exec(host, "ip", "netns", "exec", container, "ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3]
-            assert f'"{host}/{container}" [shape=component, label="{container}\\neth0 {address}"]' in host_dot
+            address, address6 = (lab.exec(host, "ip", "netns", "exec", container, "ip", f"-{f}", "-o", "addr", "show", "eth0",
+                                          "scope", "global").stdout.split()[3] for f in (4, 6))
+            label = f"{container}\\neth0 {address}\\neth0 {address6}"
+            assert f'"{host}/{container}" [shape=component, label="{label}"]' in host_dot, host_dot
             assert f'"{host}/{container}" -> "{host}/br-fleet"' in fleet_dot
         network = f"{bridge['local'].rsplit('.', 1)[0]}.0/24"
         assert f"NAT: masquerade {network}" in host_dot
         assert f"{network} via {underlay}" in fleet_dot, "the other hosts' routes to this host's subnet"
+    # the text view shows both families' routes (the host-gw routes to the other hosts' IPv6 subnets among them)
+    assert run.stdout.count("IPv6 forwarding on") == 3 and "route fe80::/64" not in run.stdout
+    for host in HOSTS:
+        underlay6 = lab.address6(lab.state()["hosts"][host]["address"])
+        assert len(re.findall(rf"route fd42:\S+/64 via {underlay6} dev eth0 \(static\)", run.stdout)) == 2, run.stdout
     assert "flowchart LR" in (tmp_path / "fleet.mmd").read_text()
     if shutil.which("dot"):
         for name in (*HOSTS, "fleet"):

@@ -91,6 +91,9 @@ CATALOGUE = [
     ("lab", {"name": "Lab_1"}, ["lab 'Lab_1'", "lowercase letters and digits"]),
     ("lab", {"hosts": ["web", "web"]}, ["lab 'lnlab'", "more than once"]),
     ("lab", {"name": "lncat", "underlay": "10.1.0.0/24"}, ["underlay 10.1.0.0/24 is already routed", "br-own"]),
+    ("lab", {"underlay6": "2001:db8:100::/96"}, ["lab 'lnlab'", "underlay6 2001:db8:100::/96", "/64 or larger"]),
+    ("lab", {"underlay6": "ff02::/16"}, ["underlay6 ff02::/16", "unicast IPv6 network"]),
+    ("lab", {"underlay6": "198.18.0.0/24"}, ["underlay6 198.18.0.0/24", "unicast IPv6 network"]),
     # container_network (the bridge_network role's one call)
     ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [{"name": f"k{i}"} for i in range(7)]},
      ["network 'n'", "is full"]),

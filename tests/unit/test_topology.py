@@ -61,6 +61,19 @@ def test_a_container_that_lost_its_veth_probes_its_host_so_that_it_fails_by_name
     assert dead == [{"source": "dead", "address": "10.1.1.2", "proto": "icmp", "expect": "reachable"}]
 
 
+def test_dual_stack_containers_probe_both_families_and_outside_targets_of_their_families(fleet):
+    for h, c, six in (("h1", "b1", "fd42::2/64"), ("h1", "b2", "fd42::3/64"), ("h2", "b3", "fd42:0:0:1::2/64")):
+        fleet[h]["namespaces"][c]["links"][1]["addresses"].append(six)
+    outside = [{"address": "198.51.100.254", "proto": "tcp", "port": 7007},
+               {"address": "2001:db8:100::254", "proto": "tcp", "port": 7007}]
+    probes = verify_probes(fleet, "h1", outside)
+    assert expectations(probes, "b1") == {"10.1.0.3": "reachable", "fd42::3": "reachable", "10.2.0.2": "unreachable",
+                                          "10.3.0.2": "reachable", "10.1.1.2": "reachable", "fd42:0:0:1::2": "reachable",
+                                          "198.51.100.254": "reachable", "2001:db8:100::254": "reachable"}
+    assert "fd42::2" not in expectations(probes, "g1") and "2001:db8:100::254" not in expectations(probes, "g1"), \
+        "an IPv4-only container probes no IPv6 address"
+
+
 def test_dot_holds_every_host_bridge_container_veth_route_and_nat(fleet):
     dot = topology_dot(fleet, title="t")
     expected = ['"h1/br-blue" [shape=box', "br-green\\n10.2.0.1/24\\ngroup 27758",
