@@ -5,7 +5,7 @@ import os
 import pytest
 import testinfra
 
-UPSTREAM = "198.51.100.254"
+UPSTREAM, UPSTREAM6 = "198.51.100.254", "2001:db8:100::254"
 ECHO_PORT = 7007
 
 
@@ -24,8 +24,8 @@ def ping(host, ns, address):
     return in_ns(host, ns, f"ping -c 1 -W 1 -q {address}").rc == 0
 
 
-def address(host, ns):
-    out = in_ns(host, ns, "ip -4 -o addr show dev eth0").stdout.split()
+def address(host, ns, family=4):
+    out = in_ns(host, ns, f"ip -{family} -o addr show dev eth0 scope global").stdout.split()
     return out[3].split("/")[0]
 
 

@@ -1,31 +1,40 @@
-"""Verify the fleet scenario over SSH: subnets, host-gw routes, ping matrix, source kept inside, NAT outside."""
+"""Verify the fleet scenario over SSH: subnets, host-gw routes, ping matrix, source kept inside, NAT outside, on both
+address families."""
 
 import ipaddress
 
-from conftest import ECHO_PORT, UPSTREAM, address, in_ns, ping, source_seen
+import pytest
+
+from conftest import ECHO_PORT, UPSTREAM, UPSTREAM6, address, in_ns, ping, source_seen
 
 CONTAINERS = ("app1", "app2")
 
 
-def subnet_of(host):
-    cidr = host.run("ip -4 -o addr show dev br-fleet").stdout.split()[3]
+def subnet_of(host, family=4):
+    cidr = host.run(f"ip -{family} -o addr show dev br-fleet scope global").stdout.split()[3]
     return ipaddress.ip_interface(cidr).network
 
 
-def test_each_host_has_its_own_subnet_and_routes_to_the_others(hosts):
-    subnets = {name: subnet_of(h) for name, h in hosts.items()}
+def underlay(host, family):
+    return host.run(f"ip -{family} -o addr show dev eth0 scope global").stdout.split()[3].split("/")[0]
+
+
+@pytest.mark.parametrize("family, cluster, prefix", [(4, "10.244.0.0/16", 24), (6, "fd42::/48", 64)])
+def test_each_host_has_its_own_subnet_and_routes_to_the_others(hosts, family, cluster, prefix):
+    subnets = {name: subnet_of(h, family) for name, h in hosts.items()}
     assert len(set(subnets.values())) == len(hosts)
-    assert all(s.subnet_of(ipaddress.ip_network("10.244.0.0/16")) and s.prefixlen == 24 for s in subnets.values())
+    assert all(s.subnet_of(ipaddress.ip_network(cluster)) and s.prefixlen == prefix for s in subnets.values())
     for name, host in hosts.items():
-        routes = host.run("ip -4 route").stdout
+        routes = host.run(f"ip -{family} route").stdout
         for other, other_host in hosts.items():
             if other != name:
-                gateway = other_host.ansible.get_variables()["ansible_host"]
+                gateway = underlay(other_host, family)
                 assert f"{subnets[other]} via {gateway} dev eth0" in routes
 
 
-def test_ping_matrix_across_hosts(hosts):
-    everyone = [(name, ns, address(h, ns)) for name, h in hosts.items() for ns in CONTAINERS]
+@pytest.mark.parametrize("family", [4, 6])
+def test_ping_matrix_across_hosts(hosts, family):
+    everyone = [(name, ns, address(h, ns, family)) for name, h in hosts.items() for ns in CONTAINERS]
     failures = [(s, sn, ip) for s, sn, _own in everyone for d, dn, ip in everyone
                 if (s, sn) != (d, dn) and not ping(hosts[s], sn, ip)]
     assert not failures
@@ -45,4 +54,5 @@ def test_cross_host_traffic_keeps_the_container_address(hosts):
 
 def test_traffic_leaving_the_cluster_is_masqueraded(hosts):
     for name, host in hosts.items():
-        assert source_seen(host, "app2", UPSTREAM, ECHO_PORT) == host.ansible.get_variables()["ansible_host"]
+        assert source_seen(host, "app2", UPSTREAM, ECHO_PORT) == underlay(host, 4)
+        assert source_seen(host, "app2", UPSTREAM6, ECHO_PORT) == underlay(host, 6)
