@@ -10,7 +10,7 @@ setup:
 ## The main job: a three-host lab fleet on this machine, fleet.yml over SSH, subnets, ping matrix, timings.
 demo: setup
 	@scripts/collections >/dev/null
-	python scripts/demo.py
+	python scripts/demo.py $(if $(SEGMENTS),--segments $(SEGMENTS))
 
 demo-down: setup
 	python scripts/demo.py --down
@@ -64,7 +64,7 @@ build:
 	.venv-release/bin/ansible-galaxy collection build --force --output-path dist .
 
 lab-up: setup
-	scripts/lab up --hosts $(or $(HOSTS),3)
+	scripts/lab up --hosts $(or $(HOSTS),3) $(if $(SEGMENTS),--segments $(SEGMENTS))
 
 lab-down:
 	scripts/lab down

@@ -62,9 +62,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--containers", type=int, default=3)
+    parser.add_argument("--segments", type=int, default=1, help="underlay segments joined by a router (2: routed, "
+                        "so that hosts on different segments are connected over the VXLAN overlay)")
     parser.add_argument("--down", action="store_true", help="tear the demo down")
     args = parser.parse_args()
-    lab = Lab("lndemo")
+    lab = Lab("lndemo", segments=args.segments)
     if args.down:
         if lab.state():
             timed_playbook(lab, "playbooks/teardown.yml", "-e", f"containers_per_host={args.containers}")
@@ -75,7 +77,9 @@ def main():
 
     print(f"linuxns.net demo: {args.hosts} lab hosts on this machine (own network, mount and UTS namespaces, sshd), "
           f"{args.containers} containers each\n")
-    rows = [("lab up: linuxns.net.lab (hosts, switch, upstream, sshd)", lab_module(name=lab.name, hosts=args.hosts), None)]
+    routed = f", {args.segments} segments and a router" if args.segments > 1 else ""
+    rows = [(f"lab up: linuxns.net.lab (hosts, switch, upstream, sshd{routed})",
+             lab_module(name=lab.name, hosts=args.hosts, segments=args.segments), None)]
     extra = ("-e", f"containers_per_host={args.containers}", "-e", json.dumps({"app1_ports": PUBLISHED}))
     rows.append(("fleet.yml, first run", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
     rows.append(("fleet.yml, again (idempotent)", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
@@ -85,7 +89,7 @@ def main():
     hosts = sorted(h for h in state["hosts"] if h != "upstream")
     containers = [f"app{i}" for i in range(1, args.containers + 1)]
     underlay = {h: (info["address"], lab.address6(info["address"])) for h, info in state["hosts"].items()}
-    print(f"{'host':8} {'underlay':18} {'subnet':18} containers")
+    print(f"{'host':8} {'seg':3} {'underlay':18} {'subnet':18} containers")
     everyone = {4: [], 6: []}  # family -> (host, container, address)
     for host in hosts:
         for family in (4, 6):
@@ -95,8 +99,16 @@ def main():
                 addrs.append(global_addresses(lab, host, ns, "eth0", family)[0]["local"])
                 everyone[family].append((host, ns, addrs[-1]))
             subnet = str(ipaddress.ip_interface(f"{bridge['local']}/{bridge['prefixlen']}").network)
-            print(f"{host if family == 4 else '':8} {underlay[host][family // 6]:18} {subnet:18} " +
+            segment = str(state["hosts"][host].get("segment", 1)) if family == 4 else ""
+            print(f"{host if family == 4 else '':8} {segment:3} {underlay[host][family // 6]:18} {subnet:18} " +
                   ", ".join(f"{ns} {ip}" for ns, ip in zip(containers, addrs)))
+
+    # how each host reaches the others: host-gw on a shared segment, the VXLAN overlay across segments
+    for host in hosts:
+        fdb = lab.exec(host, "bridge", "fdb", "show", "dev", "vxlan.fleet", check=False).stdout
+        overlay = [h for h in hosts if h != host and f"dst {underlay[h][0]} " in fdb]
+        direct = [h for h in hosts if h != host and h not in overlay]
+        print(f"{host}: host-gw to {', '.join(direct) or 'none'}; VXLAN overlay to {', '.join(overlay) or 'none'}")
 
     # the datapath, proven by playbooks/verify.yml (linuxns.net.reachability in every container), drawn as matrices
     report = pathlib.Path("/tmp") / f"linuxns-{lab.name}-verify.json"

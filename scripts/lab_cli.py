@@ -22,11 +22,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start (or grow, or shrink) a lab and write its inventory")
     up.add_argument("--hosts", type=int, default=3)
+    up.add_argument("--segments", type=int, default=1, help="underlay segments joined by a router (default 1: flat)")
     sub.add_parser("down", help="stop the lab and remove everything it made")
     sub.add_parser("status", help="show the lab's hosts")
     sub.add_parser("inventory", help="print the inventory path")
     args = parser.parse_args(argv)
-    lab = Lab(args.name, args.state_dir, args.underlay, args.underlay6)
+    lab = Lab(args.name, args.state_dir, args.underlay, args.underlay6, getattr(args, "segments", 1))
     try:
         if args.command == "up":
             state = lab.up(args.hosts)

@@ -8,9 +8,10 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils import _topology
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
-    bridge_subnet as _bridge_subnet, container_items as _container_items, fleet_routes as _fleet_routes, plan_fleet_subnets,
-    underlay_address6 as _underlay_address6)
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import container_items as _container_items
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
+    bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, plan_fleet,
+    plan_fleet_subnets, underlay_address6 as _underlay_address6)
 
 
 def _filter_errors(func):
@@ -49,6 +50,16 @@ def fleet_routes(subnets, addresses, me, state="present", subnets6=None, address
 
 
 @_filter_errors
+def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None):
+    return _fleet_member(info, bridge, address, address6, state, vxlan_device)
+
+
+@_filter_errors
+def fleet_plan(members, options):
+    return plan_fleet(dict(members), dict(options))
+
+
+@_filter_errors
 def verify_probes(infos, me, outside=None, containers=None):
     return _topology.verify_probes(dict(infos), me, outside, containers)
 
@@ -66,6 +77,6 @@ def topology_mermaid(infos, hosts=None):
 class FilterModule:
     def filters(self):
         return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
-                "underlay_address6": underlay_address6,
+                "underlay_address6": underlay_address6, "fleet_member": fleet_member, "fleet_plan": fleet_plan,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
                 "topology_mermaid": topology_mermaid}

@@ -1,8 +1,8 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Address planning: stable container addresses (used by the container_network module, on the node) and stable
-host subnets (used by the fleet role's filters, on the controller).
+"""Address planning: stable container addresses, used by the container_network module on the node (a fleet's host
+subnets are planned in _fleet.py).
 
 Pure functions of their inputs (the request and the addresses the kernel shows), so they are tested without Ansible."""
 
@@ -210,99 +210,3 @@ def _host_range(first, last):
     while ip <= last:
         yield ip
         ip += 1
-
-
-def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
-    """Host -> subnet: fixed ones first, then the subnet each host's bridge already has, then the lowest free ones."""
-    cluster = validate.network(cluster_cidr, "fleet cluster CIDR")
-    if not cluster.prefixlen <= int(host_prefix) <= cluster.max_prefixlen - 2:
-        raise InvalidInput(f"fleet: host prefix /{host_prefix} does not fit in cluster {cluster} "
-                           f"(it must be from /{cluster.prefixlen} to /{cluster.max_prefixlen - 2})")
-    fixed = fixed or {}
-    current = current or {}
-    unknown = sorted(set(fixed) - set(hosts))
-    if unknown:
-        raise InvalidInput(f"fleet: fixed subnets name hosts that are not in the play: {unknown}")
-    assigned = {}
-
-    def claim(host, value, what):
-        net = validate.network(value, f"fleet: {what} subnet of host '{host}'")
-        if net.prefixlen != int(host_prefix) or not net.subnet_of(cluster):
-            if what == "current":
-                return False  # a bridge from another layout: the host gets a new subnet
-            raise InvalidInput(f"fleet: {what} subnet {net} of host '{host}' is not a /{host_prefix} inside {cluster}")
-        for other, taken in assigned.items():
-            if taken.overlaps(net):
-                if what == "current":
-                    return False
-                raise InvalidInput(f"fleet: subnet {net} of host '{host}' overlaps {taken} of host '{other}'")
-        assigned[host] = net
-        return True
-
-    for host in hosts:
-        if host in fixed:
-            claim(host, fixed[host], "fixed")
-    for host in hosts:
-        if host not in assigned and current.get(host):
-            claim(host, current[host], "current")
-    free = (net for net in cluster.subnets(new_prefix=int(host_prefix))
-            if not any(net.overlaps(t) for t in assigned.values()))
-    for host in hosts:
-        if host not in assigned:
-            net = next(free, None)
-            if net is None:
-                raise InvalidInput(f"fleet: cluster {cluster} is full: no /{host_prefix} left for host '{host}' "
-                                   f"({len(hosts)} hosts)")
-            assigned[host] = net
-    return {host: str(net) for host, net in assigned.items()}
-
-
-def _host_links(info):
-    return ((info or {}).get("host") or {}).get("links", [])
-
-
-def bridge_subnet(info, bridge, family=4):
-    """The subnet of the bridge's first address of that family (IPv6: not link-local), from netns_info's host view
-    ('' if none)."""
-    for link in _host_links(info):
-        if link.get("name") == bridge:
-            for addr in link.get("addresses", []):
-                iface = ipaddress.ip_interface(addr)
-                if iface.version == int(family) and not (iface.version == 6 and iface.is_link_local):
-                    return str(iface.network)
-    return ""
-
-
-def underlay_address6(info, address):
-    """A host's IPv6 underlay address: address itself when it is IPv6, else the first global IPv6 address of the
-    link that holds the IPv4 address, from netns_info's host view ('' if none)."""
-    try:
-        ip = ipaddress.ip_address(str(address))
-    except ValueError:
-        return ""  # a host name: nothing to match
-    if ip.version == 6:
-        return str(ip)
-    for link in _host_links(info):
-        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
-        if any(i.ip == ip for i in ifaces):
-            return next((str(i.ip) for i in ifaces if i.version == 6 and not i.is_link_local), "")
-    return ""
-
-
-def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
-    """host-gw: on host me, a route to every other host's subnet via that host's underlay address, per family."""
-    routes = []
-    for family, subnet_of, address_of in ((4, subnets or {}, addresses or {}), (6, subnets6 or {}, addresses6 or {})):
-        missing = sorted(h for h in subnet_of if h != me and not address_of.get(h))
-        if missing:
-            raise InvalidInput(f"fleet: no IPv{family} underlay address for hosts {missing}"
-                               + (": set fleet_network_address6, or give the link that holds the host's IPv4 "
-                                  "underlay address a global IPv6 address" if family == 6 else ""))
-        for host in sorted(subnet_of):
-            if host != me:
-                gateway = validate.ip_address(address_of[host], f"fleet: IPv{family} underlay address of host '{host}'")
-                if gateway.version != family:
-                    raise InvalidInput(f"fleet: IPv{family} underlay address of host '{host}' is {gateway}, an IPv"
-                                       f"{gateway.version} address")
-                routes.append({"dest": subnet_of[host], "gateway": str(gateway), "state": state})
-    return routes

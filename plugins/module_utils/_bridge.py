@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
@@ -86,7 +87,9 @@ def plan_bridge(plan, session, snaps, b):
 
     if link is None:
         def create():
-            attrs = {"ifname": name, "kind": "bridge"}
+            # a MAC of its own: by default a bridge takes its lowest port's, so that a container joining with a
+            # lower one would change the gateway's MAC under the running containers (Docker sets one too)
+            attrs = {"ifname": name, "kind": "bridge", "address": bridge_mac(name)}
             if b.group is not None:
                 attrs["group"] = b.group
             if b.stp is not None:
@@ -144,6 +147,12 @@ def plan_bridge(plan, session, snaps, b):
         kept = [] if link is None or b.purge_ports else _bridge_ports(link, snap)
         want["ports"] = sorted(set(kept) | set(ports))
     plan.record(b.key, _bridge_view(link, snap) if link is not None else None, want, mark)
+
+
+def bridge_mac(name):
+    """A new bridge's MAC: locally administered, unicast, stable for its name."""
+    digest = hashlib.sha256(f"linuxns.net bridge {name}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def _bridge_ports(link, snap):

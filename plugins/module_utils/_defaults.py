@@ -24,3 +24,10 @@ CONTAINER_NAME_MAX = 63
 def bridge_name(network):
     """A network's bridge unless set: br- and the first 12 characters of its name (15 in all, the kernel's limit)."""
     return f"br-{network[:12]}"
+
+
+# VXLAN: IANA's UDP port; the header room it takes from the underlay MTU (outer IP, UDP, VXLAN, inner Ethernet),
+# per underlay family; the largest VNI.
+VXLAN_PORT = 4789
+VXLAN_OVERHEAD = {4: 50, 6: 70}
+VXLAN_VNI_MAX = 2 ** 24 - 1

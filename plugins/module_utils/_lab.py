@@ -37,11 +37,15 @@ from ansible_collections.linuxns.net.plugins.module_utils._links import IFA_F_NO
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
     IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
-    pids_by_namespace_inode, setns_fd)
+    pids_by_namespace_inode, setns_fd, write_sysctl_in)
 
 DEFAULT_STATE_DIR = "/run/linuxns-lab"
 DEFAULT_UNDERLAY = "198.51.100.0/24"
 DEFAULT_UNDERLAY6 = "2001:db8:100::/64"  # documentation space; host .N of the IPv4 underlay is ::N (N's digits)
+# A routed lab's other segments: segment k (2, 3, ...) is the k-th /24 of this range (and the k-th /64 after
+# underlay6), behind a router; the machine's own namespace gets the one route to this range that reaches them.
+DEFAULT_SEGMENT_RANGE = "198.19.0.0/16"
+MAX_SEGMENTS = 16
 ECHO_PORT = 7007
 MAX_HOSTS = 200
 UPSTREAM = "upstream"
@@ -82,6 +86,8 @@ class LabSpec:
     hosts: list  # host names, in order
     underlay: object  # an ipaddress network
     underlay6: object = None  # an ipaddress network (IPv6)
+    segments: int = 1
+    segment_range: object = None  # an ipaddress network
     upstream: bool = True
     state: str = "present"
     state_dir: str = DEFAULT_STATE_DIR
@@ -121,10 +127,26 @@ def normalize_lab(params):
                            f"at most 63 characters), and not '{UPSTREAM}'")
     if len(set(hosts)) != len(hosts):
         raise LabError(f"lab '{name}': a host name is listed more than once")
+    segments = params.get("segments") or 1
+    if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= MAX_SEGMENTS:
+        raise LabError(f"lab '{name}': segments {segments!r} must be from 1 to {MAX_SEGMENTS}")
+    try:
+        segment_range = ipaddress.ip_network(str(params.get("segment_range") or DEFAULT_SEGMENT_RANGE))
+    except ValueError as exc:
+        raise LabError(f"lab '{name}': segment_range {params.get('segment_range')!r} is not a network in CIDR form "
+                       f"({exc})") from None
+    if segment_range.version != 4 or segment_range.prefixlen > 24 - (MAX_SEGMENTS - 1).bit_length() \
+            or segment_range.overlaps(underlay):
+        raise LabError(f"lab '{name}': segment_range {segment_range} must be an IPv4 network of "
+                       f"/{24 - (MAX_SEGMENTS - 1).bit_length()} or larger, apart from underlay {underlay}")
+    if segments > 1 and underlay6.prefixlen != 64:
+        raise LabError(f"lab '{name}': a routed lab ({segments} segments) needs underlay6 to be a /64, not {underlay6} "
+                       "(segment k is the k-th /64 after it)")
     room = underlay.num_addresses - 2 - 10 - 1  # the root end, 10 spare, the upstream
     if len(hosts) > room:
         raise LabError(f"lab '{name}': underlay {underlay} has room for {room} hosts, not {len(hosts)}")
-    return LabSpec(name=name, hosts=hosts, underlay=underlay, underlay6=underlay6, upstream=params.get("upstream", True) is not False,
+    return LabSpec(name=name, hosts=hosts, underlay=underlay, underlay6=underlay6, segments=segments,
+                   segment_range=segment_range, upstream=params.get("upstream", True) is not False,
                    state=params.get("state") or "present", state_dir=params.get("state_dir") or DEFAULT_STATE_DIR,
                    python=params.get("python") or sys.executable, inventory=params.get("inventory"))
 
@@ -218,21 +240,48 @@ def route_owner(network):
 class Lab:
     """One lab: its state directory, and what it started."""
 
-    def __init__(self, name="lnlab", state_dir=DEFAULT_STATE_DIR, underlay=DEFAULT_UNDERLAY, underlay6=DEFAULT_UNDERLAY6):
+    def __init__(self, name="lnlab", state_dir=DEFAULT_STATE_DIR, underlay=DEFAULT_UNDERLAY, underlay6=DEFAULT_UNDERLAY6,
+                 segments=1, segment_range=DEFAULT_SEGMENT_RANGE):
         self.name = name
         self.dir = pathlib.Path(state_dir) / name
         self.underlay = ipaddress.ip_network(str(underlay))
         self.underlay6 = ipaddress.ip_network(str(underlay6))
+        self.segment_range = ipaddress.ip_network(str(segment_range))
+        # segment 1 is the underlay, where the machine's end and the upstream are; the others are routed
+        self.networks = [(self.underlay, self.underlay6)] + [
+            (list(self.segment_range.subnets(new_prefix=24))[k],
+             ipaddress.ip_network(f"{self.underlay6.network_address + (k << 64)}/64")) for k in range(2, segments + 1)]
         hosts = list(self.underlay.hosts())
         self.root_address, self.upstream_address = hosts[0], hosts[-1]
+        self.router_address = hosts[1]  # the router's end on segment 1
         self.upstream_address6 = self.address6(str(self.upstream_address))
         self.switch = f"{name}-switch"
+        self.router = f"{name}-router"
         self.root_link = f"{name}0"
 
+    @property
+    def segments(self):
+        return len(self.networks)
+
+    def switch_of(self, segment):
+        return self.switch if segment == 1 else f"{self.switch}{segment}"
+
+    def segment_of(self, address):
+        ip = ipaddress.ip_address(str(address))
+        return next(k for k, (net, net6) in enumerate(self.networks, 1) if ip in net or ip in net6)
+
+    def gateway_of(self, segment, family=4):
+        """The router's address on a routed segment (its first), of that family."""
+        net, net6 = self.networks[segment - 1]
+        return str(net.network_address + 1) if family == 4 else str(net6.network_address + 1)
+
     def address6(self, address):
-        """A host's IPv6 underlay address: its IPv4 host number's digits, read as hex (198.51.100.11 is ::11)."""
-        number = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
-        return str(self.underlay6.network_address + int(str(number), 16))
+        """A host's IPv6 underlay address: its IPv4 host number's digits, read as hex, in its segment's IPv6 network
+        (198.51.100.11 is 2001:db8:100::11)."""
+        segment = self.segment_of(address)
+        net, net6 = self.networks[segment - 1]
+        number = int(ipaddress.ip_address(address)) - int(net.network_address)
+        return str(net6.network_address + int(str(number), 16))
 
     # ------------------------------------------------------------ state
 
@@ -269,14 +318,15 @@ class Lab:
         state = self.state()
         if spec.state == "absent":
             leftovers = state is not None or is_namespace_file(namespace_path(self.switch)) or \
-                os.path.exists(f"/sys/class/net/{self.root_link}")
+                is_namespace_file(namespace_path(self.router)) or os.path.exists(f"/sys/class/net/{self.root_link}")
             if leftovers:
                 plan.add(f"stop lab '{self.name}' and remove everything it made", lambda: self.down(session))
             return
-        for key, network in (("underlay", self.underlay), ("underlay6", self.underlay6)) if state is not None else ():
-            if state.get(key) != str(network):
-                raise Conflict(f"lab '{self.name}' is up on {key} {state.get(key) or '(none: an older lab)'}, not "
-                               f"{network} (stop it first to change its range)")
+        for key, value in (("underlay", str(self.underlay)), ("underlay6", str(self.underlay6)),
+                           ("segments", self.segments)) if state is not None else ():
+            if state.get(key, 1 if key == "segments" else None) != value:
+                raise Conflict(f"lab '{self.name}' is up with {key} {state.get(key) or '(none: an older lab)'}, not "
+                               f"{value} (stop it first to change that)")
         if state is not None and state.get("upstream", True) != spec.upstream:
             # the hosts' default routes point at the upstream: they are set when a host starts
             raise Conflict(f"lab '{self.name}' is up {'with' if state.get('upstream', True) else 'without'} its upstream "
@@ -284,9 +334,12 @@ class Lab:
         if state is None:
             self._check_free()
             state = {"name": self.name, "switch": self.switch, "root_link": self.root_link,
-                     "underlay": str(self.underlay), "underlay6": str(self.underlay6), "upstream": spec.upstream, "hosts": {}, "processes": []}
+                     "underlay": str(self.underlay), "underlay6": str(self.underlay6), "segments": self.segments,
+                     "upstream": spec.upstream, "hosts": {}, "processes": []}
+            routed = (f", {self.segments - 1} more segments ({', '.join(str(n) for n, _n6 in self.networks[1:])}) behind "
+                      f"router {self.router}, and one route to {self.segment_range} via it") if self.segments > 1 else ""
             plan.add(f"create lab '{self.name}': switch namespace {self.switch}, underlay {self.underlay}, "
-                     f"{self.root_link} with {self.root_address} in the machine's namespace",
+                     f"{self.root_link} with {self.root_address} in the machine's namespace{routed}",
                      lambda: self._create(session, state), lambda: self.down(session))
         wanted = list(spec.hosts) + ([UPSTREAM] if spec.upstream else [])
         addresses = self._addresses(state, wanted)
@@ -319,25 +372,32 @@ class Lab:
         return addresses
 
     def _check_free(self):
-        if os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch)):
+        if os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch)) \
+                or is_namespace_file(namespace_path(self.router)):
             raise Conflict(f"lab '{self.name}': {self.root_link} or namespace {self.switch} exists, but the lab has no "
                            f"state in {self.dir}; stop it (state: absent) first")
-        for key, network in (("underlay", self.underlay), ("underlay6", self.underlay6)):
+        ranges = [("underlay", self.underlay), ("underlay6", self.underlay6)]
+        if self.segments > 1:
+            ranges.append(("segment_range", self.segment_range))
+        for key, network in ranges:
             clash = route_owner(network)
             if clash:
                 raise LabError(f"lab '{self.name}': {key} {network} is already routed on this machine via {clash} "
                                f"(another lab?); stop that, or choose another {key}")
 
     def _addresses(self, state, wanted):
-        """Host -> underlay address: kept for known hosts, the lowest free ones (from the 11th) for new ones."""
+        """Host -> underlay address: kept for known hosts, the lowest free ones (from the 11th) for new ones, on
+        segment 1, 2, ... in turn by their place in the list (the upstream is on segment 1)."""
         out = {h: info["address"] for h, info in state["hosts"].items() if h in wanted}
         out[UPSTREAM] = str(self.upstream_address)
         taken = set(out.values())
-        free = (str(a) for a in self.underlay.hosts() if int(a) - int(self.underlay.network_address) > 10
-                and str(a) not in taken and a != self.upstream_address)
-        for host in wanted:
+        def free_on(net):
+            return (str(a) for a in net.hosts() if int(a) - int(net.network_address) > 10
+                    and str(a) not in taken and a != self.upstream_address)
+        free = [free_on(net) for net, _net6 in self.networks]
+        for position, host in enumerate(h for h in wanted if h != UPSTREAM):
             if host not in out:
-                out[host] = next(free)
+                out[host] = next(free[position % self.segments])
         return {h: out[h] for h in wanted}
 
     # ------------------------------------------------------------ apply
@@ -355,27 +415,65 @@ class Lab:
             if not (self.dir / key).exists():
                 _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(self.dir / key))
         self.key.chmod(0o600)
-        create_namespace(self.switch)
-        sock = session.netlink(self.switch)
-        netlink_call("lo", self.switch, sock.link, "set", index=1, state="up")
-        netlink_call("bridge underlay", self.switch, sock.link, "add", ifname="underlay", kind="bridge")
-        netlink_call("veth root", self.switch, sock.link, "add", ifname="root", kind="veth",
-                     peer={"ifname": self.root_link, "net_ns_fd": session.home_fd})
-        for link in ("underlay", "root"):
-            index = sock.link_lookup(ifname=link)[0]
-            netlink_call(f"link {link}", self.switch, sock.link, "set", index=index, state="up",
-                         **({"master": sock.link_lookup(ifname="underlay")[0]} if link == "root" else {}))
+        for segment in range(1, self.segments + 1):
+            switch = self.switch_of(segment)
+            create_namespace(switch)
+            sock = session.netlink(switch)
+            netlink_call("lo", switch, sock.link, "set", index=1, state="up")
+            netlink_call("bridge underlay", switch, sock.link, "add", ifname="underlay", kind="bridge")
+            netlink_call("bridge underlay", switch, sock.link, "set", index=sock.link_lookup(ifname="underlay")[0], state="up")
+        self._plug(session, self.switch, "root", self.root_link, session.home_fd)
         # the one veth and the one (connected) route the machine's own namespace gets
         home = session.netlink(None)
         index = home.link_lookup(ifname=self.root_link)[0]
         netlink_call(self.root_link, None, home.addr, "add", index=index, address=str(self.root_address),
                      prefixlen=self.underlay.prefixlen)
         netlink_call(self.root_link, None, home.link, "set", index=index, state="up")
+        if self.segments > 1:
+            self._create_router(session)
+            # ... and, in a routed lab, the one route that reaches the other segments' hosts: via the router
+            netlink_call(f"route {self.segment_range}", None, home.route, "add", dst=str(self.segment_range),
+                         gateway=str(self.router_address))
+
+    def _plug(self, session, switch, port, peer, peer_fd, mac=None):
+        """A veth from a switch's bridge (port) to a namespace (peer), both ends up on the switch's side."""
+        sock = session.netlink(switch)
+        netlink_call(f"veth {port}", switch, sock.link, "add", ifname=port, kind="veth", master=sock.link_lookup(ifname="underlay")[0],
+                     peer=dict({"ifname": peer, "net_ns_fd": peer_fd}, **({"address": mac} if mac else {})))
+        netlink_call(f"veth {port}", switch, sock.link, "set", index=sock.link_lookup(ifname=port)[0], state="up")
+
+    def _create_router(self, session):
+        """The router between the segments: one leg on each, forwarding both families, its default routes to the
+        upstream host (which routes the segments back to it)."""
+        create_namespace(self.router)
+        fd = os.open(namespace_path(self.router), os.O_RDONLY)
+        try:
+            for segment in range(1, self.segments + 1):
+                self._plug(session, self.switch_of(segment), "router", f"seg{segment}", fd)
+        finally:
+            os.close(fd)
+        sock = session.netlink(self.router)
+        netlink_call("lo", self.router, sock.link, "set", index=1, state="up")
+        for key in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding", "net/ipv6/conf/default/accept_dad"):
+            write_sysctl_in(session, self.router, key, 1 if "accept_dad" not in key else 0)
+        for segment, (net, net6) in enumerate(self.networks, 1):
+            leg = sock.link_lookup(ifname=f"seg{segment}")[0]
+            address = str(self.router_address) if segment == 1 else self.gateway_of(segment)
+            write_sysctl_in(session, self.router, f"net/ipv6/conf/seg{segment}/accept_dad", 0)
+            netlink_call(f"seg{segment}", self.router, sock.addr, "add", index=leg, address=address, prefixlen=net.prefixlen)
+            netlink_call(f"seg{segment}", self.router, sock.addr, "add", index=leg, address=self.address6(address),
+                         prefixlen=net6.prefixlen, flags=IFA_F_NODAD)
+            netlink_call(f"seg{segment}", self.router, sock.link, "set", index=leg, state="up")
+        netlink_call("default route", self.router, sock.route, "add", dst="0.0.0.0/0", gateway=str(self.upstream_address))
+        netlink_call("default route", self.router, sock.route, "add", dst="::/0", gateway=self.upstream_address6)
 
     def _add_host(self, session, state, host, address, spec):
         if host in state["hosts"]:
             self._remove_host(session, state, host)  # a rebuild: its holder died
-        index = int(ipaddress.ip_address(address)) - int(self.underlay.network_address)
+        segment = self.segment_of(address)
+        net, net6 = self.networks[segment - 1]
+        index = int(ipaddress.ip_address(address)) - int(net.network_address)
+        switch_name = self.switch_of(segment)
         # private /run/netns and /etc/netns: each host's namespaces and their hosts files (names) are its own
         script = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
                   f"mount -t tmpfs -o mode=0755 lab-etc-netns {ETC_NETNS} && "
@@ -383,41 +481,35 @@ class Lab:
         proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
                                  "/bin/sh", "-c", script, host],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        port = f"{self.name}p{index}"
-        state["hosts"][host] = {"pid": proc.pid, "address": address, "port": port}
+        port = f"{self.name}p{index}" if segment == 1 else f"{self.name}s{segment}p{index}"
+        state["hosts"][host] = {"pid": proc.pid, "address": address, "port": port, "segment": segment}
         self._record(state, host, "holder", proc.pid)
         if proc.stdout.readline().strip() != "ready":
             raise LabError(f"host {host} of lab '{self.name}' did not start: {proc.stderr.read().strip()}")
-        switch = session.netlink(self.switch)
+        switch = session.netlink(switch_name)
         deadline = time.monotonic() + 1
         while switch.link_lookup(ifname=port) and time.monotonic() < deadline:
             time.sleep(0.02)  # a rebuilt host's old port goes with its old namespace, a moment after its processes
         for stale in switch.link_lookup(ifname=port):
-            netlink_call(f"veth {port}", self.switch, switch.link, "del", index=stale)
+            netlink_call(f"veth {port}", switch_name, switch.link, "del", index=stale)
         host_fd = os.open(f"/proc/{proc.pid}/ns/net", os.O_RDONLY)
         try:
-            netlink_call(f"veth {port}", self.switch, switch.link, "add", ifname=port, kind="veth",
-                         master=switch.link_lookup(ifname="underlay")[0],
-                         peer={"ifname": "eth0", "net_ns_fd": host_fd, "address": self._mac(index)})
-            netlink_call(f"veth {port}", self.switch, switch.link, "set", index=switch.link_lookup(ifname=port)[0], state="up")
+            self._plug(session, switch_name, port, "eth0", host_fd, self._mac(index, segment))
             with setns_fd(host_fd, session.home_fd):
                 sock = IPRoute()
             try:
                 what = f"eth0 of lab host {host}"
                 netlink_call(what, None, sock.link, "set", index=1, state="up")
                 eth0 = sock.link_lookup(ifname="eth0")[0]
-                netlink_call(what, None, sock.addr, "add", index=eth0, address=address, prefixlen=self.underlay.prefixlen)
+                netlink_call(what, None, sock.addr, "add", index=eth0, address=address, prefixlen=net.prefixlen)
                 # no duplicate address detection: the lab plans its addresses, and a host must answer at once
                 with setns_fd(host_fd, session.home_fd):
                     pathlib.Path("/proc/sys/net/ipv6/conf/eth0/accept_dad").write_text("0")
                 netlink_call(what, None, sock.addr, "add", index=eth0, address=self.address6(address),
-                             prefixlen=self.underlay6.prefixlen, flags=IFA_F_NODAD)
+                             prefixlen=net6.prefixlen, flags=IFA_F_NODAD)
                 netlink_call(what, None, sock.link, "set", index=eth0, state="up")
-                if host != UPSTREAM and spec.upstream:
-                    netlink_call(f"default route of lab host {host}", None, sock.route, "add", dst="0.0.0.0/0",
-                                 gateway=str(self.upstream_address))
-                    netlink_call(f"IPv6 default route of lab host {host}", None, sock.route, "add", dst="::/0",
-                                 gateway=self.upstream_address6)
+                for dst, gateway in self._host_routes(host, segment, spec.upstream):
+                    netlink_call(f"route {dst} of lab host {host}", None, sock.route, "add", dst=dst, gateway=gateway)
             finally:
                 sock.close()
         finally:
@@ -428,12 +520,23 @@ class Lab:
             _wait_port(address, ECHO_PORT, f"the echo service of {host}")
         self._sshd(state, host, wait=True)
 
+    def _host_routes(self, host, segment, upstream):
+        """A host's routes: on segment 1, the default routes to the upstream (if any) and a route to each other
+        segment via the router; on another segment, the default routes via the router."""
+        if segment != 1:
+            return [("0.0.0.0/0", self.gateway_of(segment)), ("::/0", self.gateway_of(segment, 6))]
+        routes = [("0.0.0.0/0", str(self.upstream_address)), ("::/0", self.upstream_address6)] \
+            if upstream and host != UPSTREAM else []
+        for net, net6 in self.networks[1:]:
+            routes += [(str(net), str(self.router_address)), (str(net6), self.address6(str(self.router_address)))]
+        return routes
+
     def _user_token(self):
         return f"{self.name}-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}"
 
-    def _mac(self, index):
+    def _mac(self, index, segment=1):
         """A host's eth0 MAC, the same whenever the host is rebuilt, so that neighbours' ARP caches stay right."""
-        digest = hashlib.sha256(self.name.encode()).digest()
+        digest = hashlib.sha256((self.name if segment == 1 else f"{self.name}/{segment}").encode()).digest()
         return "02:" + ":".join(f"{b:02x}" for b in (digest[0], digest[1], digest[2], index >> 8, index & 0xFF))
 
     def _record(self, state, host, role, pid):
@@ -482,24 +585,29 @@ class Lab:
             with contextlib.suppress(FileNotFoundError):
                 (self.dir / f"{host}.{suffix}").unlink()
 
+    def _switches(self, state=None):
+        """The lab's switch namespaces that exist (every segment's, as the lab was made)."""
+        count = max(self.segments, (state or self.state() or {}).get("segments", 1))
+        return [n for n in (self.switch_of(k) for k in range(1, count + 1)) if is_namespace_file(namespace_path(n))]
+
     def _processes_behind(self, session, ports):
         """Port -> (pid, start time) of the processes in the namespace at the other end of that switch port."""
-        if not is_namespace_file(namespace_path(self.switch)):
-            return {}
-        switch = session.netlink(self.switch)
-        by_nsid = {}
-        for msg in switch.link("dump"):
-            nsid = msg.get_attr("IFLA_LINK_NETNSID")
-            if msg.get_attr("IFLA_IFNAME") in ports and nsid is not None:
-                by_nsid[nsid] = msg.get_attr("IFLA_IFNAME")
+        by_nsid = {}  # (switch, nsid) -> port
+        for name in self._switches():
+            for msg in session.netlink(name).link("dump"):
+                nsid = msg.get_attr("IFLA_LINK_NETNSID")
+                if msg.get_attr("IFLA_IFNAME") in ports and nsid is not None:
+                    by_nsid[(name, nsid)] = msg.get_attr("IFLA_IFNAME")
         out = {}
+        switches = sorted({name for name, _nsid in by_nsid})
         for pids in pids_by_namespace_inode().values() if by_nsid else ():
             try:
                 fd = os.open(f"/proc/{pids[0]}/ns/net", os.O_RDONLY)
             except OSError:
                 continue
             try:
-                port = by_nsid.get(switch.get_netnsid(fd=fd).get("nsid"))
+                port = next((by_nsid[(name, nsid)] for name in switches
+                             for nsid in [session.netlink(name).get_netnsid(fd=fd).get("nsid")] if (name, nsid) in by_nsid), None)
             finally:
                 os.close(fd)
             if port is not None:
@@ -518,8 +626,8 @@ class Lab:
             "lab_upstream_address6": self.upstream_address6,
             "lab_echo_port": ECHO_PORT,
         }
-        hosts = {h: {"ansible_host": a, "lab_underlay_address": a, "lab_underlay_address6": self.address6(a)}
-                 for h, a in addresses.items() if h != UPSTREAM}
+        hosts = {h: {"ansible_host": a, "lab_underlay_address": a, "lab_underlay_address6": self.address6(a),
+                     "lab_segment": self.segment_of(a)} for h, a in addresses.items() if h != UPSTREAM}
         children = {"lab_hosts": {"hosts": hosts}}
         if UPSTREAM in addresses:
             children["lab_upstream"] = {"hosts": {UPSTREAM: {"ansible_host": addresses[UPSTREAM],
@@ -540,9 +648,9 @@ class Lab:
             self._remove_host(session, state, host, behind.get(info["port"], []))
         for proc in reversed(state["processes"]):
             _stop(proc["pid"], proc["start"])
-        if is_namespace_file(namespace_path(self.switch)):
-            session.forget(self.switch)
-            delete_namespace(self.switch)
+        for name in self._switches(state) + ([self.router] if is_namespace_file(namespace_path(self.router)) else []):
+            session.forget(name)
+            delete_namespace(name)
         for _attempt in range(250):  # the kernel frees the switch's veths, and the root end with them, shortly
             if not os.path.exists(f"/sys/class/net/{self.root_link}"):
                 break
@@ -567,6 +675,7 @@ class Lab:
     def up(self, hosts=3, upstream=True):
         """Bring the lab to hosts (a count or names), outside Ansible; returns its state."""
         spec = normalize_lab({"name": self.name, "hosts": hosts, "underlay": str(self.underlay), "underlay6": str(self.underlay6),
+                              "segments": self.segments, "segment_range": str(self.segment_range),
                               "upstream": upstream, "state_dir": str(self.dir.parent)})
         with Session(lock=False) as session:
             run_lab_plan(session, self, spec, check_mode=False)
@@ -577,7 +686,8 @@ class Lab:
         if state is None:
             return {"up": False}
         return {"up": True, "inventory": str(self.inventory), "hosts": {
-            host: {"address": info["address"], "address6": self.address6(info["address"]), "processes_alive": self.alive(state, host),
+            host: {"address": info["address"], "address6": self.address6(info["address"]),
+                   "segment": self.segment_of(info["address"]), "processes_alive": self.alive(state, host),
                    "ssh": port_open(info["address"], 22)} for host, info in state["hosts"].items()}}
 
     def exec(self, host, *argv, check=True):
@@ -602,7 +712,9 @@ def run_lab_plan(session, lab, spec, check_mode):
     if spec.state == "present":
         result.update(name=lab.name, underlay=str(lab.underlay), underlay6=str(lab.underlay6), key=str(lab.key),
                       inventory=str(lab.inventory),
-                      hosts={h: {"address": a, "address6": lab.address6(a)} for h, a in addresses.items() if h != UPSTREAM},
+                      segments=lab.segments,
+                      hosts={h: {"address": a, "address6": lab.address6(a), "segment": lab.segment_of(a)}
+                             for h, a in addresses.items() if h != UPSTREAM},
                       upstream={"address": addresses[UPSTREAM], "address6": lab.upstream_address6, "echo_port": ECHO_PORT}
                       if UPSTREAM in addresses else None)
     return result
@@ -610,4 +722,5 @@ def run_lab_plan(session, lab, spec, check_mode):
 
 def run_lab(session, params, check_mode):
     spec = normalize_lab(params)
-    return run_lab_plan(session, Lab(spec.name, spec.state_dir, spec.underlay, spec.underlay6), spec, check_mode)
+    return run_lab_plan(session, Lab(spec.name, spec.state_dir, spec.underlay, spec.underlay6, spec.segments,
+                                     spec.segment_range), spec, check_mode)

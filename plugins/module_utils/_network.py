@@ -169,7 +169,8 @@ def _default_route(session, snaps, tables, family, c):
 
 
 def _check_overlap(host, net):
-    """A subnet must not overlap an address of the host's other links (its underlay, say)."""
+    """A subnet must not overlap an address of the host's other links (its underlay, say). The subnet's own network
+    address as a host address is allowed: an overlay's VTEP holds it (flannel's convention), and no container can."""
     for subnet in (net.subnet, net.subnet6):
         if subnet is None:
             continue
@@ -178,7 +179,8 @@ def _check_overlap(host, net):
                 continue
             for addr in link.addresses:
                 iface = ipaddress.ip_interface(addr)
-                if iface.version == subnet.version and not iface.is_link_local and iface.network.overlaps(subnet):
+                vtep = iface.network.prefixlen == iface.max_prefixlen and iface.ip == subnet.network_address
+                if iface.version == subnet.version and not iface.is_link_local and not vtep and iface.network.overlaps(subnet):
                     raise InvalidInput(f"network '{net.name}': subnet {subnet} overlaps {iface.network}, the network of "
                                        f"{iface} on the host's link '{link.name}'")
 

@@ -32,6 +32,7 @@ class Link:
     stp: bool = None
     vlan_filtering: bool = None
     hairpin: bool = None  # of a bridge port
+    vxlan: dict = None  # of a vxlan device: vni, local, port, dev (index), learning
     addresses: list = field(default_factory=list)
 
     def view(self, snapshot):
@@ -73,6 +74,10 @@ def _parse_link(msg):
     slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge" else None
     if slave is not None:
         link.hairpin = bool(slave.get_attr("IFLA_BRPORT_MODE"))
+    if kind == "vxlan" and data is not None:
+        link.vxlan = {"vni": data.get_attr("IFLA_VXLAN_ID"), "port": data.get_attr("IFLA_VXLAN_PORT"),
+                      "local": data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
+                      "dev": data.get_attr("IFLA_VXLAN_LINK") or 0, "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING"))}
     if kind == "bridge" and data is not None:
         link.stp = bool(data.get_attr("IFLA_BR_STP_STATE"))
         vlan = data.get_attr("IFLA_BR_VLAN_FILTERING")

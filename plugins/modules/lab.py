@@ -68,6 +68,26 @@ options:
     type: str
     default: 2001:db8:100::/64
     version_added: 0.2.0
+  segments:
+    description:
+      - The number of underlay segments. With more than one, the lab is routed, as a fleet across racks or sites
+        is - host 1 on segment 1, host 2 on segment 2, and so on in turn. Segment 1 is O(underlay) and
+        O(underlay6); segment k is the k-th /24 of O(segment_range) (V(198.19.2.0/24) for segment 2) and the k-th /64
+        after O(underlay6) (V(2001:db8:100:2::/64)), each a switch of its own. A router joins them (its address is
+        the segment's first, and O(underlay)'s second on segment 1); hosts on segment 1 route the other segments
+        through it, hosts on the others have their default routes through it. Hosts on different segments share no
+        link, so routes via each other's addresses (host-gw) do not work between them.
+      - The machine's own namespace gets one route more, to O(segment_range) via the router, so that Ansible reaches
+        every host.
+      - Like O(underlay), it cannot change while the lab is up.
+    type: int
+    default: 1
+    version_added: 0.2.0
+  segment_range:
+    description: The range the routed segments are carved from, at most a /20, apart from O(underlay).
+    type: str
+    default: 198.19.0.0/16
+    version_added: 0.2.0
   upstream:
     description:
       - Start the upstream host (and point the hosts' default route at it).
@@ -115,8 +135,8 @@ hosts:
   description: Each host with its underlay addresses.
   returned: when O(state=present)
   type: dict
-  sample: {"host1": {"address": "198.51.100.11", "address6": "2001:db8:100::11"},
-           "host2": {"address": "198.51.100.12", "address6": "2001:db8:100::12"}}
+  sample: {"host1": {"address": "198.51.100.11", "address6": "2001:db8:100::11", "segment": 1},
+           "host2": {"address": "198.19.2.11", "address6": "2001:db8:100:2::11", "segment": 2}}
 upstream:
   description: The upstream host's addresses and echo port, or V(null) without one.
   returned: when O(state=present)
@@ -137,6 +157,12 @@ underlay:
   returned: when O(state=present)
   type: str
   sample: 198.51.100.0/24
+segments:
+  description: The number of underlay segments.
+  returned: when O(state=present)
+  type: int
+  sample: 2
+  version_added: 0.2.0
 underlay6:
   description: The IPv6 underlay network.
   returned: when O(state=present)
@@ -152,7 +178,8 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, run_lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab import (
+    DEFAULT_SEGMENT_RANGE, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, run_lab)
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 
 
@@ -163,6 +190,8 @@ def main():
         hosts=dict(type="raw", default=3),
         underlay=dict(type="str", default=DEFAULT_UNDERLAY),
         underlay6=dict(type="str", default=DEFAULT_UNDERLAY6),
+        segments=dict(type="int", default=1),
+        segment_range=dict(type="str", default=DEFAULT_SEGMENT_RANGE),
         upstream=dict(type="bool", default=True),
         inventory=dict(type="path"),
         python=dict(type="path"),

@@ -27,6 +27,21 @@ def lab(tmp_path_factory):
 _active = []
 
 
+@pytest.fixture(scope="session")
+def routed_lab(tmp_path_factory):
+    """A routed lab: four hosts on two segments joined by a router (host1 and host3 on 198.18.40.0/24, host2 and
+    host4 on 198.18.50.0/24), apart from the flat lab's ranges, so that both can be up in one session."""
+    fleet = Lab("lnroute", tmp_path_factory.mktemp("routed"), "198.18.40.0/24", "2001:db8:140::/64", segments=2,
+                segment_range="198.18.48.0/20")
+    support.ROOT_LAB_LINKS.add(fleet.root_link)
+    fleet.up(4)
+    _active.append(fleet)
+    yield fleet
+    _active.remove(fleet)
+    fleet.down()
+    support.ROOT_LAB_LINKS.discard(fleet.root_link)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def lab_hosts_left_clean(request):
     """After every test module that used the lab: its hosts hold no namespace, bridge, veth or rule of ours."""
@@ -41,9 +56,11 @@ def _check_clean(fleet, module):
         assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
         assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
         assert fleet.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", f"hosts files left on {host}"
+        segments = {str(n) for networks in fleet.networks for n in networks}  # a routed lab's, via its router
         for family in ("-4", "-6"):  # the lab's own: connected routes and the default route to the upstream
             routes = json.loads(fleet.exec(host, "ip", "-j", family, "route").stdout or "[]")
-            left = [r["dst"] for r in routes if r["dst"] != "default" and (r.get("gateway") or r.get("dev") != "eth0")]
+            left = [r["dst"] for r in routes if r["dst"] != "default" and r["dst"] not in segments
+                    and (r.get("gateway") or r.get("dev") != "eth0")]
             assert not left, f"{module} left routes on {host}: {left}"
         for tool in ("nft list ruleset", "iptables-nft-save", "iptables-legacy-save"):
             out = fleet.exec(host, *tool.split(), check=False).stdout
@@ -63,14 +80,24 @@ class Run:
         return sum(h["changed"] for h in self.hosts.values())
 
 
-@pytest.fixture
-def playbook(lab):
-    """Run a playbook (a path relative to the repo) against the lab; returns the recap per host."""
+def _playbook_runner(fleet):
     def run(path, *extra, ok=True):
-        proc = sh("ansible-playbook", "-i", str(lab.inventory), str(REPO / path), *extra, check=False,
+        proc = sh("ansible-playbook", "-i", str(fleet.inventory), str(REPO / path), *extra, check=False,
                   env=ansible_env(ANSIBLE_PIPELINING="1"))
         result = Run(proc)
         if ok:
             assert proc.returncode == 0, result.stdout
         return result
     return run
+
+
+@pytest.fixture
+def playbook(lab):
+    """Run a playbook (a path relative to the repo) against the lab; returns the recap per host."""
+    return _playbook_runner(lab)
+
+
+@pytest.fixture
+def routed_playbook(routed_lab):
+    """The same, against the routed lab."""
+    return _playbook_runner(routed_lab)

@@ -188,3 +188,32 @@ def test_a_range_another_lab_holds_is_refused(lab_args):
     assert moved6.get("failed") and "is up on underlay6 2001:db8:100::/64, not 2001:db8:101::/64" in moved6["msg"]
     alone = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, upstream=False))
     assert alone.get("failed") and "is up with its upstream host (stop it first to change that)" in alone["msg"]
+
+
+def test_a_routed_lab_joins_its_segments_with_a_router_and_one_route(lab_args, tmp_path):
+    before = machine_state()
+    args = lab_args("lnlabt8", "198.18.27.0/24", hosts=3, segments=2, segment_range="198.18.112.0/20",
+                    underlay6="2001:db8:127::/64")
+    made = run_module("lab", args)
+    assert not made.get("failed"), made.get("msg")
+    assert made["segments"] == 2 and made["hosts"] == {
+        "host1": {"address": "198.18.27.11", "address6": "2001:db8:127::11", "segment": 1},
+        "host2": {"address": "198.18.114.11", "address6": "2001:db8:127:2::11", "segment": 2},
+        "host3": {"address": "198.18.27.12", "address6": "2001:db8:127::12", "segment": 1}}
+    # the machine's namespace: one veth and two routes (the connected one, and the segments' via the router)
+    assert sh("ip", "route", "show", "198.18.112.0/20").stdout.strip() == "198.18.112.0/20 via 198.18.27.2 dev lnlabt80 proto static"
+    assert hostnames(str(tmp_path / "lnlabt8" / "inventory.yml"))[0] == 0, "Ansible reaches every segment"
+    lab = Lab("lnlabt8", tmp_path, "198.18.27.0/24", "2001:db8:127::/64", segments=2, segment_range="198.18.112.0/20")
+    assert lab.exec("host2", "ip", "route").stdout.startswith("default via 198.18.114.1 dev eth0")
+    assert "198.18.114.0/24 via 198.18.27.2 dev eth0" in lab.exec("host1", "ip", "route").stdout
+    for family, target in ((4, "198.18.114.11"), (6, "2001:db8:127:2::11")):
+        assert lab.exec("host1", "ping", f"-{family}", "-c", "1", "-W", "2", target, check=False).returncode == 0
+    # across the router, not on one link: host1 has no neighbour entry for host2, only for the router
+    assert "198.18.114.11" not in lab.exec("host1", "ip", "neigh").stdout
+    echo = "import socket; print(socket.create_connection(('2001:db8:127::254', 7007), timeout=3).recv(100).decode())"
+    assert lab.exec("host2", "python3", "-c", echo).stdout.strip() == "2001:db8:127:2::11", "the upstream routes back"
+    assert not run_module("lab", args)["changed"]
+    changed = run_module("lab", dict(args, segments=3))
+    assert changed.get("failed") and "is up with segments 2, not 3" in changed["msg"]
+    assert run_module("lab", {"name": "lnlabt8", "state_dir": str(tmp_path), "state": "absent"})["changed"]
+    assert machine_state() == before and not [n for n in namespaces() if n.startswith("lnlabt8")]

@@ -12,6 +12,8 @@ import pytest
 
 from support import RUN_PREFIX, namespaces, run_module, sh
 
+VXLAN = {"name": "vx0", "vni": 7, "local": "10.1.0.1"}
+
 CATALOGUE = [
     # netns
     ("netns", {"name": ["a/b"]}, ["'a/b'", "must not contain '/'"]),
@@ -176,6 +178,27 @@ CATALOGUE = [
     ("port_forward", {"forwards": [{"name": "a", "to": "10.1.0.9", "ports": ["80:80"]}, {"name": "b", "to": "10.1.0.8", "ports": ["80:81"]}]},
      ["forward 'a'", "forward 'b'", "both claim tcp port 80"]),
     ("port_forward", {"forwards": [{"name": "a", "to": "10.1.0.9", "ports": ["80:80"]}] * 2}, ["'a'", "more than once"]),
+    # vxlan (br-own's 10.1.0.1 stands in for an underlay address)
+    ("vxlan", dict(VXLAN, vni=0), ["vxlan 'vx0'", "vni 0 must be an integer from 1 to 16777215"]),
+    ("vxlan", dict(VXLAN, vni=2 ** 24), ["vxlan 'vx0'", "vni 16777216"]),
+    ("vxlan", dict(VXLAN, port=0), ["vxlan 'vx0'", "port 0 must be an integer from 1 to 65535"]),
+    ("vxlan", dict(VXLAN, port=65536), ["vxlan 'vx0'", "port 65536"]),
+    ("vxlan", dict(VXLAN, local="10.9.9.9"), ["vxlan 'vx0'", "local 10.9.9.9 is not an address of any link"]),
+    ("vxlan", dict(VXLAN, local="224.0.0.1"), ["vxlan 'vx0'", "local 224.0.0.1 must be a unicast address"]),
+    ("vxlan", dict(VXLAN, dev="taken0"), ["vxlan 'vx0'", "local 10.1.0.1 is on 'br-own', not on dev 'taken0'"]),
+    ("vxlan", dict(VXLAN, mtu=1451), ["vxlan 'vx0'", "mtu 1451 leaves no room for the VXLAN encapsulation", "at most 1450"]),
+    ("vxlan", dict(VXLAN, name="br-own"), ["vxlan 'br-own'", "taken by a bridge device"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "2001:db8:99::2"}]), ["peer 2001:db8:99::2 is IPv6", "local 10.1.0.1 is IPv4"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "10.1.0.1"}]), ["peer 10.1.0.1", "this host (local)"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2"}] * 2), ["address 198.18.9.2 is given for two peers"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2", "mac": "01:00:5e:00:00:01"}]), ["peer 198.18.9.2 mac", "multicast"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2", "subnets": ["10.7.0.0/24"]}]),
+     ["peer 198.18.9.2", "subnet 10.7.0.0/24 needs an IPv4 vtep address"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2", "vtep_addresses": ["10.7.0.0"], "subnets": ["10.7.0.0/24"]},
+                                 {"address": "198.18.9.3", "vtep_addresses": ["10.7.0.128"], "subnets": ["10.7.0.128/25"]}]),
+     ["subnet 10.7.0.0/24 of peer 198.18.9.2 overlaps subnet 10.7.0.128/25 of peer 198.18.9.3"]),
+    ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2", "vtep_addresses": ["10.1.0.0"], "subnets": ["10.1.0.0/24"]}]),
+     ["subnet 10.1.0.0/24 of peer 198.18.9.2 overlaps 10.1.0.1/24 of link 'br-own'", "this host's own"]),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.linuxns.net.plugins.module_utils._bridge import bridge_mac
 from support import addresses, links, run_module, sh
 
 
@@ -27,6 +28,18 @@ def test_bridge_with_gateway_and_ports(netns):
     assert addresses(ns, "br0") == ["10.100.0.1/24"]
     assert not run_module("bridge", args)["changed"]
     assert not run_module("bridge", args, check_mode=True)["changed"]
+
+
+def test_a_new_bridge_keeps_its_own_mac_when_ports_join(netns):
+    """The kernel's default is the lowest port's MAC: a port joining with a lower one would change the gateway's MAC
+    under running containers. A bridge made here has a stable MAC of its own."""
+    ns = netns()
+    assert not run_module("bridge", {"name": "br0", "namespace": ns}).get("failed")
+    mac = links(ns)["br0"]["address"]
+    assert mac == bridge_mac("br0") and mac.startswith("02:")
+    sh("ip", "-n", ns, "link", "add", "low", "address", "00:00:00:00:00:01", "type", "veth", "peer", "name", "lowp")
+    assert not run_module("bridge", {"name": "br0", "namespace": ns, "ports": ["low"]}).get("failed")
+    assert links(ns)["br0"]["address"] == mac
 
 
 def test_purge_ports_releases_unlisted_ports_only_when_asked(netns):

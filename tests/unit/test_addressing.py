@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import (
-    bridge_subnet, fleet_routes, host_end_name, plan_bridge_network, plan_fleet_subnets, underlay_address6)
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
+    bridge_subnet, fleet_routes, plan_fleet_subnets, underlay_address6)
 
 
 def eth0(**addresses):

@@ -1,0 +1,280 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A fleet, planned on the controller (by the fleet_network role's filters) from each host's netns_info view: a
+stable subnet per host and family, and how each host reaches each other host's subnets: a route via its underlay
+address when they share a link (flannel's host-gw), or the VXLAN overlay where the underlay is routed.
+
+Pure functions of their inputs, so they are tested without Ansible."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX
+
+MODES = ("host-gw", "vxlan", "auto")
+
+
+def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
+    """Host -> subnet: fixed ones first, then the subnet each host's bridge already has, then the lowest free ones."""
+    cluster = validate.network(cluster_cidr, "fleet cluster CIDR")
+    if not cluster.prefixlen <= int(host_prefix) <= cluster.max_prefixlen - 2:
+        raise InvalidInput(f"fleet: host prefix /{host_prefix} does not fit in cluster {cluster} "
+                           f"(it must be from /{cluster.prefixlen} to /{cluster.max_prefixlen - 2})")
+    fixed = fixed or {}
+    current = current or {}
+    unknown = sorted(set(fixed) - set(hosts))
+    if unknown:
+        raise InvalidInput(f"fleet: fixed subnets name hosts that are not in the play: {unknown}")
+    assigned = {}
+
+    def claim(host, value, what):
+        net = validate.network(value, f"fleet: {what} subnet of host '{host}'")
+        if net.prefixlen != int(host_prefix) or not net.subnet_of(cluster):
+            if what == "current":
+                return False  # a bridge from another layout: the host gets a new subnet
+            raise InvalidInput(f"fleet: {what} subnet {net} of host '{host}' is not a /{host_prefix} inside {cluster}")
+        for other, taken in assigned.items():
+            if taken.overlaps(net):
+                if what == "current":
+                    return False
+                raise InvalidInput(f"fleet: subnet {net} of host '{host}' overlaps {taken} of host '{other}'")
+        assigned[host] = net
+        return True
+
+    for host in hosts:
+        if host in fixed:
+            claim(host, fixed[host], "fixed")
+    for host in hosts:
+        if host not in assigned and current.get(host):
+            claim(host, current[host], "current")
+    free = (net for net in cluster.subnets(new_prefix=int(host_prefix))
+            if not any(net.overlaps(t) for t in assigned.values()))
+    for host in hosts:
+        if host not in assigned:
+            net = next(free, None)
+            if net is None:
+                raise InvalidInput(f"fleet: cluster {cluster} is full: no /{host_prefix} left for host '{host}' "
+                                   f"({len(hosts)} hosts)")
+            assigned[host] = net
+    return {host: str(net) for host, net in assigned.items()}
+
+
+def _host_links(info):
+    return ((info or {}).get("host") or {}).get("links", [])
+
+
+def bridge_subnet(info, bridge, family=4):
+    """The subnet of the bridge's first address of that family (IPv6: not link-local), from netns_info's host view
+    ('' if none)."""
+    for link in _host_links(info):
+        if link.get("name") == bridge:
+            for addr in link.get("addresses", []):
+                iface = ipaddress.ip_interface(addr)
+                if iface.version == int(family) and not (iface.version == 6 and iface.is_link_local):
+                    return str(iface.network)
+    return ""
+
+
+def underlay_address6(info, address):
+    """A host's IPv6 underlay address: address itself when it is IPv6, else the first global IPv6 address of the
+    link that holds the IPv4 address, from netns_info's host view ('' if none)."""
+    try:
+        ip = ipaddress.ip_address(str(address))
+    except ValueError:
+        return ""  # a host name: nothing to match
+    if ip.version == 6:
+        return str(ip)
+    for link in _host_links(info):
+        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
+        if any(i.ip == ip for i in ifaces):
+            return next((str(i.ip) for i in ifaces if i.version == 6 and not i.is_link_local), "")
+    return ""
+
+
+def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
+    """host-gw: on host me, a route to every other host's subnet via that host's underlay address, per family."""
+    routes = []
+    for family, subnet_of, address_of in ((4, subnets or {}, addresses or {}), (6, subnets6 or {}, addresses6 or {})):
+        missing = sorted(h for h in subnet_of if h != me and not address_of.get(h))
+        if missing:
+            raise InvalidInput(f"fleet: no IPv{family} underlay address for hosts {missing}"
+                               + (": set fleet_network_address6, or give the link that holds the host's IPv4 "
+                                  "underlay address a global IPv6 address" if family == 6 else ""))
+        for host in sorted(subnet_of):
+            if host != me:
+                gateway = validate.ip_address(address_of[host], f"fleet: IPv{family} underlay address of host '{host}'")
+                if gateway.version != family:
+                    raise InvalidInput(f"fleet: IPv{family} underlay address of host '{host}' is {gateway}, an IPv"
+                                       f"{gateway.version} address")
+                routes.append({"dest": subnet_of[host], "gateway": str(gateway), "state": state})
+    return routes
+
+
+# ---------------------------------------------------------------- one host, as its netns_info shows it
+
+def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None):
+    """What the fleet plan needs to know of one host, from its netns_info result (host view): its underlay
+    addresses, the networks its underlay link is on (who shares a link with it), that link's MTU, the subnets its
+    bridge has, its routes via gateways (for prune), and whether its VXLAN device exists."""
+    links = _host_links(info)
+    address6 = address6 or underlay_address6(info, address)
+    underlay, mtu = [], None
+    for link in links:
+        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
+        if any(str(i.ip) in (str(address), str(address6)) for i in ifaces):
+            underlay = sorted({str(i.network) for i in ifaces if not i.is_link_local})
+            mtu = link.get("mtu")
+            break
+    routes = [{"dest": r["dest"], "gateway": r["gateway"], "dev": r.get("dev")}
+              for r in ((info or {}).get("host") or {}).get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
+    return {"address": str(address) if address else "", "address6": address6 or "", "state": state or "present",
+            "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
+            "mtu": mtu, "routes": routes, "vxlan": any(l.get("name") == vxlan_device for l in links)}
+
+
+# ---------------------------------------------------------------- the whole fleet
+
+@dataclass
+class FleetOptions:
+    cidr: str = None
+    host_prefix: int = 24
+    subnets: dict = field(default_factory=dict)
+    cidr6: str = None
+    host_prefix6: int = 64
+    subnets6: dict = field(default_factory=dict)
+    mode: str = "host-gw"
+    vni: int = 1
+    port: int = VXLAN_PORT
+    device: str = "vxlan.fleet"
+    prune: bool = False
+    mtu: int = None
+
+
+def _options(raw):
+    opts = FleetOptions(**{k: v for k, v in (raw or {}).items() if v is not None})
+    if opts.mode not in MODES:
+        raise InvalidInput(f"fleet: mode {opts.mode!r} must be one of {', '.join(MODES)}")
+    if not opts.cidr and not opts.cidr6:
+        raise InvalidInput("fleet: give a cluster range: fleet_network_cidr, fleet_network_cidr6, or both")
+    for what, value, low, high in (("vni", opts.vni, 1, VXLAN_VNI_MAX), ("port", opts.port, 1, 65535)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInput(f"fleet: VXLAN {what} {value!r} must be an integer from {low} to {high}")
+    validate.interface_name(opts.device, "fleet VXLAN device")
+    if opts.mtu is not None:
+        validate.mtu(opts.mtu, "fleet network")
+    return opts
+
+
+def _on_link(member, peer_address):
+    """Whether the peer's underlay address is on a network of this host's underlay link (they share it)."""
+    try:
+        ip = ipaddress.ip_address(str(peer_address))
+    except ValueError:
+        return False
+    return any(ip.version == n.version and ip in n for n in map(ipaddress.ip_network, member["underlay"]))
+
+
+def plan_fleet(members, options):
+    """Host -> what that host builds: its subnets, the network's MTU, its host-gw routes (netns_route items) and its
+    VXLAN device (linuxns.net.vxlan options, or None when it needs none).
+
+    members: host -> fleet_member(...), in the play's order. A member with state absent leaves: it removes all of
+    its own, and the others forget it (its routes and overlay entries) in the same run."""
+    opts = _options(options)
+    hosts = list(members)
+    families = [(4, opts.cidr, opts.host_prefix, opts.subnets, "subnet", "address"),
+                (6, opts.cidr6, opts.host_prefix6, opts.subnets6, "subnet6", "address6")]
+    subnets = {}
+    for family, cidr, prefix, fixed, key, _addr in families:
+        if cidr:
+            subnets[family] = plan_fleet_subnets(cidr, prefix, hosts, fixed, {h: m[key] for h, m in members.items()})
+    present = [h for h in hosts if members[h]["state"] == "present"]
+
+    def address_of(host, family):
+        return members[host]["address" if family == 4 else "address6"]
+
+    def direct(me, peer, family):
+        """host-gw between me and peer for that family: both have an underlay address of it, on one link."""
+        if opts.mode == "vxlan":
+            return False
+        there = address_of(peer, family)
+        return bool(there) and bool(address_of(me, family)) and _on_link(members[me], there)
+
+    if opts.mode == "host-gw":
+        for me in present:
+            for peer in present:
+                for family in subnets:
+                    if peer != me and not direct(me, peer, family):
+                        there = address_of(peer, family) or f"no IPv{family} underlay address"
+                        raise InvalidInput(
+                            f"fleet: host-gw needs the hosts on one link, and host '{peer}' ({there}) is not on a network "
+                            f"of host '{me}''s underlay link ({', '.join(members[me]['underlay']) or 'none found'}); "
+                            "routes via it would not work. Use fleet_network_mode: vxlan, or auto (host-gw where "
+                            "hosts share a link, the overlay where they do not)")
+
+    overlay_used = any(not direct(me, peer, family) for me in present for peer in present if peer != me for family in subnets)
+    mtu = opts.mtu
+    if mtu is None and overlay_used:
+        underlay_family = ipaddress.ip_address(members[present[0]]["address"]).version
+        mtus = [members[h]["mtu"] for h in present if members[h]["mtu"]]
+        mtu = min(mtus) - VXLAN_OVERHEAD[underlay_family] if mtus else None
+
+    cluster = [ipaddress.ip_network(c) for c in (opts.cidr, opts.cidr6) if c]
+    plans = {}
+    for me in hosts:
+        member = members[me]
+        leaving = member["state"] != "present"
+        routes, peers = [], []
+        wanted = set()
+        for peer in hosts:
+            if peer == me:
+                continue
+            gone = leaving or members[peer]["state"] != "present"
+            overlay_subnets = []
+            for family in subnets:
+                subnet = subnets[family][peer]
+                if gone:
+                    routes.append({"dest": subnet, "state": "absent"})
+                elif direct(me, peer, family):
+                    gateway = validate.ip_address(address_of(peer, family), f"fleet: IPv{family} underlay address of host '{peer}'")
+                    routes.append({"dest": subnet, "gateway": str(gateway), "state": "present"})
+                    wanted.add(subnet)
+                else:
+                    overlay_subnets.append(subnet)
+                    wanted.add(subnet)
+            vteps = [str(ipaddress.ip_network(subnets[f][peer]).network_address) for f in subnets]
+            if not leaving:
+                entry = {"address": members[peer]["address"], "vtep_addresses": vteps,
+                         "subnets": overlay_subnets or [subnets[f][peer] for f in subnets],
+                         "state": "present" if overlay_subnets else "absent"}
+                if entry["state"] == "present" or gone or member["vxlan"]:
+                    peers.append(entry)
+        if opts.prune and not leaving:
+            for route in member["routes"]:
+                dest = ipaddress.ip_network(route["dest"])
+                if route["dest"] not in wanted and route.get("dev") != opts.device and \
+                        any(dest.version == c.version and dest.subnet_of(c) for c in cluster) and \
+                        not any(route["dest"] == subnets[f][me] for f in subnets):
+                    routes.append({"dest": route["dest"], "state": "absent"})
+        own = {f: subnets[f][me] for f in subnets}
+        vxlan = None
+        needs_overlay = any(p["state"] == "present" for p in peers)
+        if leaving or opts.mode == "host-gw":
+            vxlan = {"name": opts.device, "state": "absent"} if member["vxlan"] else None
+        elif needs_overlay or member["vxlan"]:
+            for p in peers:
+                if ipaddress.ip_address(p["address"]).version != ipaddress.ip_address(member["address"]).version:
+                    raise InvalidInput(f"fleet: the overlay's underlay addresses must share a family: host '{me}' has "
+                                       f"{member['address']}, a peer has {p['address']}")
+            vxlan = {"name": opts.device, "state": "present", "vni": opts.vni, "port": opts.port,
+                     "local": member["address"], "purge_peers": opts.prune, "peers": peers,
+                     "addresses": [f"{ipaddress.ip_network(s).network_address}/{ipaddress.ip_network(s).max_prefixlen}"
+                                   for s in own.values()]}
+        plans[me] = {"subnet": own.get(4), "subnet6": own.get(6), "mtu": mtu, "routes": routes, "vxlan": vxlan,
+                     "mode": "overlay" if needs_overlay else "host-gw"}
+    return plans

@@ -1,0 +1,112 @@
+"""The fleet plan (host-gw, vxlan, auto; joins, leaves, prune), from netns_info-shaped data, without Ansible."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member, plan_fleet
+
+OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}
+
+
+def info(address, address6, bridge=(), routes=(), vxlan=False, mtu=1500):
+    """A host's netns_info host view: eth0 on the underlay, maybe br-fleet, maybe the VXLAN device."""
+    prefix = 24
+    links = [{"name": "eth0", "mtu": mtu, "addresses": [f"{address}/{prefix}", f"{address6}/64", "fe80::1/64"]}]
+    if bridge:
+        links.append({"name": "br-fleet", "mtu": 1500, "addresses": list(bridge)})
+    if vxlan:
+        links.append({"name": "vxlan.fleet", "mtu": 1450, "addresses": []})
+    return {"host": {"links": links, "routes": list(routes)}}
+
+
+def members(layout, **states):
+    """host -> fleet_member, for hosts given as host -> (address, address6) or (address, address6, info kwargs)."""
+    out = {}
+    for host, spec in layout.items():
+        address, address6, *more = spec
+        out[host] = fleet_member(info(address, address6, **(more[0] if more else {})), "br-fleet", address,
+                                 state=states.get(host, "present"), vxlan_device="vxlan.fleet")
+    return out
+
+
+FLAT = {"h1": ("198.51.100.11", "2001:db8:100::11"), "h2": ("198.51.100.12", "2001:db8:100::12"),
+        "h3": ("198.51.100.13", "2001:db8:100::13")}
+ROUTED = {"h1": ("198.51.100.11", "2001:db8:100::11"), "h2": ("198.19.2.11", "2001:db8:102::11"),
+          "h3": ("198.51.100.13", "2001:db8:100::13")}
+
+
+def test_a_flat_fleet_is_host_gw_both_families_without_overlay():
+    plans = plan_fleet(members(FLAT), OPTIONS)
+    assert plans["h1"]["subnet"] == "10.244.0.0/24" and plans["h1"]["subnet6"] == "fd42::/64"
+    assert plans["h1"]["routes"] == [
+        {"dest": "10.244.1.0/24", "gateway": "198.51.100.12", "state": "present"},
+        {"dest": "fd42:0:0:1::/64", "gateway": "2001:db8:100::12", "state": "present"},
+        {"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"},
+        {"dest": "fd42:0:0:2::/64", "gateway": "2001:db8:100::13", "state": "present"}]
+    assert all(p["vxlan"] is None and p["mtu"] is None for p in plans.values()), "no overlay, MTU left alone"
+
+
+def test_auto_on_a_routed_underlay_mixes_host_gw_and_the_overlay():
+    plans = plan_fleet(members(ROUTED), OPTIONS)
+    h1 = plans["h1"]
+    assert h1["routes"] == [{"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"},
+                            {"dest": "fd42:0:0:2::/64", "gateway": "2001:db8:100::13", "state": "present"}]
+    assert h1["vxlan"] == {
+        "name": "vxlan.fleet", "state": "present", "vni": 1, "port": 4789, "local": "198.51.100.11", "purge_peers": False,
+        "addresses": ["10.244.0.0/32", "fd42::/128"],
+        "peers": [{"address": "198.19.2.11", "vtep_addresses": ["10.244.1.0", "fd42:0:0:1::"],
+                   "subnets": ["10.244.1.0/24", "fd42:0:0:1::/64"], "state": "present"}]}
+    assert [p["address"] for p in plans["h2"]["vxlan"]["peers"]] == ["198.51.100.11", "198.51.100.13"]
+    assert plans["h2"]["routes"] == []
+    assert {p["mtu"] for p in plans.values()} == {1450}, "one MTU for the whole fleet: the underlay's less 50"
+
+
+def test_vxlan_mode_puts_every_peer_on_the_overlay_and_host_gw_refuses_a_routed_underlay():
+    plans = plan_fleet(members(FLAT), dict(OPTIONS, mode="vxlan", vni=77, port=8472))
+    assert plans["h1"]["routes"] == [] and len(plans["h1"]["vxlan"]["peers"]) == 2
+    assert (plans["h1"]["vxlan"]["vni"], plans["h1"]["vxlan"]["port"]) == (77, 8472)
+    with pytest.raises(InvalidInput, match=r"host-gw needs the hosts on one link, and host 'h2' \(198.19.2.11\) is not on a "
+                                           r"network of host 'h1''s underlay link \(198.51.100.0/24, 2001:db8:100::/64\)"):
+        plan_fleet(members(ROUTED), dict(OPTIONS, mode="host-gw"))
+
+
+def test_a_host_leaving_is_forgotten_by_the_others_in_the_same_run():
+    layout = dict(ROUTED)
+    layout["h2"] = ROUTED["h2"] + ({"bridge": ["10.244.1.1/24", "fd42:0:0:1::1/64"], "vxlan": True},)
+    layout["h1"] = ROUTED["h1"] + ({"vxlan": True},)
+    plans = plan_fleet(members(layout, h2="absent"), OPTIONS)
+    assert {"dest": "10.244.1.0/24", "state": "absent"} in plans["h1"]["routes"]
+    # h2 is forgotten; h3, reached host-gw, has no overlay entries to keep either (the device exists: say so)
+    assert plans["h1"]["vxlan"]["peers"] == [
+        {"address": "198.19.2.11", "vtep_addresses": ["10.244.1.0", "fd42:0:0:1::"],
+         "subnets": ["10.244.1.0/24", "fd42:0:0:1::/64"], "state": "absent"},
+        {"address": "198.51.100.13", "vtep_addresses": ["10.244.2.0", "fd42:0:0:2::"],
+         "subnets": ["10.244.2.0/24", "fd42:0:0:2::/64"], "state": "absent"}]
+    assert plans["h2"]["vxlan"] == {"name": "vxlan.fleet", "state": "absent"}
+    assert all(r["state"] == "absent" for r in plans["h2"]["routes"])
+    assert plans["h1"]["mtu"] is None, "the fleet that stays shares a link: no overlay, no MTU to lower"
+
+
+def test_prune_removes_routes_of_hosts_no_longer_in_the_play_and_only_then():
+    stale = [{"dest": "10.244.9.0/24", "gateway": "198.51.100.19", "dev": "eth0"},
+             {"dest": "192.168.7.0/24", "gateway": "198.51.100.1", "dev": "eth0"}]
+    layout = dict(FLAT, h1=FLAT["h1"] + ({"routes": stale},))
+    assert all(r["state"] == "present" for r in plan_fleet(members(layout), OPTIONS)["h1"]["routes"])
+    pruned = plan_fleet(members(layout), dict(OPTIONS, prune=True))["h1"]["routes"]
+    assert pruned[-1] == {"dest": "10.244.9.0/24", "state": "absent"} and len(pruned) == 5, "not the route outside the cluster"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"mode": "mesh"}, "mode 'mesh' must be one of host-gw, vxlan, auto"),
+    ({"vni": 0}, "VXLAN vni 0 must be an integer from 1 to 16777215"),
+    ({"vni": 2 ** 24}, "VXLAN vni 16777216"),
+    ({"port": 70000}, "VXLAN port 70000 must be an integer from 1 to 65535"),
+    ({"device": "a-very-long-device"}, "at most 15"),
+    ({"mtu": 20}, "mtu 20 must be an integer from 68"),
+    ({"cidr": None, "cidr6": None}, "give a cluster range"),
+])
+def test_bad_fleet_options_are_named(options, message):
+    with pytest.raises(InvalidInput, match=message):
+        plan_fleet(members(FLAT), dict(OPTIONS, **options))
