@@ -160,7 +160,6 @@ def main():
         for family in (4, 6):
             address = underlay[server_host][family // 6]
             seen = lab.exec(client_host, "python3", "-c", WHOAMI_CLIENT, "tcp", address, "8080").stdout.strip()
-            seen = seen
             client_address = underlay[client_host][family // 6]
             published_ok = published_ok and seen == client_address
             shown = f"[{address}]" if family == 6 else address

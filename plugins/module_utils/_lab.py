@@ -391,6 +391,7 @@ class Lab:
         out = {h: info["address"] for h, info in state["hosts"].items() if h in wanted}
         out[UPSTREAM] = str(self.upstream_address)
         taken = set(out.values())
+
         def free_on(net):
             return (str(a) for a in net.hosts() if int(a) - int(net.network_address) > 10
                     and str(a) not in taken and a != self.upstream_address)

@@ -90,7 +90,7 @@ options:
         type: str
       vtep_addresses:
         description:
-          - The peer VTEP's overlay addresses, at most one per family: the next hops of its subnets (flannel's
+          - The peer VTEP's overlay addresses, at most one per family, the next hops of its subnets (flannel's
             choice is each subnet's network address).
         type: list
         elements: str

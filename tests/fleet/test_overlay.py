@@ -247,8 +247,8 @@ def test_nothing_that_exists_is_disturbed_while_the_fleet_changes(routed_lab, ro
     stop = tmp_path / "stop"
     talker = subprocess.Popen(enter + [pid["host1"], "ip", "netns", "exec", "app1", "python3", "-c", TALKER, far, str(stop)],
                               stdout=subprocess.PIPE, text=True)
-    pinger = subprocess.Popen(enter + [pid["host1"], "ip", "netns", "exec", "app1", "ping", "-D", "-O", "-i", "0.02", "-W", "1",
-                                        far], stdout=subprocess.PIPE, text=True)
+    ping_argv = ["ip", "netns", "exec", "app1", "ping", "-D", "-O", "-i", "0.02", "-W", "1", far]
+    pinger = subprocess.Popen(enter + [pid["host1"]] + ping_argv, stdout=subprocess.PIPE, text=True)
     marks = [("start", time.time())]
     try:
         for stage, inventory in (("host2 joins", "base"), ("host3 leaves", "leaving"), ("host1 grows by 50", "grown"),

@@ -64,8 +64,8 @@ table inet count {
     sh("ping", "-6", "-c", "1", "-W", "2", "-q", UNDERLAY["h2"][1], netns=hosts["h1"])
     yield router, hosts, containers
     for label, (c, _a, _a6) in containers.items():
-        run_module("container_network", {"name": "ov", "bridge": "br-ov", "state": "absent",
-                                          "containers": [{"name": c}]}, netns=hosts[label])
+        gone = {"name": "ov", "bridge": "br-ov", "state": "absent", "containers": [{"name": c}]}
+        run_module("container_network", gone, netns=hosts[label])
 
 
 def overlay(me, other, family=4, **extra):
