@@ -135,10 +135,15 @@ def bench_single_host(lab, n, results, datadir):
     verify_clean(lab, CNI_HOST)
 
 
-def bench_fleet(lab, hosts, containers, results):
+def bench_fleet(lab, hosts, containers, results, overlay=False):
+    """fleet.yml over the first hosts of the lab: host-gw (the lab is flat), or every pair over the VXLAN overlay."""
     limit = ",".join(f"host{i}" for i in range(1, hosts + 1))
     extra = ("-l", limit, "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4, as the earlier rows
+    if overlay:
+        extra += ("-e", "fleet_network_mode=vxlan")
     first, _changed = playbook(lab, "playbooks/fleet.yml", *extra)
+    if overlay and "vxlan.fleet" not in lab.exec("host1", "ip", "-br", "link").stdout:
+        raise BenchError(f"overlay fleet of {hosts}: host1 has no VXLAN device")
     for host in ("host1", f"host{hosts}"):
         if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q",
                     "10.244.0.1" if host != "host1" else "10.244.1.2", check=False).returncode:
@@ -147,8 +152,9 @@ def bench_fleet(lab, hosts, containers, results):
     if changed:
         raise BenchError(f"fleet of {hosts}: re-run reported changed={changed}")
     playbook(lab, "playbooks/teardown.yml", *extra)
-    results.setdefault(f"fleet_{hosts}_first", []).append(first)
-    results.setdefault(f"fleet_{hosts}_rerun", []).append(rerun)
+    kind = "overlay" if overlay else "fleet"
+    results.setdefault(f"{kind}_{hosts}_first", []).append(first)
+    results.setdefault(f"{kind}_{hosts}_rerun", []).append(rerun)
 
 
 def slope(points):
@@ -193,6 +199,10 @@ def targets(rows, fleet, sizes):
     if 100 in sizes:
         add("role first run at N=100 no slower than 1.3 x CNI", f"{med('role_first', 100):.2f} s vs {1.3 * med('cni_add', 100):.2f} s",
             med("role_first", 100) <= 1.3 * med("cni_add", 100))
+    if "overlay_8_first" in fleet and "fleet_8_first" in fleet:
+        add("fleet 8 hosts x 50 over the VXLAN overlay: first run within 1.2 x host-gw",
+            f"{fleet['overlay_8_first'][0]:.2f} s vs {fleet['fleet_8_first'][0]:.2f} s",
+            fleet["overlay_8_first"][0] <= 1.2 * fleet["fleet_8_first"][0])
     if "fleet_8_first" in fleet and 50 in sizes:
         add("fleet 8 hosts x 50: first run under 3 x single-host N=50", f"{fleet['fleet_8_first'][0]:.2f} s vs "
             f"{3 * med('role_first', 50):.2f} s", fleet["fleet_8_first"][0] < 3 * med("role_first", 50))
@@ -211,12 +221,13 @@ def markdown(rows, fleet, sizes, meta, checks):
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {'' if s is None else f'{s:.1f}'} |")
     if fleet:
         lines += ["", "| fleet_network role | first run | re-run (changed=0) |", "|---|---|---|"]
-        for hosts in sorted({int(k.split("_")[1]) for k in fleet}):
+        for kind, hosts in sorted({(k.split("_")[0], int(k.split("_")[1])) for k in fleet}):
             cells = []
-            for kind in ("first", "rerun"):
-                v = fleet[f"fleet_{hosts}_{kind}"]
+            for run in ("first", "rerun"):
+                v = fleet[f"{kind}_{hosts}_{run}"]
                 cells.append(f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})")
-            lines.append(f"| {hosts} hosts x {meta['fleet_containers']} containers | " + " | ".join(cells) + " |")
+            how = "host-gw" if kind == "fleet" else "VXLAN overlay (fleet_network_mode: vxlan)"
+            lines.append(f"| {hosts} hosts x {meta['fleet_containers']} containers, {how} | " + " | ".join(cells) + " |")
     lines += ["", "| target | measured | |", "|---|---|---|"] + [f"| {t} | {m} | {ok} |" for t, m, ok in checks]
     return "\n".join(lines) + "\n"
 
@@ -243,6 +254,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fleet-hosts", default="3,8")
     parser.add_argument("--fleet-containers", type=int, default=50)
+    parser.add_argument("--overlay-hosts", type=int, default=8, help="hosts of the overlay fleet row (0: none)")
     parser.add_argument("--out", default=None, help="results folder (default bench/results/<time>)")
     parser.add_argument("--publish", action="store_true", help="also copy the table and plot to docs/benchmarks/")
     args = parser.parse_args()
@@ -253,7 +265,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
 
     lab = Lab("lnbench")
-    lab.up(max([3] + fleet_hosts))
+    lab.up(max([3, args.overlay_hosts] + fleet_hosts))
     results = {key: {} for key, _label in METHODS}
     fleet = {}
     datadir = tempfile.mkdtemp(prefix="linuxns-bench-cni-")
@@ -265,6 +277,9 @@ def main():
             for hosts in fleet_hosts:
                 print(f"run {repeat + 1}/{args.repeats}, fleet of {hosts} x {args.fleet_containers}", flush=True)
                 bench_fleet(lab, hosts, args.fleet_containers, fleet)
+            if args.overlay_hosts:
+                print(f"run {repeat + 1}/{args.repeats}, overlay fleet of {args.overlay_hosts} x {args.fleet_containers}", flush=True)
+                bench_fleet(lab, args.overlay_hosts, args.fleet_containers, fleet, overlay=True)
     finally:
         lab.down()
         shutil.rmtree(datadir, ignore_errors=True)

@@ -60,8 +60,8 @@ def test_present_again_grow_shrink_and_absent_leave_nothing(lab_args, tmp_path):
 
     made = run_module("lab", dict(args, hosts=2))
     assert made["changed"] and made["changes"] == predicted["changes"]
-    assert made["hosts"] == {"host1": {"address": "198.18.20.11", "address6": "2001:db8:100::11"},
-                             "host2": {"address": "198.18.20.12", "address6": "2001:db8:100::12"}}
+    assert made["hosts"] == {"host1": {"address": "198.18.20.11", "address6": "2001:db8:100::11", "segment": 1},
+                             "host2": {"address": "198.18.20.12", "address6": "2001:db8:100::12", "segment": 1}}
     assert made["upstream"] == {"address": "198.18.20.254", "address6": "2001:db8:100::254", "echo_port": 7007}
     assert set(os.listdir("/sys/class/net")) - set(before["links"]) == {"lnlabt10"}, "one veth in the machine's namespace"
     assert sh("ip", "route", "show", "198.18.20.0/24").stdout.startswith("198.18.20.0/24 dev lnlabt10")
@@ -183,9 +183,9 @@ def test_a_range_another_lab_holds_is_refused(lab_args):
     result = run_module("lab", lab_args("lnlabt7", "198.18.25.0/25", hosts=1))
     assert result.get("failed") and "198.18.25.0/25 is already routed on this machine via lnlabt60" in result["msg"]
     moved = run_module("lab", lab_args("lnlabt6", "198.18.26.0/24", hosts=1))
-    assert moved.get("failed") and "is up on underlay 198.18.25.0/24, not 198.18.26.0/24" in moved["msg"]
+    assert moved.get("failed") and "is up with underlay 198.18.25.0/24, not 198.18.26.0/24" in moved["msg"]
     moved6 = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, underlay6="2001:db8:101::/64"))
-    assert moved6.get("failed") and "is up on underlay6 2001:db8:100::/64, not 2001:db8:101::/64" in moved6["msg"]
+    assert moved6.get("failed") and "is up with underlay6 2001:db8:100::/64, not 2001:db8:101::/64" in moved6["msg"]
     alone = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, upstream=False))
     assert alone.get("failed") and "is up with its upstream host (stop it first to change that)" in alone["msg"]
 
