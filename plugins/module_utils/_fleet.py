@@ -119,20 +119,25 @@ def fleet_routes(subnets, addresses, me, state="present", subnets6=None, address
 
 def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None):
     """What the fleet plan needs to know of one host, from its netns_info result (host view): its underlay
-    addresses, the networks its underlay link is on (who shares a link with it), that link's MTU, the subnets its
-    bridge has, its routes via gateways (for prune), and whether its VXLAN device exists."""
+    addresses of both families (address, of either family, is also its VTEP's: the overlay's underlay), the networks
+    its underlay link is on (who shares a link with it), that link's MTU, the subnets its bridge has, its routes via
+    gateways (for prune), and whether its VXLAN device exists."""
     links = _host_links(info)
     address6 = address6 or underlay_address6(info, address)
-    underlay, mtu = [], None
+    underlay, mtu, beside4 = [], None, ""
     for link in links:
         ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
         if any(str(i.ip) in (str(address), str(address6)) for i in ifaces):
             underlay = sorted({str(i.network) for i in ifaces if not i.is_link_local})
             mtu = link.get("mtu")
+            beside4 = next((str(i.ip) for i in ifaces if i.version == 4), "")
             break
+    # an IPv6 address makes an IPv6 underlay for the overlay; host-gw over IPv4 then uses the link's IPv4 address
+    address4 = beside4 if _family(address) == 6 else str(address or "")
     routes = [{"dest": r["dest"], "gateway": r["gateway"], "dev": r.get("dev")}
               for r in ((info or {}).get("host") or {}).get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
-    return {"address": str(address) if address else "", "address6": address6 or "", "state": state or "present",
+    return {"address": address4, "address6": address6 or "", "vtep": str(address) if address else "",
+            "state": state or "present",
             "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
             "mtu": mtu, "routes": routes, "vxlan": any(l.get("name") == vxlan_device for l in links)}
 
@@ -168,6 +173,13 @@ def _options(raw):
     if opts.mtu is not None:
         validate.mtu(opts.mtu, "fleet network")
     return opts
+
+
+def _family(address):
+    try:
+        return ipaddress.ip_address(str(address)).version
+    except ValueError:
+        return None
 
 
 def _on_link(member, peer_address):
@@ -220,7 +232,7 @@ def plan_fleet(members, options):
     overlay_used = any(not direct(me, peer, family) for me in present for peer in present if peer != me for family in subnets)
     mtu = opts.mtu
     if mtu is None and overlay_used:
-        underlay_family = ipaddress.ip_address(members[present[0]]["address"]).version
+        underlay_family = _family(members[present[0]]["vtep"]) or 4
         mtus = [members[h]["mtu"] for h in present if members[h]["mtu"]]
         mtu = min(mtus) - VXLAN_OVERHEAD[underlay_family] if mtus else None
 
@@ -249,7 +261,7 @@ def plan_fleet(members, options):
                     wanted.add(subnet)
             vteps = [str(ipaddress.ip_network(subnets[f][peer]).network_address) for f in subnets]
             if not leaving:
-                entry = {"address": members[peer]["address"], "vtep_addresses": vteps,
+                entry = {"address": members[peer]["vtep"], "vtep_addresses": vteps,
                          "subnets": overlay_subnets or [subnets[f][peer] for f in subnets],
                          "state": "present" if overlay_subnets else "absent"}
                 if entry["state"] == "present" or gone or member["vxlan"]:
@@ -268,11 +280,11 @@ def plan_fleet(members, options):
             vxlan = {"name": opts.device, "state": "absent"} if member["vxlan"] else None
         elif needs_overlay or member["vxlan"]:
             for p in peers:
-                if ipaddress.ip_address(p["address"]).version != ipaddress.ip_address(member["address"]).version:
+                if _family(p["address"]) != _family(member["vtep"]):
                     raise InvalidInput(f"fleet: the overlay's underlay addresses must share a family: host '{me}' has "
-                                       f"{member['address']}, a peer has {p['address']}")
+                                       f"{member['vtep']}, a peer has {p['address']}")
             vxlan = {"name": opts.device, "state": "present", "vni": opts.vni, "port": opts.port,
-                     "local": member["address"], "purge_peers": opts.prune, "peers": peers,
+                     "local": member["vtep"], "purge_peers": opts.prune, "peers": peers,
                      "addresses": [f"{ipaddress.ip_network(s).network_address}/{ipaddress.ip_network(s).max_prefixlen}"
                                    for s in own.values()]}
         plans[me] = {"subnet": own.get(4), "subnet6": own.get(6), "mtu": mtu, "routes": routes, "vxlan": vxlan,

@@ -270,3 +270,23 @@ def test_nothing_that_exists_is_disturbed_while_the_fleet_changes(routed_lab, ro
     assert sent > 100 and received == sent, f"ping lost {sent - received} of {sent}, during: {during}"
     assert int(talked[0]) > 100 and talked[0] == talked[1] and talked[2].strip() == "[]", f"TCP: {talked}"
     playbook("playbooks/teardown.yml", *base, "-i", str(stages["grown"]))
+
+
+def test_the_overlay_over_an_ipv6_underlay(routed_lab, routed_playbook):
+    """fleet_network_address IPv6: VXLAN between the segments runs over the IPv6 underlay (MTU less 70); host-gw
+    within a segment keeps using the IPv4 addresses; both families cross."""
+    lab, playbook = routed_lab, routed_playbook
+    six = ("-e", json.dumps({"fleet_network_address": "{{ lab_underlay_address6 }}"}))
+    playbook("playbooks/fleet.yml", *EXTRA, *six)
+    fdb = lab.exec("host1", "bridge", "fdb", "show", "dev", "vxlan.fleet").stdout
+    assert f"dst {underlay(lab, 'host2', 6)} self permanent" in fdb, fdb
+    link = json.loads(lab.exec("host1", "ip", "-d", "-j", "link", "show", "vxlan.fleet").stdout)[0]
+    data = link["linkinfo"]["info_data"]
+    assert data.get("local6", data.get("local")) == underlay(lab, "host1", 6), data
+    assert json.loads(lab.exec("host1", "ip", "-j", "link", "show", "br-fleet").stdout)[0]["mtu"] == 1430
+    assert "10.244.2.0/24 via 198.18.40.12 dev eth0" in lab.exec("host1", "ip", "route").stdout, "host-gw to host3"
+    assert not matrix_ok(lab, HOSTS) and not matrix_ok(lab, HOSTS, 6)
+    big = ("ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q", "-M", "do", "-s", str(1430 - 28))
+    assert lab.exec("host1", *big, address_of(lab, "host2", "app1"), check=False).returncode == 0
+    assert playbook("playbooks/fleet.yml", *EXTRA, *six).changed == 0
+    playbook("playbooks/teardown.yml", *EXTRA, *six)

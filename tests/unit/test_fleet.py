@@ -110,3 +110,15 @@ def test_prune_removes_routes_of_hosts_no_longer_in_the_play_and_only_then():
 def test_bad_fleet_options_are_named(options, message):
     with pytest.raises(InvalidInput, match=message):
         plan_fleet(members(FLAT), dict(OPTIONS, **options))
+
+
+def test_an_ipv6_underlay_for_the_overlay_keeps_host_gw_over_ipv4():
+    """fleet_network_address IPv6: the overlay runs over IPv6 (MTU less 70), host-gw keeps the link's IPv4 address."""
+    out = {}
+    for host, (address, address6) in ROUTED.items():
+        out[host] = fleet_member(info(address, address6), "br-fleet", address6, vxlan_device="vxlan.fleet")
+    plans = plan_fleet(out, OPTIONS)
+    assert plans["h1"]["routes"][0] == {"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"}
+    assert plans["h1"]["vxlan"]["local"] == "2001:db8:100::11"
+    assert [p["address"] for p in plans["h1"]["vxlan"]["peers"]] == ["2001:db8:102::11"]
+    assert plans["h1"]["mtu"] == 1430
