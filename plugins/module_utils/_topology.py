@@ -53,8 +53,13 @@ class Host:
     underlay: list  # eth0's addresses
     bridges: dict = field(default_factory=dict)
     containers: dict = field(default_factory=dict)
-    routes: list = field(default_factory=list)  # routes via a gateway (host-gw routes to other hosts)
+    routes: list = field(default_factory=list)  # routes via a gateway (host-gw routes to other hosts, overlay routes)
     nat: list = field(default_factory=list)  # masqueraded sources
+    vteps: list = field(default_factory=list)  # its VXLAN devices' addresses: the next hops of overlay routes
+
+    def next_hops(self):
+        """Address -> how it is reached: the underlay addresses (host-gw), and the VTEP addresses (the overlay)."""
+        return dict({a.split("/")[0]: "host-gw" for a in self.underlay}, **{a.split("/")[0]: "VXLAN" for a in self.vteps})
 
 
 def _managed(addresses):
@@ -75,6 +80,8 @@ def fleet_model(infos):
         for link in links:
             if link.get("kind") == "bridge":
                 model.bridges[link["name"]] = Bridge(host, link["name"], _managed(link.get("addresses")), link.get("group") or 0)
+            if link.get("kind") == "vxlan":
+                model.vteps += _managed(link.get("addresses"))
         peers = {(l["peer"]["namespace"], l["peer"]["name"]): l for l in links
                  if l.get("kind") == "veth" and l.get("peer") and l["peer"].get("namespace")}
         for name, ns in sorted((info.get("namespaces") or {}).items()):
@@ -173,15 +180,15 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
             out.append(f"    {_id(host.name, 'nat', source)} [shape=note, label={_quote('NAT: masquerade ' + source)}];")
             out.append(f"    {_id(host.name, 'nat', source)} -> {_id(host.name, 'eth0')} [style=dotted, arrowhead=none];")
         out.append("  }")
-        for addr in host.underlay:
-            underlay[addr.split("/")[0]] = host.name
+        underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
     # one line per pair of hosts, labelled with the routes both ways, so that the picture stays readable
     pairs = {}
     for host in chosen:
         for route in host.routes:
-            peer = underlay.get(route["gateway"])
+            peer, how = underlay.get(route["gateway"], (None, None))
             if peer is not None:
-                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route['dest']} via {route['gateway']}")
+                suffix = " (VXLAN)" if how == "VXLAN" else ""
+                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route['dest']} via {route['gateway']}{suffix}")
     for (first, second), labels in sorted(pairs.items()):
         label = _quote("\\n".join(sorted(labels)))
         out.append(f"  {_id(first, 'eth0')} -> {_id(second, 'eth0')} [dir=both, label={label}, color=darkgreen];")
@@ -212,11 +219,11 @@ def topology_mermaid(infos, hosts=None):
         for source in host.nat:
             out.append(f'    {node(host.name, "nat", source)}>"NAT: masquerade {source}"] -.- {node(host.name, "eth0")}')
         out.append("  end")
-        for addr in host.underlay:
-            underlay[addr.split("/")[0]] = host.name
+        underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
     for host in chosen:
         for route in host.routes:
-            peer = underlay.get(route["gateway"])
+            peer, how = underlay.get(route["gateway"], (None, None))
             if peer is not None:
-                out.append(f'  {node(host.name, "eth0")} -->|"{route["dest"]}"| {node(peer, "eth0")}')
+                arrow = "-.->" if how == "VXLAN" else "-->"
+                out.append(f'  {node(host.name, "eth0")} {arrow}|"{route["dest"]}"| {node(peer, "eth0")}')
     return "\n".join(out) + "\n"

@@ -86,6 +86,13 @@ def test_dot_holds_every_host_bridge_container_veth_route_and_nat(fleet):
     assert "h2/" not in topology_dot(fleet, hosts=["h1"])
 
 
+def test_overlay_routes_are_drawn_between_the_hosts_they_join(fleet):
+    fleet["h2"]["host"]["links"].append({"name": "vxlan.fleet", "kind": "vxlan", "addresses": ["10.1.1.0/32"]})
+    fleet["h1"]["host"]["routes"].append({"dest": "10.1.1.0/24", "gateway": "10.1.1.0", "dev": "vxlan.fleet"})
+    assert "10.1.1.0/24 via 10.1.1.0 (VXLAN)" in topology_dot(fleet)
+    assert '-.->|"10.1.1.0/24"|' in topology_mermaid(fleet)
+
+
 def test_mermaid_draws_the_same(fleet):
     text = topology_mermaid(fleet)
     assert text.startswith("flowchart LR") and '["h1 198.51.100.11/24"]' in text and "|vb1|" in text
