@@ -83,6 +83,21 @@ def verify_clean(lab, host):
         raise BenchError(f"{host}: teardown left {left or 'br0'}")
 
 
+def bench_variant(lab, n, results, key, extra, check):
+    """A variant of the role's network (published ports, dual-stack): first run (checked), re-run (changed=0),
+    timed as <key>_first and <key>_rerun; then removed."""
+    t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
+    verify(lab, ROLE_HOST, n)
+    check()
+    results[f"{key}_first"].setdefault(n, []).append(t)
+    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
+    if changed:
+        raise BenchError(f"{key} re-run at N={n} reported changed={changed}")
+    results[f"{key}_rerun"].setdefault(n, []).append(t)
+    playbook(lab, "bench/playbooks/bridge.yml", *extra, "-e", "state=absent")
+    verify_clean(lab, ROLE_HOST)
+
+
 def bench_single_host(lab, n, results, datadir):
     extra = ("-l", ROLE_HOST, "-e", f"n={n}")
     t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
@@ -97,31 +112,12 @@ def bench_single_host(lab, n, results, datadir):
     verify_clean(lab, ROLE_HOST)
     results["role_teardown"].setdefault(n, []).append(t)
 
-    ports = (*extra, "-e", "ports=true")
-    t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *ports)
-    verify(lab, ROLE_HOST, n)
-    dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
-    if dnat != n:
-        raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
-    results["ports_first"].setdefault(n, []).append(t)
-    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *ports)
-    if changed:
-        raise BenchError(f"ports re-run at N={n} reported changed={changed}")
-    results["ports_rerun"].setdefault(n, []).append(t)
-    playbook(lab, "bench/playbooks/bridge.yml", *ports, "-e", "state=absent")
-    verify_clean(lab, ROLE_HOST)
-
-    dual = (*extra, "-e", "dual=true")
-    t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *dual)
-    verify(lab, ROLE_HOST, n)
-    verify(lab, ROLE_HOST, n, family=6)
-    results["dual_first"].setdefault(n, []).append(t)
-    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *dual)
-    if changed:
-        raise BenchError(f"dual-stack re-run at N={n} reported changed={changed}")
-    results["dual_rerun"].setdefault(n, []).append(t)
-    playbook(lab, "bench/playbooks/bridge.yml", *dual, "-e", "state=absent")
-    verify_clean(lab, ROLE_HOST)
+    def check_ports():
+        dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
+        if dnat != n:
+            raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
+    bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports)
+    bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
 
     results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
     verify(lab, SCRIPT_HOST, n)

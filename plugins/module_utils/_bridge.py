@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    LinkSettings, delete_if_present, link_index, plan_link_delete, plan_link_settings)
+    LinkSettings, delete_if_present, derived_mac, link_index, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call, write_sysctl_in
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
@@ -151,8 +150,7 @@ def plan_bridge(plan, session, snaps, b):
 
 def bridge_mac(name):
     """A new bridge's MAC: locally administered, unicast, stable for its name."""
-    digest = hashlib.sha256(f"linuxns.net bridge {name}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+    return derived_mac(f"bridge {name}")
 
 
 def _bridge_ports(link, snap):

@@ -9,6 +9,7 @@ Pure functions of their inputs, so they are tested without Ansible."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -80,20 +81,35 @@ def bridge_subnet(info, bridge, family=4):
     return ""
 
 
+def _family(address):
+    try:
+        return ipaddress.ip_address(str(address)).version
+    except ValueError:
+        return None
+
+
+def _underlay_link(info, *addresses):
+    """The link (and its addresses, parsed) that holds the first of addresses found, from netns_info's host view."""
+    links = [(link, [ipaddress.ip_interface(a) for a in link.get("addresses", [])]) for link in _host_links(info)]
+    for address in addresses:
+        if _family(address) is not None:
+            ip = ipaddress.ip_address(str(address))
+            found = next(((link, ifaces) for link, ifaces in links if any(i.ip == ip for i in ifaces)), None)
+            if found:
+                return found
+    return None, []
+
+
+def _first(ifaces, family):
+    return next((str(i.ip) for i in ifaces if i.version == family and not i.is_link_local), "")
+
+
 def underlay_address6(info, address):
     """A host's IPv6 underlay address: address itself when it is IPv6, else the first global IPv6 address of the
     link that holds the IPv4 address, from netns_info's host view ('' if none)."""
-    try:
-        ip = ipaddress.ip_address(str(address))
-    except ValueError:
-        return ""  # a host name: nothing to match
-    if ip.version == 6:
-        return str(ip)
-    for link in _host_links(info):
-        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
-        if any(i.ip == ip for i in ifaces):
-            return next((str(i.ip) for i in ifaces if i.version == 6 and not i.is_link_local), "")
-    return ""
+    if _family(address) == 6:
+        return str(ipaddress.ip_address(str(address)))
+    return _first(_underlay_link(info, address)[1], 6)
 
 
 def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
@@ -122,24 +138,19 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
     addresses of both families (address, of either family, is also its VTEP's: the overlay's underlay), the networks
     its underlay link is on (who shares a link with it), that link's MTU, the subnets its bridge has, its routes via
     gateways (for prune), and whether its VXLAN device exists."""
-    links = _host_links(info)
-    address6 = address6 or underlay_address6(info, address)
-    underlay, mtu, beside4 = [], None, ""
-    for link in links:
-        ifaces = [ipaddress.ip_interface(a) for a in link.get("addresses", [])]
-        if any(str(i.ip) in (str(address), str(address6)) for i in ifaces):
-            underlay = sorted({str(i.network) for i in ifaces if not i.is_link_local})
-            mtu = link.get("mtu")
-            beside4 = next((str(i.ip) for i in ifaces if i.version == 4), "")
-            break
+    link, ifaces = _underlay_link(info, address, address6)
+    if not address6:
+        address6 = str(address) if _family(address) == 6 else _first(ifaces, 6)
     # an IPv6 address makes an IPv6 underlay for the overlay; host-gw over IPv4 then uses the link's IPv4 address
-    address4 = beside4 if _family(address) == 6 else str(address or "")
+    address4 = _first(ifaces, 4) if _family(address) == 6 else str(address or "")
+    underlay = sorted({str(i.network) for i in ifaces if not i.is_link_local})
     routes = [{"dest": r["dest"], "gateway": r["gateway"], "dev": r.get("dev")}
               for r in ((info or {}).get("host") or {}).get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
     return {"address": address4, "address6": address6 or "", "vtep": str(address) if address else "",
             "state": state or "present",
             "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
-            "mtu": mtu, "routes": routes, "vxlan": any(l.get("name") == vxlan_device for l in links)}
+            "mtu": (link or {}).get("mtu"), "routes": routes,
+            "vxlan": any(l.get("name") == vxlan_device for l in _host_links(info))}
 
 
 # ---------------------------------------------------------------- the whole fleet
@@ -175,22 +186,6 @@ def _options(raw):
     return opts
 
 
-def _family(address):
-    try:
-        return ipaddress.ip_address(str(address)).version
-    except ValueError:
-        return None
-
-
-def _on_link(member, peer_address):
-    """Whether the peer's underlay address is on a network of this host's underlay link (they share it)."""
-    try:
-        ip = ipaddress.ip_address(str(peer_address))
-    except ValueError:
-        return False
-    return any(ip.version == n.version and ip in n for n in map(ipaddress.ip_network, member["underlay"]))
-
-
 def plan_fleet(members, options):
     """Host -> what that host builds: its subnets, the network's MTU, its host-gw routes (netns_route items) and its
     VXLAN device (linuxns.net.vxlan options, or None when it needs none).
@@ -210,12 +205,17 @@ def plan_fleet(members, options):
     def address_of(host, family):
         return members[host]["address" if family == 4 else "address6"]
 
+    links = {h: [ipaddress.ip_network(n) for n in m["underlay"]] for h, m in members.items()}
+
+    @functools.lru_cache(maxsize=None)  # asked for each pair twice: for the MTU, then for the routes
     def direct(me, peer, family):
-        """host-gw between me and peer for that family: both have an underlay address of it, on one link."""
-        if opts.mode == "vxlan":
-            return False
+        """host-gw between me and peer for that family: both have an underlay address of it, on one link (the peer's
+        address is on a network of my underlay link)."""
         there = address_of(peer, family)
-        return bool(there) and bool(address_of(me, family)) and _on_link(members[me], there)
+        if opts.mode == "vxlan" or not there or not address_of(me, family) or _family(there) != family:
+            return False
+        ip = ipaddress.ip_address(there)
+        return any(ip.version == n.version and ip in n for n in links[me])
 
     if opts.mode == "host-gw":
         for me in present:

@@ -455,8 +455,8 @@ class Lab:
             os.close(fd)
         sock = session.netlink(self.router)
         netlink_call("lo", self.router, sock.link, "set", index=1, state="up")
-        for key in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding", "net/ipv6/conf/default/accept_dad"):
-            write_sysctl_in(session, self.router, key, 1 if "accept_dad" not in key else 0)
+        for key in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"):
+            write_sysctl_in(session, self.router, key, 1)
         for segment, (net, net6) in enumerate(self.networks, 1):
             leg = sock.link_lookup(ifname=f"seg{segment}")[0]
             address = str(self.router_address) if segment == 1 else self.gateway_of(segment)
@@ -497,15 +497,14 @@ class Lab:
         try:
             self._plug(session, switch_name, port, "eth0", host_fd, self._mac(index, segment))
             with setns_fd(host_fd, session.home_fd):
+                # no duplicate address detection: the lab plans its addresses, and a host must answer at once
+                pathlib.Path("/proc/sys/net/ipv6/conf/eth0/accept_dad").write_text("0")
                 sock = IPRoute()
             try:
                 what = f"eth0 of lab host {host}"
                 netlink_call(what, None, sock.link, "set", index=1, state="up")
                 eth0 = sock.link_lookup(ifname="eth0")[0]
                 netlink_call(what, None, sock.addr, "add", index=eth0, address=address, prefixlen=net.prefixlen)
-                # no duplicate address detection: the lab plans its addresses, and a host must answer at once
-                with setns_fd(host_fd, session.home_fd):
-                    pathlib.Path("/proc/sys/net/ipv6/conf/eth0/accept_dad").write_text("0")
                 netlink_call(what, None, sock.addr, "add", index=eth0, address=self.address6(address),
                              prefixlen=net6.prefixlen, flags=IFA_F_NODAD)
                 netlink_call(what, None, sock.link, "set", index=eth0, state="up")

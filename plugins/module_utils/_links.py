@@ -8,6 +8,7 @@ this, and so will the next kinds."""
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
@@ -29,6 +30,12 @@ class LinkSettings:
     addresses: list = None  # the exact set, when given
     up: bool = None
     hairpin: bool = None  # hairpin mode of the link's bridge port
+
+
+def derived_mac(text):
+    """A MAC derived from text: locally administered, unicast, the same whenever the same object is made."""
+    digest = hashlib.sha256(f"linuxns.net {text}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def delete_if_present(session, namespace, name):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import ipaddress
 import socket
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP, VXLAN_OVERHEAD as OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX as VNI_MAX
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    LinkSettings, delete_if_present, link_index, plan_link_delete, plan_link_settings)
+    LinkSettings, delete_if_present, derived_mac, link_index, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, RouteSpec, RouteTable, plan_route
 from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError, netlink_call
@@ -35,8 +34,7 @@ NTF_SELF = 0x02
 
 def vtep_mac(vni, address):
     """The MAC of the VTEP with this VNI at this underlay address: locally administered, unicast, stable."""
-    digest = hashlib.sha256(f"linuxns.net vxlan {vni} {ipaddress.ip_address(str(address))}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+    return derived_mac(f"vxlan {vni} {ipaddress.ip_address(str(address))}")
 
 
 @dataclass
@@ -318,6 +316,13 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
     gone_macs = {p.mac for p in absent} | {mac for v, mac in have.neighbours.items()
                                            if v in wanted_neigh and mac != wanted_neigh[v] and mac not in wanted_macs}
     gone_addresses = {str(p.address) for p in absent}
+    wanted_dsts = {dst for _mac, dst in wanted_fdb}
+
+    def stale(mac, dst):
+        """A forwarding entry (or the peer it stands for) that goes: an absent peer's, a listed peer's old one (it
+        moved, or its MAC changed), or any entry not listed when purging."""
+        return (mac, dst) not in wanted_fdb and (mac in gone_macs or dst in gone_addresses or mac in wanted_macs
+                                                  or dst in wanted_dsts or spec.purge_peers)
 
     def fdb(command, mac, dst):
         netlink_call(f"forwarding entry {mac} -> {dst} of {obj}", ns, sock().fdb, command,
@@ -342,11 +347,7 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
 
     # then what goes: absent peers, stale entries of moved peers, and (purge_peers) every entry not listed
     for mac, dst in sorted(have.fdb):
-        if (mac, dst) in wanted_fdb:
-            continue
-        stale = mac in gone_macs or dst in gone_addresses or mac in wanted_macs or \
-            dst in {a for _m, a in wanted_fdb} or spec.purge_peers
-        if stale:
+        if stale(mac, dst):
             plan.add(f"remove forwarding entry {mac} -> {dst} from {obj}", functools.partial(fdb, "del", mac, dst))
     # a listed peer's old VTEP addresses (its subnets were renumbered) go with the absent peers' ones
     gone_vteps = {str(v) for p in absent for v in p.vteps} | \
@@ -366,11 +367,8 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
     # the peers the device keeps: those listed, and those not listed that stay
     kept = {p.mac: p.view() for p in present}
     for peer in have.peers_view():
-        if peer["mac"] in kept or peer["mac"] in gone_macs or str(peer["address"]) in gone_addresses or spec.purge_peers:
-            continue
-        if peer["address"] in {a for _m, a in wanted_fdb}:
-            continue
-        kept[peer["mac"]] = peer
+        if peer["mac"] not in kept and not stale(peer["mac"], str(peer["address"])):
+            kept[peer["mac"]] = peer
     return sorted(kept.values(), key=lambda p: (str(p["address"]), p["mac"]))
 
 

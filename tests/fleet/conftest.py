@@ -12,16 +12,20 @@ import support
 from support import REPO, ansible_env, sh
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    fleet = Lab("lntest", tmp_path_factory.mktemp("lab"), "198.51.100.0/24")
+def _lab_up(fleet, hosts):
+    """Start a lab for the session, known to the cleanliness checks (the root namespace's and its hosts')."""
     support.ROOT_LAB_LINKS.add(fleet.root_link)
-    fleet.up(3)
+    fleet.up(hosts)
     _active.append(fleet)
     yield fleet
     _active.remove(fleet)
     fleet.down()
     support.ROOT_LAB_LINKS.discard(fleet.root_link)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    yield from _lab_up(Lab("lntest", tmp_path_factory.mktemp("lab"), "198.51.100.0/24"), 3)
 
 
 _active = []
@@ -31,15 +35,8 @@ _active = []
 def routed_lab(tmp_path_factory):
     """A routed lab: four hosts on two segments joined by a router (host1 and host3 on 198.18.40.0/24, host2 and
     host4 on 198.18.50.0/24), apart from the flat lab's ranges, so that both can be up in one session."""
-    fleet = Lab("lnroute", tmp_path_factory.mktemp("routed"), "198.18.40.0/24", "2001:db8:140::/64", segments=2,
-                segment_range="198.18.48.0/20")
-    support.ROOT_LAB_LINKS.add(fleet.root_link)
-    fleet.up(4)
-    _active.append(fleet)
-    yield fleet
-    _active.remove(fleet)
-    fleet.down()
-    support.ROOT_LAB_LINKS.discard(fleet.root_link)
+    yield from _lab_up(Lab("lnroute", tmp_path_factory.mktemp("routed"), "198.18.40.0/24", "2001:db8:140::/64",
+                           segments=2, segment_range="198.18.48.0/20"), 4)
 
 
 @pytest.fixture(scope="module", autouse=True)
