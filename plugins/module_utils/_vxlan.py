@@ -321,8 +321,9 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
     def stale(mac, dst):
         """A forwarding entry (or the peer it stands for) that goes: an absent peer's, a listed peer's old one (it
         moved, or its MAC changed), or any entry not listed when purging."""
-        return (mac, dst) not in wanted_fdb and (mac in gone_macs or dst in gone_addresses or mac in wanted_macs
-                                                  or dst in wanted_dsts or spec.purge_peers)
+        if (mac, dst) in wanted_fdb:
+            return False
+        return mac in gone_macs or dst in gone_addresses or mac in wanted_macs or dst in wanted_dsts or spec.purge_peers
 
     def fdb(command, mac, dst):
         netlink_call(f"forwarding entry {mac} -> {dst} of {obj}", ns, sock().fdb, command,
