@@ -1,10 +1,13 @@
-"""Benchmarks: the bridge_network role against a script of `ip` commands and the CNI bridge plugin, and the fleet role.
+"""Benchmarks: the bridge_network role against its peers (a script of `ip` commands, a playbook of `ip` commands in
+loops, the CNI bridge plugin, netavark), and the fleet role from 1 to 32 hosts.
 
 Everything runs inside lab hosts (namespace hosts over SSH, the linuxns.net.lab module's lab), never in this machine's own network
 namespace. Each figure is the median of --repeats runs, with min and max; every method's network is checked
-(a ping between two containers and to the gateway) before its time counts.
+(a ping between two containers and to the gateway) before its time counts. Also measured: the peak memory of the
+module at the largest N and of the controller at the largest fleet, and the Ansible settings that make fleets fast.
 
-    make bench                      # or: python bench/run.py --sizes 10,50,100,250 --repeats 3 --publish
+    make bench                      # the full run (about 40 minutes on 2 cores), published to docs/benchmarks/
+    make bench-quick                # a CI-sized run (about 5 minutes): small sizes, one repeat, not published
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ sys.path.insert(0, str(collections_root()))
 from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
 
 ROLE_HOST, SCRIPT_HOST, CNI_HOST = "host1", "host2", "host3"
+FULL = {"sizes": "10,50,100,250,500,1000", "repeats": 3, "peer_max": 250, "loop_sizes": "10,20", "fleet_hosts": "1,8,16,32",
+        "overlay_hosts": 8, "settings_hosts": 32}
+QUICK = {"sizes": "10,50", "repeats": 1, "peer_max": 50, "loop_sizes": "5,10", "fleet_hosts": "1,4", "overlay_hosts": 0,
+         "settings_hosts": 0}
+FORKS = 16  # the fleet rows' forks, as docs/docsite/rst/scale.rst recommends
 GATEWAY, GATEWAY6 = "10.100.0.1", "fd42:100::1"
 METHODS = [
     ("role_first", "bridge_network role, first run (ansible-playbook over SSH)"),
@@ -41,8 +49,11 @@ METHODS = [
     ("dual_first", "bridge_network role, dual-stack (IPv4 + IPv6), first run"),
     ("dual_rerun", "bridge_network role, dual-stack (IPv4 + IPv6), re-run (changed=0)"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
+    ("ip_loops", "a playbook of ip commands in loops over the containers (seed 004's recipe; first run, a re-run fails)"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
     ("cni_del", "CNI bridge plugin: DEL + netns del per container"),
+    ("netavark_setup", "netavark (podman's network stack), bridge network, static IPs: netns add + setup per container"),
+    ("netavark_teardown", "netavark: teardown + netns del per container"),
 ]
 
 
@@ -50,10 +61,10 @@ class BenchError(Exception):
     pass
 
 
-def playbook(lab, path, *args):
+def playbook(lab, path, *args, prefix=(), **env):
     start = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", str(lab.inventory), str(REPO / path), *args], cwd=REPO,
-                          capture_output=True, text=True, env=ansible_env(ANSIBLE_PIPELINING="1"), check=False)
+    proc = subprocess.run([*prefix, "ansible-playbook", "-i", str(lab.inventory), str(REPO / path), *args], cwd=REPO,
+                          capture_output=True, text=True, env=ansible_env(**env), check=False)
     elapsed = time.monotonic() - start
     if proc.returncode != 0:
         raise BenchError(f"ansible-playbook {path} {' '.join(args)} failed:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
@@ -98,9 +109,11 @@ def bench_variant(lab, n, results, key, extra, check):
     verify_clean(lab, ROLE_HOST)
 
 
-def bench_single_host(lab, n, results, datadir):
+def bench_single_host(lab, n, results, datadir, opts, memory=None):
+    """Every method at N containers; memory (a file), if given, gets the module's peak memory of the first run."""
     extra = ("-l", ROLE_HOST, "-e", f"n={n}")
-    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
+    more = ("-e", f"ansible_python_interpreter={memory}") if memory else ()
+    t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra, *more)
     verify(lab, ROLE_HOST, n)
     results["role_first"].setdefault(n, []).append(t)
     for key, more in (("role_rerun", ()), ("role_check", ("--check",))):
@@ -112,17 +125,25 @@ def bench_single_host(lab, n, results, datadir):
     verify_clean(lab, ROLE_HOST)
     results["role_teardown"].setdefault(n, []).append(t)
 
-    def check_ports():
-        dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
-        if dnat != n:
-            raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
-    bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports)
-    bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
+    if n <= opts.peer_max:
+        def check_ports():
+            dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
+            if dnat != n:
+                raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
+        bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports)
+        bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
 
-    results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
-    verify(lab, SCRIPT_HOST, n)
-    lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
-    verify_clean(lab, SCRIPT_HOST)
+        results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
+        verify(lab, SCRIPT_HOST, n)
+        lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
+        verify_clean(lab, SCRIPT_HOST)
+
+    if n in opts.loop_sizes:
+        t, _changed = playbook(lab, "bench/playbooks/ip_loops.yml", "-l", SCRIPT_HOST, "-e", f"n={n}")
+        verify(lab, SCRIPT_HOST, n)
+        results["ip_loops"].setdefault(n, []).append(t)
+        lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
+        verify_clean(lab, SCRIPT_HOST)
 
     results["cni_add"].setdefault(n, []).append(timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/cni.sh"), str(n), "add", datadir))
     verify(lab, CNI_HOST, n)
@@ -130,20 +151,35 @@ def bench_single_host(lab, n, results, datadir):
     lab.exec(CNI_HOST, "ip", "link", "del", "br0")  # CNI DEL leaves the bridge, as runtimes expect
     verify_clean(lab, CNI_HOST)
 
+    if n <= opts.peer_max and opts.netavark:
+        confdir = f"{datadir}/netavark"
+        results["netavark_setup"].setdefault(n, []).append(
+            timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/netavark.sh"), str(n), "setup", confdir))
+        verify(lab, CNI_HOST, n)
+        results["netavark_teardown"].setdefault(n, []).append(
+            timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/netavark.sh"), str(n), "teardown", confdir))
+        lab.exec(CNI_HOST, "ip", "link", "del", "br0", check=False)  # as with CNI, the bridge may stay
+        verify_clean(lab, CNI_HOST)
 
-def bench_fleet(lab, hosts, containers, results, overlay=False):
-    """fleet.yml over the first hosts of the lab: host-gw (the lab is flat), or every pair over the VXLAN overlay."""
-    limit = ",".join(f"host{i}" for i in range(1, hosts + 1))
-    extra = ("-l", limit, "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4, as the earlier rows
+
+def fleet_limit(hosts):
+    return ",".join(f"host{i}" for i in range(1, hosts + 1))
+
+
+def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None):
+    """fleet.yml over the first hosts of the lab: host-gw (the lab is flat), or every pair over the VXLAN overlay.
+    memory (a file), if given, gets the controller's peak memory of the first run."""
+    extra = ("-l", fleet_limit(hosts), "-f", str(FORKS), "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4
     if overlay:
         extra += ("-e", "fleet_network_mode=vxlan")
-    first, _changed = playbook(lab, "playbooks/fleet.yml", *extra)
+    prefix = (sys.executable, str(REPO / "bench/peak_rss.py")) if memory else ()
+    first, _changed = playbook(lab, "playbooks/fleet.yml", *extra, prefix=prefix, **({"PEAK_RSS_FILE": memory} if memory else {}))
     if overlay and "vxlan.fleet" not in lab.exec("host1", "ip", "-br", "link").stdout:
         raise BenchError(f"overlay fleet of {hosts}: host1 has no VXLAN device")
-    for host in ("host1", f"host{hosts}"):
-        if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q",
-                    "10.244.0.1" if host != "host1" else "10.244.1.2", check=False).returncode:
-            raise BenchError(f"fleet of {hosts}: {host}'s app1 cannot reach across the fleet")
+    for host in {"host1", f"host{hosts}"}:
+        target = "10.244.1.2" if host == "host1" and hosts > 1 else "10.244.0.1"
+        if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q", target, check=False).returncode:
+            raise BenchError(f"fleet of {hosts}: {host}'s app1 cannot reach {target}")
     rerun, changed = playbook(lab, "playbooks/fleet.yml", *extra)
     if changed:
         raise BenchError(f"fleet of {hosts}: re-run reported changed={changed}")
@@ -151,6 +187,30 @@ def bench_fleet(lab, hosts, containers, results, overlay=False):
     kind = "overlay" if overlay else "fleet"
     results.setdefault(f"{kind}_{hosts}_first", []).append(first)
     results.setdefault(f"{kind}_{hosts}_rerun", []).append(rerun)
+
+
+SETTINGS = [
+    ("Ansible's defaults: forks 5, no pipelining", ("-f", "5", "-e", "ansible_pipelining=false")),
+    ("pipelining", ("-f", "5")),
+    ("pipelining, forks 16", ("-f", "16")),
+    ("pipelining, forks 32", ("-f", "32")),
+]
+
+
+def bench_settings(lab, hosts, containers, settings):
+    """The fleet's first run under each Ansible setting, and what gathering facts would add."""
+    for label, args in SETTINGS:
+        extra = ("-l", fleet_limit(hosts), "-e", f"containers_per_host={containers}", "-e", "cidr6=", *args)
+        first, _changed = playbook(lab, "playbooks/fleet.yml", *extra)
+        playbook(lab, "playbooks/teardown.yml", *extra)
+        settings.setdefault(label, []).append(first)
+    start = time.monotonic()
+    proc = subprocess.run(["ansible", "-i", str(lab.inventory), "-f", "16", "-m", "ansible.builtin.setup", fleet_limit(hosts)],
+                          cwd=REPO, capture_output=True, text=True, env=ansible_env(), check=False)
+    if proc.returncode:
+        raise BenchError(f"gathering facts failed:\n{proc.stdout[-2000:]}")
+    settings.setdefault("what gather_facts: true adds (the setup module on every host, forks 16)", []).append(
+        time.monotonic() - start)
 
 
 def slope(points):

@@ -113,7 +113,7 @@ def plan_bridge(plan, session, snaps, b):
         if b.mtu is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
             plan.add(f"set {obj}: mtu={b.mtu}",
-                     lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(sock(), name, ns), mtu=b.mtu))
+                     lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), mtu=b.mtu))
     else:
         changes = {}
         if b.stp is not None and link.stp != b.stp:
@@ -122,7 +122,7 @@ def plan_bridge(plan, session, snaps, b):
             changes["br_vlan_filtering"] = int(b.vlan_filtering)
         if changes:
             plan.add(f"set {obj}: " + ", ".join(f"{k}={v}" for k, v in changes.items()),
-                     lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(sock(), name, ns), kind="bridge", **changes))
+                     lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), kind="bridge", **changes))
     existing = link is not None
     plan_link_settings(plan, session, ns, name, link, LinkSettings(
         mtu=b.mtu if existing else None, group=b.group if existing else None, addresses=b.addresses, up=b.up), "bridge")
@@ -132,12 +132,12 @@ def plan_bridge(plan, session, snaps, b):
         if link is None or port_link is None or port_link.master != link.index:
             plan.add(f"attach port '{port}' to {obj}",
                      lambda port=port: netlink_call(f"port '{port}' of {obj}", ns, sock().link, "set",
-                                                    index=link_index(sock(), port, ns), master=link_index(sock(), name, ns)))
+                                                    index=link_index(session, ns, port), master=link_index(session, ns, name)))
     if b.purge_ports and link is not None:
         for other in sorted(l.name for l in snap.by_name.values() if l.master == link.index and l.name not in ports):
             plan.add(f"release port '{other}' from {obj}",
                      lambda other=other: netlink_call(f"port '{other}' of {obj}", ns, sock().link, "set",
-                                                      index=link_index(sock(), other, ns), master=0))
+                                                      index=link_index(session, ns, other), master=0))
     want = {"kind": "bridge", "up": b.up}
     for k in ("mtu", "stp", "vlan_filtering", "addresses", "group"):
         if getattr(b, k) is not None:

@@ -621,6 +621,8 @@ class Lab:
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
             # the hosts share this machine's filesystem: modules run there with the Python that runs the lab
             "ansible_python_interpreter": spec.python,
+            # one SSH session per module call instead of several (the hosts' root has no requiretty)
+            "ansible_pipelining": True,
             "lab_name": self.name,
             "lab_upstream_address": str(self.upstream_address),
             "lab_upstream_address6": self.upstream_address6,

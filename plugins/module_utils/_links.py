@@ -40,22 +40,23 @@ def derived_mac(text):
 
 def delete_if_present(session, namespace, name):
     """Undo of a creation: remove the link if it is there."""
-    sock = session.netlink(namespace)
-    found = sock.link_lookup(ifname=name)
-    if found:
-        sock.link("del", index=found[0])
+    sock = session.route_socket(namespace)
+    index = sock.link_index(name)
+    if index is not None:
+        sock.delete_link(index)
 
 
-def link_index(sock, name, namespace):
-    found = netlink_call(f"link '{name}'", namespace, sock.link_lookup, ifname=name)
-    if not found:
+def link_index(session, namespace, name):
+    """The index of a link that the run needs now (a lookup by name: one request, whatever the number of links)."""
+    index = netlink_call(f"link '{name}'", namespace, session.route_socket(namespace).link_index, name)
+    if index is None:
         raise NamespaceMissing(f"link '{name}' in {where(namespace)} disappeared during the run")
-    return found[0]
+    return index
 
 
 def plan_link_delete(plan, session, namespace, name, description, what):
-    sock = functools.partial(session.netlink, namespace)
-    plan.add(description, lambda: netlink_call(what, namespace, sock().link, "del", index=link_index(sock(), name, namespace)))
+    plan.add(description, lambda: netlink_call(what, namespace, session.route_socket(namespace).delete_link,
+                                               link_index(session, namespace, name)))
 
 
 def plan_link_settings(plan, session, namespace, name, link, want, what):
@@ -75,44 +76,42 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
         desc = ", ".join(f"{k}={v}" for k, v in changes.items())
         plan.add(f"set {what} '{name}' in {where(namespace)}: {desc}",
                  lambda: netlink_call(f"{what} '{name}'", namespace, sock().link, "set",
-                                      index=link_index(sock(), name, namespace),
-                                      **resolve_master(sock(), namespace, changes, want.master)))
+                                      index=link_index(session, namespace, name),
+                                      **resolve_master(session, namespace, changes, want.master)))
     if want.hairpin is not None and (current.hairpin or False) != want.hairpin and (link is not None or want.hairpin):
         plan.add(f"set {what} '{name}' in {where(namespace)}: hairpin {'on' if want.hairpin else 'off'}",
                  lambda: netlink_call(f"{what} '{name}'", namespace, sock().brport, "set",
-                                      index=link_index(sock(), name, namespace), mode=int(want.hairpin)))
+                                      index=link_index(session, namespace, name), mode=int(want.hairpin)))
     if want.addresses is not None:
         have = set(managed_addresses(current.addresses))
         wanted = set(want.addresses)
         # removals first: removing a subnet's primary address also removes the secondaries added after it
         for addr in sorted(have - wanted):
             plan.add(f"remove address {addr} from {what} '{name}' in {where(namespace)}",
-                     functools.partial(_change_address, sock, namespace, name, "del", addr))
+                     functools.partial(_change_address, session, namespace, name, "del", addr))
         for addr in sorted(wanted - have):
             plan.add(f"add address {addr} to {what} '{name}' in {where(namespace)}",
-                     functools.partial(_change_address, sock, namespace, name, "add", addr))
+                     functools.partial(_change_address, session, namespace, name, "add", addr))
     if want.up is not None and (link is None or current.up != want.up):
         state = "up" if want.up else "down"
         plan.add(f"set {what} '{name}' in {where(namespace)} {state}",
-                 lambda: netlink_call(f"{what} '{name}'", namespace, sock().link, "set",
-                                      index=link_index(sock(), name, namespace), state=state))
+                 lambda: netlink_call(f"{what} '{name}'", namespace, session.route_socket(namespace).set_up,
+                                      link_index(session, namespace, name), want.up))
     return changes
 
 
-def _change_address(sock, namespace, name, command, addr):
+def _change_address(session, namespace, name, command, addr):
     ip, prefix = addr.split("/")
-    extra = {}
-    if command == "add" and ":" in ip:
-        # usable at once, as the CNI bridge plugin makes them: the plan has already ruled out duplicates
-        extra["flags"] = IFA_F_NODAD
-    netlink_call(f"address {addr} on '{name}'", namespace, sock().addr, command,
-                 index=link_index(sock(), name, namespace), address=ip, prefixlen=int(prefix), **extra)
+    # usable at once, as the CNI bridge plugin makes them: the plan has already ruled out duplicates
+    flags = IFA_F_NODAD if command == "add" and ":" in ip else 0
+    netlink_call(f"address {addr} on '{name}'", namespace, session.route_socket(namespace).address, command,
+                 link_index(session, namespace, name), ip, int(prefix), flags)
 
 
-def resolve_master(sock, namespace, attrs, master):
+def resolve_master(session, namespace, attrs, master):
     """Replace a planned master by its index, now that the bridge exists."""
     if attrs.get("master") == PLANNED:
-        attrs = dict(attrs, master=link_index(sock, master, namespace))
+        attrs = dict(attrs, master=link_index(session, namespace, master))
     return attrs
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import IFLA_IFNAME, text
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
     attach_namespace, create_namespace, delete_namespace, namespace_inode, netlink_call, pid_namespace_inode,
@@ -68,14 +69,16 @@ def host_ends(session, names):
 def wait_links_gone(session, names, timeout=5.0):
     """The kernel frees a deleted namespace's veths (and their peers here) a moment later: wait for that, so that a
     run which rebuilds right after a teardown finds the names free."""
-    sock = session.netlink(None)
     deadline = time.monotonic() + timeout
-    for name in names:
-        while sock.link_lookup(ifname=name):
-            if time.monotonic() > deadline:
-                raise KernelError(f"veth '{name}' in {where(None)} was still there {timeout:.0f} s after its peer's "
-                                  "namespace was deleted")
-            time.sleep(0.01)
+    waiting = set(names)
+    while True:
+        waiting &= {text(msg.attrs.get(IFLA_IFNAME)) for msg in session.route_socket(None).links()}
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise KernelError(f"veth '{sorted(waiting)[0]}' in {where(None)} was still there {timeout:.0f} s after its "
+                              "peer's namespace was deleted")
+        time.sleep(0.01)
 
 
 def plan_netns(plan, session, items, snapshots=None):
@@ -126,7 +129,7 @@ def plan_netns(plan, session, items, snapshots=None):
             before["loopback"] = "up" if lo_up else "down"
             if not lo_up:
                 plan.add(f"set lo up in {obj}",
-                         lambda name=name: netlink_call("lo", name, session.netlink(name).link, "set", index=1, state="up"))
+                         lambda name=name: netlink_call("lo", name, session.route_socket(name).set_up, 1))
         for key, value in sorted(ns.sysctls.items()):
             current = None
             if not fresh:

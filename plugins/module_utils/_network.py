@@ -21,15 +21,17 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, normalize_containers, plan_bridge_network
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge, plan_bridge
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP, bridge_name
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule, plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import normalize_netns, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._ports import Forward, PortForwardSet, check_host_addresses, parse_ports
-from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, RouteKey, RouteTable, normalize_route, plan_route
+from ansible_collections.linuxns.net.plugins.module_utils._routes import (
+    DEFAULT_METRIC, RouteKey, RouteTable, describe_key, normalize_route, plan_route)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth, plan_veth
+from ansible_collections.linuxns.net.plugins.module_utils._vxlan import normalize_vxlan, plan_vxlan
 
 
 @dataclass
@@ -185,14 +187,46 @@ def _check_overlap(host, net):
                                        f"{iface} on the host's link '{link.name}'")
 
 
+def _host_parts(net, spec):
+    """The host's routes and overlay device that come with the network (a fleet host's, in one call)."""
+    routes = []
+    for item in spec.get("routes") or []:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"network '{net.name}': each of 'routes' must be a route (a dict), not {item!r}")
+        route = dict(item, namespace=None)
+        if net.state == "absent":
+            route["state"] = "absent"
+        routes.append(normalize_route(route))
+    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(None)}", f"route of network '{net.name}'")
+    device = None
+    if spec.get("vxlan"):
+        device = dict(spec["vxlan"], namespace=None)
+        if net.state == "absent":
+            device["state"] = "absent"
+        device = normalize_vxlan(device)
+    return routes, device
+
+
+def _plan_host_parts(plan, session, snaps, routes, device):
+    """The routes, then the overlay device, planned against one route table: a route this plan moves off the device
+    (or removes) is not the device's to remove again."""
+    tables = {}
+    for route in routes:
+        plan_route(plan, session, snaps, tables, route)
+    if device is not None:
+        plan_vxlan(plan, session, snaps, device, tables)
+
+
 def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
     net = normalize_network(spec)
+    routes, device = _host_parts(net, spec)
     plan = Plan()
     present = [c for c in net.containers if c.state == "present"] if net.state == "present" else []
     leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
     snaps = Snapshots(session, check_mode, planned_namespaces=[c.name for c in net.containers if not session.exists(c.name)])
 
     if net.state == "absent":
+        _plan_host_parts(plan, session, snaps, routes, device)
         _plan_leave(plan, session, snaps, net, leaving)
         plan_rule_sets(plan, session, _rule_sets(net, "absent"), check_mode)
         plan_bridge(plan, session, snaps, normalize_bridge({"name": net.bridge, "state": "absent"}))
@@ -246,6 +280,7 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
         + entries({c.name: layout.addresses6[c.name] for c in present if c.name in layout.addresses6})
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
+    _plan_host_parts(plan, session, snaps, routes, device)
     result = plan.result(check_mode)
     result.update(addresses=layout.addresses, gateway=layout.gateway, addresses6=layout.addresses6, gateway6=layout.gateway6,
                   bridge=net.bridge, backends=backends,

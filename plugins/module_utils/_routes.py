@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, ip, u32
+from ansible_collections.linuxns.net.plugins.module_utils._links import link_index
 from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError, netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
@@ -148,23 +150,25 @@ class RouteTable:
         messages = []
         for family in families:
             try:
-                messages += session.netlink(namespace).route("dump", family=socket.AF_INET if family == 4 else socket.AF_INET6)
-            except (NetlinkError, OSError) as exc:
+                messages += session.route_socket(namespace).routes(socket.AF_INET if family == 4 else socket.AF_INET6)
+            except OSError as exc:
                 raise kernel_error(f"read the IPv{family} routes of {where(namespace)}", exc) from None
         for msg in messages:
-            if msg["type"] != RTN_UNICAST or msg["family"] not in (socket.AF_INET, socket.AF_INET6):
+            msg_family, dst_len, _src_len, _tos, msg_table, proto, scope, kind, flags = msg.header
+            if kind != RTN_UNICAST or msg_family not in (socket.AF_INET, socket.AF_INET6):
                 continue
-            family = 4 if msg["family"] == socket.AF_INET else 6
-            dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == 4 else "::")
-            dest = ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)
-            table = msg.get_attr("RTA_TABLE") or msg["table"]
-            metric = msg.get_attr("RTA_PRIORITY") or 0
-            oif = msg.get_attr("RTA_OIF")
+            family = 4 if msg_family == socket.AF_INET else 6
+            attrs = msg.attrs
+            dst = ip(attrs.get(RTA_DST), msg_family) or ("0.0.0.0" if family == 4 else "::")
+            dest = ipaddress.ip_network(f"{dst}/{dst_len}", strict=False)
+            table = u32(attrs.get(RTA_TABLE)) or msg_table
+            metric = u32(attrs.get(RTA_PRIORITY)) or 0
+            oif = u32(attrs.get(RTA_OIF))
             dev = snapshot.by_index.get(oif)
             self.by_key[RouteKey(namespace, family, str(dest), table, metric)] = KernelRoute(
-                dest=str(dest), gateway=msg.get_attr("RTA_GATEWAY"), dev=dev.name if dev else oif,
-                src=msg.get_attr("RTA_PREFSRC"), scope=msg["scope"], onlink=bool(msg["flags"] & RTNH_F_ONLINK),
-                table=table, metric=metric, proto=msg["proto"])
+                dest=str(dest), gateway=ip(attrs.get(RTA_GATEWAY), msg_family), dev=dev.name if dev else oif,
+                src=ip(attrs.get(RTA_PREFSRC), msg_family), scope=scope, onlink=bool(flags & RTNH_F_ONLINK),
+                table=table, metric=metric, proto=proto)
 
 
 def route_view(r):
@@ -223,7 +227,7 @@ def plan_route(plan, session, snaps, tables, r):
     have = tables[table_key].by_key.get(r.key)
     obj = describe_key(r)
     key = f"{ns or ''}/{obj}"
-    sock = functools.partial(session.netlink, ns)
+    sock = functools.partial(session.route_socket, ns)
     mark = plan.mark
     foreign = have is not None and have.proto not in ADMIN_PROTOCOLS and not r.replace_foreign
     owner = PROTOCOLS.get(have.proto, f"protocol {have.proto}") if have else None
@@ -234,9 +238,9 @@ def plan_route(plan, session, snaps, tables, r):
                 raise Conflict(f"{obj} in {where(ns)} belongs to {owner}; not removing it (set replace_foreign: true)")
             # name the route's own protocol and scope: the kernel matches on them
             plan.add(f"delete {obj} in {where(ns)}",
-                     lambda: netlink_call(obj, ns, sock().route, "del", family=_af(r), dst=str(r.dest),
-                                          table=r.table, priority=r.metric, proto=have.proto, scope=have.scope))
+                     lambda: netlink_call(obj, ns, sock().route, "del", r.dest, r.table, r.metric, have.proto, have.scope))
             plan.record(key, route_view(have), None, mark)
+            del tables[table_key].by_key[r.key]  # later planning in this run sees it gone
         return
 
     if r.dev is not None and r.dev not in snapshot.by_name and r.dev not in snapshot.planned:
@@ -249,29 +253,24 @@ def plan_route(plan, session, snaps, tables, r):
     if not r.gateway_on_planned_link:
         _check_gateway(plan, session, snapshot, r, obj)
 
-    def attrs():
-        a = {"family": _af(r), "dst": str(r.dest), "table": r.table, "priority": r.metric, "proto": RTPROT_STATIC}
-        if r.gateway is not None:
-            a["gateway"] = str(r.gateway)
-        if r.dev is not None:
-            a["oif"] = sock().link_lookup(ifname=r.dev)[0]
-        if r.src is not None:
-            a["prefsrc"] = str(r.src)
+    def change(command):
         scope = r.scope
         if scope is None:
             scope = SCOPES["universe"] if r.gateway is not None else SCOPES["link"]
-        a["scope"] = scope
-        if r.onlink:
-            a["flags"] = RTNH_F_ONLINK
-        return a
+        netlink_call(obj, ns, sock().route, command, r.dest, r.table, r.metric, RTPROT_STATIC, scope,
+                     gateway=r.gateway, oif=link_index(session, ns, r.dev) if r.dev is not None else None,
+                     prefsrc=r.src, flags=RTNH_F_ONLINK if r.onlink else 0)
 
     if have is None:
-        plan.add(f"add {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "add", **attrs()),
-                 lambda: sock().route("del", family=_af(r), dst=str(r.dest), table=r.table, priority=r.metric,
-                                      proto=RTPROT_STATIC))
+        plan.add(f"add {obj} in {where(ns)}", functools.partial(change, "add"),
+                 lambda: sock().route("del", r.dest, r.table, r.metric, RTPROT_STATIC))
     else:
-        plan.add(f"replace {obj} in {where(ns)}", lambda: netlink_call(obj, ns, sock().route, "replace", **attrs()))
+        plan.add(f"replace {obj} in {where(ns)}", functools.partial(change, "replace"))
     plan.record(key, route_view(have) if have else None, route_view(r), mark)
+    # later planning in this run sees the route as planned
+    tables[table_key].by_key[r.key] = KernelRoute(
+        dest=str(r.dest), gateway=r.gateway and str(r.gateway), dev=r.dev, src=r.src and str(r.src), scope=r.scope,
+        onlink=r.onlink, table=r.table, metric=r.metric, proto=RTPROT_STATIC)
 
 
 def _af(r):

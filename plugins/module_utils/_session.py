@@ -18,6 +18,7 @@ import fcntl
 import os
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import RouteSocket
 
 try:
     # Only the submodule: the top-level package import costs about 0.2 s more.
@@ -176,6 +177,7 @@ class Session:
         self.home_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self._fds = {}
         self._sockets = {}
+        self._readers = {}
         self._lock_fd = None
         if lock:
             self._lock()
@@ -227,17 +229,25 @@ class Session:
                 self._sockets[namespace] = IPRoute()
         return self._sockets[namespace]
 
+    def route_socket(self, namespace):
+        """The lean netlink socket of a namespace (_netlink.RouteSocket: the hot-path reads and changes), opened once per run."""
+        if namespace not in self._readers:
+            with self.inside(namespace):
+                self._readers[namespace] = RouteSocket()
+        return self._readers[namespace]
+
     def forget(self, namespace):
-        """Drop the cached fd and socket of a namespace that was deleted or renamed."""
-        sock = self._sockets.pop(namespace, None)
-        if sock is not None:
-            sock.close()
+        """Drop the cached fd and sockets of a namespace that was deleted or renamed."""
+        for sockets in (self._sockets, self._readers):
+            sock = sockets.pop(namespace, None)
+            if sock is not None:
+                sock.close()
         fd = self._fds.pop(namespace, None)
         if fd is not None:
             os.close(fd)
 
     def close(self):
-        for namespace in list(self._sockets) + list(self._fds):
+        for namespace in list(self._sockets) + list(self._readers) + list(self._fds):
             self.forget(namespace)
         os.close(self.home_fd)
         if self._lock_fd is not None:

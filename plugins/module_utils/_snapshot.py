@@ -10,7 +10,11 @@ import socket
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
-from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import (
+    IFA_ADDRESS, IFA_FLAGS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING, IFLA_BRPORT_MODE, IFLA_GROUP,
+    IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINK_NETNSID,
+    IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL,
+    IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, OPERSTATES, attributes, i32, ip, mac, text, u32)
 
 IFF_UP = 1
 IFA_F_PERMANENT = 0x80
@@ -53,35 +57,39 @@ def managed_addresses(addresses):
 
 
 def _parse_link(msg):
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = info.get_attr("IFLA_INFO_KIND") if info else None
-    data = info.get_attr("IFLA_INFO_DATA") if info else None
+    _family, _type, index, flags, _change = msg.header
+    attrs = msg.attrs
+    info = attributes(attrs[IFLA_LINKINFO], 0, len(attrs[IFLA_LINKINFO])) if IFLA_LINKINFO in attrs else {}
+    kind = text(info.get(IFLA_INFO_KIND))
+    data = attributes(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA])) if IFLA_INFO_DATA in info else None
+    operstate = attrs[IFLA_OPERSTATE][0] if IFLA_OPERSTATE in attrs else 0
     link = Link(
-        index=msg["index"],
-        name=msg.get_attr("IFLA_IFNAME"),
-        kind=kind or ("loopback" if msg["index"] == 1 else "device"),
-        mtu=msg.get_attr("IFLA_MTU"),
-        mac=msg.get_attr("IFLA_ADDRESS"),
-        up=bool(msg["flags"] & IFF_UP),
-        operstate=(msg.get_attr("IFLA_OPERSTATE") or "UNKNOWN").lower(),
-        master=msg.get_attr("IFLA_MASTER") or 0,
-        group=msg.get_attr("IFLA_GROUP") or 0,
+        index=index,
+        name=text(attrs.get(IFLA_IFNAME)),
+        kind=kind or ("loopback" if index == 1 else "device"),
+        mtu=u32(attrs.get(IFLA_MTU)),
+        mac=mac(attrs.get(IFLA_ADDRESS)),
+        up=bool(flags & IFF_UP),
+        operstate=OPERSTATES[operstate] if operstate < len(OPERSTATES) else "unknown",
+        master=u32(attrs.get(IFLA_MASTER)) or 0,
+        group=u32(attrs.get(IFLA_GROUP)) or 0,
     )
     if kind == "veth":
-        link.peer_index = msg.get_attr("IFLA_LINK") or 0
-        nsid = msg.get_attr("IFLA_LINK_NETNSID")
+        link.peer_index = u32(attrs.get(IFLA_LINK)) or 0
+        nsid = i32(attrs.get(IFLA_LINK_NETNSID))
         link.peer_nsid = -1 if nsid is None else nsid
-    slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge" else None
-    if slave is not None:
-        link.hairpin = bool(slave.get_attr("IFLA_BRPORT_MODE"))
+    if text(info.get(IFLA_INFO_SLAVE_KIND)) == "bridge" and IFLA_INFO_SLAVE_DATA in info:
+        slave = attributes(info[IFLA_INFO_SLAVE_DATA], 0, len(info[IFLA_INFO_SLAVE_DATA]))
+        link.hairpin = bool(slave.get(IFLA_BRPORT_MODE, b"\0")[0])
     if kind == "vxlan" and data is not None:
-        link.vxlan = {"vni": data.get_attr("IFLA_VXLAN_ID"), "port": data.get_attr("IFLA_VXLAN_PORT"),
-                      "local": data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
-                      "dev": data.get_attr("IFLA_VXLAN_LINK") or 0, "learning": bool(data.get_attr("IFLA_VXLAN_LEARNING"))}
+        port = data.get(IFLA_VXLAN_PORT)
+        link.vxlan = {"vni": u32(data.get(IFLA_VXLAN_ID)), "port": int.from_bytes(port, "big") if port else None,
+                      "local": ip(data.get(IFLA_VXLAN_LOCAL), socket.AF_INET) or ip(data.get(IFLA_VXLAN_LOCAL6), socket.AF_INET6),
+                      "dev": u32(data.get(IFLA_VXLAN_LINK)) or 0, "learning": bool(data.get(IFLA_VXLAN_LEARNING, b"\0")[0])}
     if kind == "bridge" and data is not None:
-        link.stp = bool(data.get_attr("IFLA_BR_STP_STATE"))
-        vlan = data.get_attr("IFLA_BR_VLAN_FILTERING")
-        link.vlan_filtering = None if vlan is None else bool(vlan)
+        link.stp = bool(u32(data.get(IFLA_BR_STP_STATE)))
+        vlan = data.get(IFLA_BR_VLAN_FILTERING)
+        link.vlan_filtering = None if vlan is None else bool(vlan[0])
     return link
 
 
@@ -100,23 +108,24 @@ class Snapshot:
             if not allow_missing:
                 raise NamespaceMissing(f"{where(namespace)} does not exist (create it with linuxns.net.netns)")
             return
-        sock = session.netlink(namespace)
         try:
-            links, addresses = sock.link("dump"), sock.addr("dump")
-        except (NetlinkError, OSError) as exc:
+            sock = session.route_socket(namespace)
+            links, addresses = sock.links(), sock.addresses()
+        except OSError as exc:
             raise kernel_error(f"read the links and addresses of {where(namespace)}", exc) from None
         for msg in links:
             link = _parse_link(msg)
             self.by_name[link.name] = link
             self.by_index[link.index] = link
         for msg in addresses:
-            link = self.by_index.get(msg["index"])
-            local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-            flags = msg.get_attr("IFA_FLAGS") or msg["flags"]
-            if msg["family"] == socket.AF_INET6 and not flags & IFA_F_PERMANENT:
+            family, prefixlen, flags, _scope, index = msg.header
+            link = self.by_index.get(index)
+            local = ip(msg.attrs.get(IFA_LOCAL) or msg.attrs.get(IFA_ADDRESS), family)
+            flags = u32(msg.attrs.get(IFA_FLAGS)) or flags
+            if family == socket.AF_INET6 and not flags & IFA_F_PERMANENT:
                 continue  # autoconfigured or temporary: the kernel's, not ours to manage
             if link is not None and local:
-                link.addresses.append(ipaddress.ip_interface(f"{local}/{msg['prefixlen']}").with_prefixlen)
+                link.addresses.append(f"{local}/{prefixlen}")
 
 
 class Snapshots:

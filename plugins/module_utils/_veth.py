@@ -88,8 +88,7 @@ def _find_peer(session, link, snap, peer_snap):
         return candidate if link.peer_nsid == -1 else None
     if link.peer_nsid == -1:
         return None
-    sock = session.netlink(snap.namespace)
-    nsid = netlink_call("netnsid", snap.namespace, sock.get_netnsid, fd=session.fd(peer_snap.namespace)).get("nsid")
+    nsid = netlink_call("netnsid", snap.namespace, session.route_socket(snap.namespace).netnsid, session.fd(peer_snap.namespace))
     return candidate if nsid == link.peer_nsid else None
 
 
@@ -161,22 +160,10 @@ def _plan_veth_create(plan, session, p, master):
     obj = f"veth '{name}' in {where(ns)}"
 
     def create():
-        peer = {"ifname": p.peer}
-        if peer_ns != ns:
-            peer["net_ns_fd"] = session.fd(peer_ns)
-        if p.mtu is not None:
-            peer["mtu"] = p.mtu
-        if p.peer_mac:
-            peer["address"] = p.peer_mac
-        attrs = {"ifname": name, "kind": "veth", "peer": peer}
-        if p.mtu is not None:
-            attrs["mtu"] = p.mtu
-        if p.mac:
-            attrs["address"] = p.mac
-        if master:
-            attrs["master"] = master
-        attrs = resolve_master(session.netlink(ns), ns, attrs, p.master)
-        netlink_call(obj, ns, session.netlink(ns).link, "add", **attrs)
+        master_index = resolve_master(session, ns, {"master": master}, p.master)["master"]
+        netlink_call(obj, ns, session.route_socket(ns).add_veth, name, p.peer,
+                     peer_netns_fd=session.fd(peer_ns) if peer_ns != ns else None, mtu=p.mtu, mac_address=p.mac,
+                     peer_mac_address=p.peer_mac, master=master_index)
 
     plan.add(f"create {obj} with peer '{p.peer}' in {where(peer_ns)}", create,
              functools.partial(delete_if_present, session, ns, name))

@@ -32,6 +32,29 @@ NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 
 
+# The argument spec of a device, shared by the vxlan module and container_network's vxlan option.
+VXLAN_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    vni=dict(type="int"),
+    port=dict(type="int", default=VXLAN_PORT),
+    local=dict(type="str"),
+    dev=dict(type="str"),
+    mtu=dict(type="int"),
+    mac=dict(type="str"),
+    addresses=dict(type="list", elements="str"),
+    up=dict(type="bool", default=UP),
+    peers=dict(type="list", elements="dict", default=[], options=dict(
+        address=dict(type="str", required=True),
+        mac=dict(type="str"),
+        vtep_addresses=dict(type="list", elements="str", default=[]),
+        subnets=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )),
+    purge_peers=dict(type="bool", default=False),
+)
+
+
 def vtep_mac(vni, address):
     """The MAC of the VTEP with this VNI at this underlay address: locally administered, unicast, stable."""
     return derived_mac(f"vxlan {vni} {ipaddress.ip_address(str(address))}")
@@ -178,7 +201,8 @@ class DeviceEntries:
 
 
 def read_entries(session, namespace, snapshot, link, tables=None):
-    """The device's entries; tables (if given) gets the namespace's route table, for plan_route."""
+    """The device's entries. Its routes come from tables (plan_route's, shared with the run's other route planning,
+    so that routes changed earlier in the plan are seen as planned), read into it where missing."""
     out = DeviceEntries()
     sock = session.netlink(namespace)
     try:
@@ -191,12 +215,13 @@ def read_entries(session, namespace, snapshot, link, tables=None):
                 out.neighbours[str(ipaddress.ip_address(msg.get_attr("NDA_DST")))] = msg.get_attr("NDA_LLADDR")
     except (NetlinkError, OSError) as exc:
         raise kernel_error(f"read the entries of vxlan '{link.name}' in {where(namespace)}", exc) from None
-    table = RouteTable(session, namespace, snapshot)
-    for key, route in table.by_key.items():
-        if route.dev == link.name and route.gateway and key.table == 254:
-            out.routes[key.dest] = route
-    if tables is not None:
-        tables.update({(namespace, 4): table, (namespace, 6): table})
+    tables = {} if tables is None else tables
+    for family in (4, 6):
+        if (namespace, family) not in tables:
+            tables[(namespace, family)] = RouteTable(session, namespace, snapshot, (family,))
+        for key, route in tables[(namespace, family)].by_key.items():
+            if route.dev == link.name and route.gateway and key.table == 254:
+                out.routes[key.dest] = route
     return out
 
 
@@ -230,7 +255,7 @@ def _check_overlaps(spec, snap, link_name):
                                    f"'{name}' in {where(spec.namespace)}: it is this host's own")
 
 
-def plan_vxlan(plan, session, snaps, spec):
+def plan_vxlan(plan, session, snaps, spec, tables=None):
     ns, name, obj = spec.namespace, spec.name, spec.obj
     snap = snaps[ns]
     link = snap.by_name.get(name)
@@ -261,13 +286,13 @@ def plan_vxlan(plan, session, snaps, spec):
     want = {"vni": spec.vni, "port": spec.port, "local": str(spec.local), "dev": underlay.index if underlay else None,
             "learning": False}
     recreate = link is not None and underlay is not None and link.vxlan != want
-    tables = {}  # the route table, read once with the entries
+    tables = {} if tables is None else tables  # the route tables, read once with the entries
     entries = read_entries(session, ns, snap, link, tables) if link is not None else DeviceEntries()
     before = _device_view(link, snap, entries) if link is not None else None
 
     def create():
         attrs = {"ifname": name, "kind": "vxlan", "vxlan_id": spec.vni, "vxlan_port": spec.port, "vxlan_learning": 0,
-                 "vxlan_link": link_index(sock(), underlay.name, ns), "address": spec.mac}
+                 "vxlan_link": link_index(session, ns, underlay.name), "address": spec.mac}
         attrs["vxlan_local" if spec.local.version == 4 else "vxlan_local6"] = str(spec.local)
         if mtu is not None:
             attrs["mtu"] = mtu
@@ -282,7 +307,7 @@ def plan_vxlan(plan, session, snaps, spec):
         if recreate:
             changed = ", ".join(f"{k} {link.vxlan.get(k)} -> {v}" for k, v in want.items() if link.vxlan.get(k) != v)
             plan.add(f"recreate {obj} ({changed}: the kernel cannot change these in place)",
-                     lambda: netlink_call(obj, ns, sock().link, "del", index=link_index(sock(), name, ns)))
+                     lambda: netlink_call(obj, ns, sock().link, "del", index=link_index(session, ns, name)))
             for table in {id(t): t for t in tables.values()}.values():  # the kernel removes its routes with it
                 for k in [k for k, r in table.by_key.items() if r.dev == name]:
                     del table.by_key[k]
@@ -327,11 +352,11 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
 
     def fdb(command, mac, dst):
         netlink_call(f"forwarding entry {mac} -> {dst} of {obj}", ns, sock().fdb, command,
-                     ifindex=link_index(sock(), name, ns), lladdr=mac, dst=dst, state=NUD_PERMANENT)
+                     ifindex=link_index(session, ns, name), lladdr=mac, dst=dst, state=NUD_PERMANENT)
 
     def neigh(command, address, mac=None):
         extra = {"lladdr": mac, "state": NUD_PERMANENT} if mac else {}
-        netlink_call(f"neighbour {address} of {obj}", ns, sock().neigh, command, ifindex=link_index(sock(), name, ns),
+        netlink_call(f"neighbour {address} of {obj}", ns, sock().neigh, command, ifindex=link_index(session, ns, name),
                      dst=address, family=socket.AF_INET if ":" not in address else socket.AF_INET6, **extra)
 
     # new and changed entries first, so that a peer that moved is reachable before its old entries go

@@ -172,6 +172,116 @@ options:
     type: bool
     default: true
     version_added: 0.2.0
+  routes:
+    description:
+      - Routes of the host (the module's own namespace) that belong with this network, made in the same plan after
+        the bridge, and removed before it when O(state=absent). The C(linuxns.net.fleet_network) role puts the
+        routes to the other hosts' container subnets here (host-gw), so that a host converges in one module call.
+      - Each is a route as M(linuxns.net.netns_route) takes it, without C(namespace).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.3.0
+    suboptions:
+      dest:
+        description: Destination, V(default) or a CIDR.
+        type: str
+        required: true
+      gateway:
+        description: Next hop.
+        type: str
+      dev:
+        description: Outgoing link.
+        type: str
+      metric:
+        description: Metric. Defaults to the kernel's default for the family (0 for IPv4, 1024 for IPv6).
+        type: int
+      onlink:
+        description: Treat the gateway as on the link even when no address of the link covers it.
+        type: bool
+        default: false
+      state:
+        description: V(absent) removes the route.
+        type: str
+        choices: [present, absent]
+        default: present
+  vxlan:
+    description:
+      - An overlay device of the host that belongs with this network, as M(linuxns.net.vxlan) takes it (without
+        C(namespace)), made in the same plan after the bridge, and removed before it when O(state=absent). The
+        C(linuxns.net.fleet_network) role puts its overlay to the hosts it does not share a link with here.
+      - See M(linuxns.net.vxlan) for what each option does.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      name:
+        description: Name of the VXLAN device.
+        type: str
+        required: true
+      state:
+        description: V(absent) deletes the device.
+        type: str
+        choices: [present, absent]
+        default: present
+      vni:
+        description: The VXLAN network identifier.
+        type: int
+      port:
+        description: The UDP destination port.
+        type: int
+        default: 4789
+      local:
+        description: This host's underlay address.
+        type: str
+      dev:
+        description: The underlay link.
+        type: str
+      mtu:
+        description: MTU of the device.
+        type: int
+      mac:
+        description: MAC of the device.
+        type: str
+      addresses:
+        description: The exact list of the device's addresses.
+        type: list
+        elements: str
+      up:
+        description: Set the device up or down.
+        type: bool
+        default: true
+      peers:
+        description: The other hosts of the overlay (C(address), C(mac), C(vtep_addresses), C(subnets), C(state)).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          address:
+            description: The peer's underlay address.
+            type: str
+            required: true
+          mac:
+            description: The peer's VTEP MAC.
+            type: str
+          vtep_addresses:
+            description: The peer's VTEP overlay addresses, at most one per family.
+            type: list
+            elements: str
+            default: []
+          subnets:
+            description: The container subnets behind the peer.
+            type: list
+            elements: str
+            default: []
+          state:
+            description: V(absent) forgets the peer.
+            type: str
+            choices: [present, absent]
+            default: present
+      purge_peers:
+        description: Forget every peer not listed.
+        type: bool
+        default: false
   isolation_group:
     description: Device group that marks the bridges of isolated networks.
     type: int
@@ -274,6 +384,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network
+from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VXLAN_OPTIONS
 
 
 def main():
@@ -301,6 +412,15 @@ def main():
         isolation_group=dict(type="int", default=ISOLATION_GROUP),
         internal=dict(type="bool", default=False),
         hosts_file=dict(type="bool", default=True),
+        routes=dict(type="list", elements="dict", default=[], options=dict(
+            dest=dict(type="str", required=True),
+            gateway=dict(type="str"),
+            dev=dict(type="str"),
+            metric=dict(type="int"),
+            onlink=dict(type="bool", default=False),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        )),
+        vxlan=dict(type="dict", options=VXLAN_OPTIONS),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     ), supports_check_mode=True)
     run(module, lambda session, check: run_container_network(session, module.params, check))

@@ -153,33 +153,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP, VXLAN_PORT
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
-from ansible_collections.linuxns.net.plugins.module_utils._vxlan import run_vxlan
+from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VXLAN_OPTIONS, run_vxlan
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        vni=dict(type="int"),
-        port=dict(type="int", default=VXLAN_PORT),
-        local=dict(type="str"),
-        dev=dict(type="str"),
-        mtu=dict(type="int"),
-        mac=dict(type="str"),
-        addresses=dict(type="list", elements="str"),
-        up=dict(type="bool", default=UP),
-        peers=dict(type="list", elements="dict", default=[], options=dict(
-            address=dict(type="str", required=True),
-            mac=dict(type="str"),
-            vtep_addresses=dict(type="list", elements="str", default=[]),
-            subnets=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-        )),
-        purge_peers=dict(type="bool", default=False),
-    ), supports_check_mode=True, required_if=[("state", "present", ("vni", "local"))])
+    module = AnsibleModule(argument_spec=dict(VXLAN_OPTIONS, namespace=dict(type="str")), supports_check_mode=True,
+                           required_if=[("state", "present", ("vni", "local"))])
     run(module, lambda session, check: run_vxlan(session, module.params, check))
 
 

@@ -167,6 +167,15 @@ CATALOGUE = [
         ({"subnet6": "ff02::/64"}, ["ff02::/64", "multicast"]),
         ({}, ["give 'subnet', 'subnet6' (IPv6), or both"]),
     ]],
+    # a fleet host's routes and overlay, converged with its network
+    *[("container_network", dict({"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k"}]}, **args), fragments)
+      for args, fragments in [
+        ({"routes": [{"dest": "10.9.0.0/33", "gateway": "198.18.7.1"}]}, ["route 10.9.0.0/33", "not a valid network"]),
+        ({"routes": [{"dest": "10.9.0.0/24", "gateway": "198.18.7.1"}]}, ["route 10.9.0.0/24", "198.18.7.1", "not reachable"]),
+        ({"routes": [{"dest": "10.9.0.0/24", "gateway": "10.5.0.7"}] * 2}, ["route of network 'n'", "more than once"]),
+        ({"vxlan": {"name": "vx0", "local": "198.18.7.1"}}, ["vxlan 'vx0'", "'vni' is required"]),
+        ({"vxlan": {"name": "vx0", "vni": 7, "local": "198.18.7.1"}}, ["vxlan 'vx0'", "198.18.7.1"]),
+    ]],
     # port_forward
     ("port_forward", {"name": "web", "ports": ["8080:80"]}, ["port forward 'web'", "'to'"]),
     ("port_forward", {"name": "web", "to": "10.1.0.300", "ports": ["8080:80"]}, ["port forward 'web'", "not an IP address"]),
