@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup bench demo demo-down inspect test test-kernel molecule sanity support-range release-checks docs build lab-up lab-down
+.PHONY: setup bench bench-quick demo demo-down inspect test test-kernel molecule sanity support-range release-checks docs build lab-up lab-down
 
 setup:
 	@scripts/setup
@@ -18,12 +18,17 @@ demo-down: setup
 inspect: setup
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) ansible-playbook -i /run/linuxns-lab/lndemo/inventory.yml playbooks/inspect.yml
 
-## Benchmarks against an ip script and the CNI bridge plugin, in lab hosts; results to bench/results/ and docs/benchmarks/.
+## Benchmarks against an ip script, an ip-loops playbook, the CNI bridge plugin and netavark, in lab hosts; results to bench/results/ and docs/benchmarks/.
 bench: setup
 	@scripts/setup bench
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/lab.py
 	python bench/reachability.py
+
+## The same benchmarks at CI size (N 10 and 50, one repeat, fleets of 1 and 4 hosts; about 5 minutes), not published.
+bench-quick: setup
+	@scripts/setup bench
+	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --quick $(BENCH_ARGS)
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
 ## molecule scenario on the installed tarball, ansible-test sanity, the publishing checks and the docs site, then

@@ -139,11 +139,7 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
         verify_clean(lab, SCRIPT_HOST)
 
     if n in opts.loop_sizes:
-        t, _changed = playbook(lab, "bench/playbooks/ip_loops.yml", "-l", SCRIPT_HOST, "-e", f"n={n}")
-        verify(lab, SCRIPT_HOST, n)
-        results["ip_loops"].setdefault(n, []).append(t)
-        lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
-        verify_clean(lab, SCRIPT_HOST)
+        bench_loops(lab, n, results)
 
     results["cni_add"].setdefault(n, []).append(timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/cni.sh"), str(n), "add", datadir))
     verify(lab, CNI_HOST, n)
@@ -160,6 +156,15 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
             timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/netavark.sh"), str(n), "teardown", confdir))
         lab.exec(CNI_HOST, "ip", "link", "del", "br0", check=False)  # as with CNI, the bridge may stay
         verify_clean(lab, CNI_HOST)
+
+
+def bench_loops(lab, n, results):
+    """The playbook of ip commands in loops (first run), torn down by the ip script."""
+    t, _changed = playbook(lab, "bench/playbooks/ip_loops.yml", "-l", SCRIPT_HOST, "-e", f"n={n}")
+    verify(lab, SCRIPT_HOST, n)
+    results["ip_loops"].setdefault(n, []).append(t)
+    lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
+    verify_clean(lab, SCRIPT_HOST)
 
 
 def fleet_limit(hosts):
@@ -214,148 +219,245 @@ def bench_settings(lab, hosts, containers, settings):
 
 
 def slope(points):
-    """Least-squares slope of (n, seconds): the marginal cost per container, in ms."""
+    """Least-squares slope of (x, seconds), in ms per unit of x (None with fewer than two points)."""
+    if len(points) < 2:
+        return None
     xs, ys = zip(*points)
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     return 1000 * sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
 
 
-def summarize(results, sizes):
+def summarize(results):
     rows = {}
     for key, _label in METHODS:
-        per_n = {n: (statistics.median(v), min(v), max(v)) for n, v in results[key].items()}
-        rows[key] = {"per_n": per_n, "slope_ms": slope([(n, per_n[n][0]) for n in sizes]) if len(sizes) > 1 else None}
+        per_n = {n: (statistics.median(v), min(v), max(v)) for n, v in sorted(results[key].items())}
+        rows[key] = {"per_n": per_n, "slope_ms": slope([(n, m) for n, (m, _lo, _hi) in per_n.items()])}
     return rows
 
 
-def targets(rows, fleet, sizes):
+def fleet_curve(fleet, run):
+    """(hosts, median seconds) of the host-gw fleet rows, and the fitted seconds per added host."""
+    points = sorted((int(k.split("_")[1]), statistics.median(v)) for k, v in fleet.items()
+                    if k.startswith("fleet_") and k.endswith(f"_{run}"))
+    per_host = slope(points)
+    return points, None if per_host is None else per_host / 1000
+
+
+def module_calls_per_host():
+    """The fleet_network role's tasks that run a module on the hosts (not the controller's set_fact)."""
+    text = (REPO / "roles/fleet_network/tasks/main.yml").read_text()
+    return len([m for m in re.findall(r"^  (linuxns\.net\.\w+|ansible\.builtin\.\w+):", text, re.M) if m != "ansible.builtin.set_fact"])
+
+
+def targets(rows, fleet, memory):
     def med(key, n):
         return rows[key]["per_n"][n][0] if n in rows[key]["per_n"] else None
     out = []
 
     def add(text, measured, ok):
         out.append((text, measured, "met" if ok else "MISSED"))
-    add("role first run: marginal cost <= 8 ms/container", f"{rows['role_first']['slope_ms']:.1f} ms", rows["role_first"]["slope_ms"] <= 8)
+    add("one host, first run: <= 5 ms per container (slope)", f"{rows['role_first']['slope_ms']:.1f} ms",
+        rows["role_first"]["slope_ms"] <= 5)
     for key in ("role_rerun", "role_check"):
-        add(f"{key.replace('role_', 'role ')}: marginal cost <= 4 ms/container", f"{rows[key]['slope_ms']:.1f} ms", rows[key]["slope_ms"] <= 4)
-    if 250 in sizes:
+        add(f"one host, {'re-run' if key == 'role_rerun' else '--check'}: <= 3 ms per container (slope), changed=0",
+            f"{rows[key]['slope_ms']:.1f} ms", rows[key]["slope_ms"] <= 3)
+    if med("role_first", 1000) is not None:
+        for key, limit in (("role_first", 8), ("role_rerun", 5), ("role_check", 5), ("role_teardown", 5)):
+            add(f"N=1,000: {key.replace('role_', '')} <= {limit} s", f"{med(key, 1000):.2f} s", med(key, 1000) <= limit)
+        add("N=1,000: first run against CNI's 1,000 ADDs (ratio)", f"{med('role_first', 1000):.2f} s vs "
+            f"{med('cni_add', 1000):.2f} s ({med('cni_add', 1000) / med('role_first', 1000):.1f} x faster)",
+            med("role_first", 1000) < med("cni_add", 1000))
+    if med("role_first", 250) is not None and med("ports_first", 250) is not None:
         add("role first run at N=250 faster than CNI's 250 ADDs", f"{med('role_first', 250):.2f} s vs {med('cni_add', 250):.2f} s",
             med("role_first", 250) < med("cni_add", 250))
-        for key in ("role_rerun", "role_check"):
-            add(f"{key.replace('role_', 'role ')} at N=250 under 4 s", f"{med(key, 250):.2f} s", med(key, 250) < 4)
-        add("teardown of N=250 under 3 s", f"{med('role_teardown', 250):.2f} s", med("role_teardown", 250) < 3)
-        add("one published port per container: first run at N=250 within 1.5 x the same without ports",
-            f"{med('ports_first', 250):.2f} s vs {med('role_first', 250):.2f} s", med("ports_first", 250) <= 1.5 * med("role_first", 250))
-        add("one published port per container: re-run at N=250 within 1.5 x the same without ports",
-            f"{med('ports_rerun', 250):.2f} s vs {med('role_rerun', 250):.2f} s", med("ports_rerun", 250) <= 1.5 * med("role_rerun", 250))
-        for kind in ("first", "rerun"):
-            add(f"dual-stack: {'first run' if kind == 'first' else 're-run'} at N=250 within 1.5 x IPv4-only",
-                f"{med('dual_' + kind, 250):.2f} s vs {med('role_' + kind, 250):.2f} s",
-                med("dual_" + kind, 250) <= 1.5 * med("role_" + kind, 250))
-    if 100 in sizes:
-        add("role first run at N=100 no slower than 1.3 x CNI", f"{med('role_first', 100):.2f} s vs {1.3 * med('cni_add', 100):.2f} s",
-            med("role_first", 100) <= 1.3 * med("cni_add", 100))
+        if med("netavark_setup", 250) is not None:
+            add("role first run at N=250 faster than netavark's 250 setups",
+                f"{med('role_first', 250):.2f} s vs {med('netavark_setup', 250):.2f} s", med("role_first", 250) < med("netavark_setup", 250))
+        for kind, label in (("ports", "one published port per container"), ("dual", "dual-stack (IPv4 + IPv6)")):
+            for run in ("first", "rerun"):
+                add(f"{label}: {'first run' if run == 'first' else 're-run'} at N=250 within 1.5 x the plain network",
+                    f"{med(kind + '_' + run, 250):.2f} s vs {med('role_' + run, 250):.2f} s",
+                    med(kind + "_" + run, 250) <= 1.5 * med("role_" + run, 250))
+    calls = module_calls_per_host()
+    add("fleet_network: at most 2 module calls per host", f"{calls} (netns_info, container_network)", calls <= 2)
+    points, per_host = fleet_curve(fleet, "first")
+    if per_host is not None:
+        add("fleet: first run, <= 0.6 s per added host (slope, 50 containers each)", f"{per_host:.2f} s", per_host <= 0.6)
+    for run, limit in (("first", 25), ("rerun", 20)):
+        if "fleet_32_" + run in fleet:
+            value = statistics.median(fleet["fleet_32_" + run])
+            add(f"fleet of 32 hosts x 50: {'first run' if run == 'first' else 're-run (changed=0)'} <= {limit} s",
+                f"{value:.2f} s", value <= limit)
     if "overlay_8_first" in fleet and "fleet_8_first" in fleet:
-        add("fleet 8 hosts x 50 over the VXLAN overlay: first run within 1.2 x host-gw",
-            f"{fleet['overlay_8_first'][0]:.2f} s vs {fleet['fleet_8_first'][0]:.2f} s",
-            fleet["overlay_8_first"][0] <= 1.2 * fleet["fleet_8_first"][0])
-    if "fleet_8_first" in fleet and 50 in sizes:
-        add("fleet 8 hosts x 50: first run under 3 x single-host N=50", f"{fleet['fleet_8_first'][0]:.2f} s vs "
-            f"{3 * med('role_first', 50):.2f} s", fleet["fleet_8_first"][0] < 3 * med("role_first", 50))
+        over, flat = statistics.median(fleet["overlay_8_first"]), statistics.median(fleet["fleet_8_first"])
+        add("fleet 8 hosts x 50 over the VXLAN overlay: first run within 1.2 x host-gw", f"{over:.2f} s vs {flat:.2f} s",
+            over <= 1.2 * flat)
+    for what, value in memory.items():
+        out.append((f"peak memory: {what}", f"{value:.0f} MiB", "reported"))
     return out
 
 
-def markdown(rows, fleet, sizes, meta, checks):
+def cell(per_n, n):
+    if n not in per_n:
+        return "-"
+    m, lo, hi = per_n[n]
+    return f"{m:.2f} ({lo:.2f}-{hi:.2f})"
+
+
+def markdown(rows, fleet, settings, sizes, meta, checks):
     lines = [f"# Benchmark results ({meta['date']})", "",
              f"Machine: {meta['machine']}. Each figure: median of {meta['repeats']} runs (min-max), in seconds, "
-             "wall time of the whole command, inside lab hosts.", "",
+             "wall time of the whole command, inside lab hosts. A dash: not run at that size (the slower peers run up to "
+             f"N={meta['peer_max']}, the loop playbook at N={meta['loop_sizes']}).", "",
              "| method | " + " | ".join(f"N={n}" for n in sizes) + " | ms per container (slope) |",
              "|---|" + "---|" * len(sizes) + "---|"]
     for key, label in METHODS:
-        cells = [f"{m:.2f} ({lo:.2f}-{hi:.2f})" for m, lo, hi in (rows[key]["per_n"][n] for n in sizes)]
+        if not rows[key]["per_n"]:
+            continue
         s = rows[key]["slope_ms"]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {'' if s is None else f'{s:.1f}'} |")
+        lines.append(f"| {label} | " + " | ".join(cell(rows[key]["per_n"], n) for n in sizes) + f" | {'' if s is None else f'{s:.1f}'} |")
     if fleet:
-        lines += ["", "| fleet_network role | first run | re-run (changed=0) |", "|---|---|---|"]
+        lines += ["", f"| fleet_network role, {meta['fleet_containers']} containers per host, forks {FORKS} | first run | "
+                  "re-run (changed=0) |", "|---|---|---|"]
         for kind, hosts in sorted({(k.split("_")[0], int(k.split("_")[1])) for k in fleet}):
-            cells = []
-            for run in ("first", "rerun"):
-                v = fleet[f"{kind}_{hosts}_{run}"]
-                cells.append(f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})")
+            cells = [cell({0: (statistics.median(v), min(v), max(v))}, 0) for v in (fleet[f"{kind}_{hosts}_{run}"] for run in ("first", "rerun"))]
             how = "host-gw" if kind == "fleet" else "VXLAN overlay (fleet_network_mode: vxlan)"
-            lines.append(f"| {hosts} hosts x {meta['fleet_containers']} containers, {how} | " + " | ".join(cells) + " |")
+            lines.append(f"| {hosts} host{'s' if hosts > 1 else ''}, {how} | " + " | ".join(cells) + " |")
+        slopes = [fleet_curve(fleet, run)[1] for run in ("first", "rerun")]
+        if slopes[0] is not None:
+            lines.append("| seconds per added host (slope) | " + " | ".join(f"{v:.2f}" for v in slopes) + " |")
+    if settings:
+        lines += ["", f"| Ansible settings, fleet of {meta['settings_hosts']} hosts x {meta['fleet_containers']}, first run "
+                  "| seconds |", "|---|---|"]
+        lines += [f"| {label} | {cell({0: (statistics.median(v), min(v), max(v))}, 0)} |" for label, v in settings.items()]
     lines += ["", "| target | measured | |", "|---|---|---|"] + [f"| {t} | {m} | {ok} |" for t, m, ok in checks]
     return "\n".join(lines) + "\n"
 
 
-def plot(rows, sizes, path):
+def plot(rows, fleet, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     for key, label in METHODS:
-        ax.plot(sizes, [rows[key]["per_n"][n][0] for n in sizes], marker="o", label=label)
-    ax.set_xlabel("containers on one host (N)")
-    ax.set_ylabel("wall time, seconds (median)")
-    ax.set_title("Building a Docker-style bridge network: linuxns.net vs ip script vs CNI bridge")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+        points = [(n, m) for n, (m, _lo, _hi) in rows[key]["per_n"].items()]
+        if points:
+            left.plot(*zip(*points), marker="o", label=label)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("containers on one host (N)")
+    left.set_ylabel("wall time, seconds (median)")
+    left.set_title("One host: linuxns.net against its peers")
+    left.grid(True, alpha=0.3, which="both")
+    left.legend(fontsize=7)
+    for run, label in (("first", "first run"), ("rerun", "re-run (changed=0)")):
+        points, _per_host = fleet_curve(fleet, run)
+        if points:
+            right.plot(*zip(*points), marker="o", label=f"fleet_network, {label}")
+    right.set_xlabel("hosts in the fleet (50 containers each)")
+    right.set_ylabel("wall time, seconds (median)")
+    right.set_title("A fleet: the fleet_network role")
+    right.grid(True, alpha=0.3)
+    right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
+def memory_wrapper(out):
+    """An interpreter for the hosts that records the module's peak memory in out/module_rss."""
+    wrapper = out / "python-peak-rss"
+    wrapper.write_text(f"#!/bin/sh\nPEAK_RSS_FILE={out / 'module_rss'} exec {sys.executable} {REPO / 'bench/peak_rss.py'} "
+                       f"{sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def peak(path):
+    try:
+        return max(float(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="10,50,100,250")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fleet-hosts", default="3,8")
+    parser.add_argument("--quick", action="store_true", help="a CI-sized run: " + ", ".join(f"{k} {v}" for k, v in QUICK.items()))
+    parser.add_argument("--sizes")
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--peer-max", type=int, help="largest N for the ip script, netavark and the port/dual variants")
+    parser.add_argument("--loop-sizes", help="the sizes of the ip-loops playbook (about 2 s per container)")
+    parser.add_argument("--fleet-hosts")
     parser.add_argument("--fleet-containers", type=int, default=50)
-    parser.add_argument("--overlay-hosts", type=int, default=8, help="hosts of the overlay fleet row (0: none)")
+    parser.add_argument("--overlay-hosts", type=int, help="hosts of the overlay fleet row (0: none)")
+    parser.add_argument("--settings-hosts", type=int, help="hosts of the Ansible settings rows (0: none)")
     parser.add_argument("--out", default=None, help="results folder (default bench/results/<time>)")
     parser.add_argument("--publish", action="store_true", help="also copy the table and plot to docs/benchmarks/")
     args = parser.parse_args()
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    args.loop_sizes = [int(s) for s in args.loop_sizes.split(",") if s]
+    args.netavark = pathlib.Path("/usr/lib/podman/netavark").exists()
     fleet_hosts = [int(h) for h in args.fleet_hosts.split(",") if h]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = pathlib.Path(args.out or REPO / "bench" / "results" / stamp)
     out.mkdir(parents=True, exist_ok=True)
+    wrapper = memory_wrapper(out)
+    controller_rss = out / "controller_rss"
 
     lab = Lab("lnbench")
-    lab.up(max([3, args.overlay_hosts] + fleet_hosts))
+    lab.up(max([3, args.overlay_hosts, args.settings_hosts] + fleet_hosts))
     results = {key: {} for key, _label in METHODS}
-    fleet = {}
+    fleet, settings = {}, {}
     datadir = tempfile.mkdtemp(prefix="linuxns-bench-cni-")
     try:
         for repeat in range(args.repeats):
-            for n in sizes:
+            last = repeat == args.repeats - 1
+            for n in sorted(set(sizes) | set(args.loop_sizes)):
                 print(f"run {repeat + 1}/{args.repeats}, N={n}", flush=True)
-                bench_single_host(lab, n, results, datadir)
+                if n in sizes:
+                    bench_single_host(lab, n, results, datadir, args, memory=wrapper if last and n == sizes[-1] else None)
+                else:  # a size of the loop playbook only
+                    bench_loops(lab, n, results)
             for hosts in fleet_hosts:
                 print(f"run {repeat + 1}/{args.repeats}, fleet of {hosts} x {args.fleet_containers}", flush=True)
-                bench_fleet(lab, hosts, args.fleet_containers, fleet)
+                bench_fleet(lab, hosts, args.fleet_containers, fleet,
+                            memory=str(controller_rss) if last and hosts == fleet_hosts[-1] else None)
             if args.overlay_hosts:
                 print(f"run {repeat + 1}/{args.repeats}, overlay fleet of {args.overlay_hosts} x {args.fleet_containers}", flush=True)
                 bench_fleet(lab, args.overlay_hosts, args.fleet_containers, fleet, overlay=True)
+        if args.settings_hosts:
+            print(f"Ansible settings, fleet of {args.settings_hosts} x {args.fleet_containers}", flush=True)
+            bench_settings(lab, args.settings_hosts, args.fleet_containers, settings)
     finally:
         lab.down()
         shutil.rmtree(datadir, ignore_errors=True)
 
-    rows = summarize(results, sizes)
-    meta = {"date": stamp, "repeats": args.repeats, "fleet_containers": args.fleet_containers,
+    rows = summarize(results)
+    memory = {}
+    for what, path in ((f"the container_network module at N={sizes[-1]}", out / "module_rss"),
+                       (f"the controller (ansible-playbook and its workers) at {fleet_hosts[-1] if fleet_hosts else 0} hosts",
+                        controller_rss)):
+        if peak(path) is not None:
+            memory[what] = peak(path)
+    meta = {"date": stamp, "repeats": args.repeats, "fleet_containers": args.fleet_containers, "peer_max": args.peer_max,
+            "loop_sizes": ",".join(map(str, args.loop_sizes)), "settings_hosts": args.settings_hosts,
             "machine": f"{subprocess.run(['nproc'], capture_output=True, text=True, check=True).stdout.strip()} cores, "
                        f"kernel {subprocess.run(['uname', '-r'], capture_output=True, text=True, check=True).stdout.strip()}"}
-    checks = targets(rows, {k: [statistics.median(v)] for k, v in fleet.items()}, sizes)
+    checks = targets(rows, fleet, memory)
+    columns = sorted(set(sizes) | set(args.loop_sizes))
     (out / "results.json").write_text(json.dumps({"meta": meta, "raw": {k: {str(n): v for n, v in r.items()}
-                                                                        for k, r in results.items()}, "fleet": fleet}, indent=2))
-    (out / "results.md").write_text(markdown(rows, fleet, sizes, meta, checks))
-    plot(rows, sizes, out / "plot.png")
+                                                                        for k, r in results.items()},
+                                                  "fleet": fleet, "settings": settings, "memory_mib": memory}, indent=2))
+    (out / "results.md").write_text(markdown(rows, fleet, settings, columns, meta, checks))
+    plot(rows, fleet, out / "plot.png")
     print((out / "results.md").read_text())
     if args.publish:
         docs = REPO / "docs" / "benchmarks"
         docs.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out / "results.md", docs / "results.md")
-        shutil.copy(out / "plot.png", docs / "plot.png")
-        shutil.copy(out / "results.json", docs / "results.json")
+        for name in ("results.md", "plot.png", "results.json"):
+            shutil.copy(out / name, docs / name)
     return 0
 
 

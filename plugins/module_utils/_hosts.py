@@ -34,15 +34,17 @@ def read_blocks(text):
     lines = text.splitlines()
     if not lines or lines[0] != HEADER:
         return None
-    blocks, current = {}, None
-    for line in lines[1:]:
-        if line.startswith("# BEGIN linuxns.net network "):
-            current = line[len("# BEGIN linuxns.net network "):]
-            blocks[current] = []
-        elif current is not None and line == _end(current):
-            current = None
-        elif current is not None:
-            blocks[current].append(line)
+    blocks, block, end = {}, None, None
+    begin = _begin("")
+    for line in lines[1:]:  # a file holds every name of the network: keep this loop cheap
+        if block is None:
+            if line.startswith(begin):
+                network = line[len(begin):]
+                block, end = blocks.setdefault(network, []), _end(network)
+        elif line == end:
+            block = None
+        else:
+            block.append(line)
     return blocks
 
 

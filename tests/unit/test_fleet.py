@@ -122,3 +122,12 @@ def test_an_ipv6_underlay_for_the_overlay_keeps_host_gw_over_ipv4():
     assert plans["h1"]["vxlan"]["local"] == "2001:db8:100::11"
     assert [p["address"] for p in plans["h1"]["vxlan"]["peers"]] == ["2001:db8:102::11"]
     assert plans["h1"]["mtu"] == 1430
+
+
+def test_the_role_makes_two_module_calls_per_host():
+    """fleet_network: netns_info reads, container_network converges; the rest is controller work (set_fact)."""
+    import pathlib
+    import yaml
+    tasks = yaml.safe_load((pathlib.Path(__file__).parents[2] / "roles/fleet_network/tasks/main.yml").read_text())
+    modules = [next(k for k in task if "." in k) for task in tasks]
+    assert [m for m in modules if m != "ansible.builtin.set_fact"] == ["linuxns.net.netns_info", "linuxns.net.container_network"]
