@@ -181,7 +181,7 @@ def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None):
     first, _changed = playbook(lab, "playbooks/fleet.yml", *extra, prefix=prefix, **({"PEAK_RSS_FILE": memory} if memory else {}))
     if overlay and "vxlan.fleet" not in lab.exec("host1", "ip", "-br", "link").stdout:
         raise BenchError(f"overlay fleet of {hosts}: host1 has no VXLAN device")
-    for host in {"host1", f"host{hosts}"}:
+    for host in dict.fromkeys(("host1", f"host{hosts}")):
         target = "10.244.1.2" if host == "host1" and hosts > 1 else "10.244.0.1"
         if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q", target, check=False).returncode:
             raise BenchError(f"fleet of {hosts}: {host}'s app1 cannot reach {target}")

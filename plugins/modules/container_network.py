@@ -331,6 +331,24 @@ EXAMPLES = r"""
     name: web
     subnet: 10.101.0.0/16
     containers: "{{ range(1, 201) | map('string') | map('regex_replace', '^', 'web') | linuxns.net.container_items }}"
+
+- name: A fleet host in one call, as the fleet_network role makes it (routes to two hosts, one of them over VXLAN)
+  linuxns.net.container_network:
+    name: fleet
+    bridge: br-fleet
+    subnet: 10.244.1.0/24
+    mtu: 1450
+    masquerade_exclude: [10.244.0.0/16]
+    containers: [{name: app1}]
+    routes:
+      - {dest: 10.244.2.0/24, gateway: 198.51.100.12}
+    vxlan:
+      name: vxlan.fleet
+      vni: 1
+      local: 198.51.100.11
+      addresses: [10.244.1.0/32]
+      peers:
+        - {address: 198.19.1.13, vtep_addresses: [10.244.3.0], subnets: [10.244.3.0/24]}
 """
 
 RETURN = r"""

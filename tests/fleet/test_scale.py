@@ -18,7 +18,7 @@ HOSTS = 32
 
 
 def test_fleet_of_32_hosts(tmp_path, record):
-    lab = Lab("lnscale", tmp_path / "lab", "198.18.60.0/24", "2001:db8:160::/64")
+    lab = Lab("lnscale", tmp_path / "lab", "198.18.70.0/24", "2001:db8:170::/64")  # apart from the other labs
     support.ROOT_LAB_LINKS.add(lab.root_link)
     run = _runner(lab)
     try:
