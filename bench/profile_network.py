@@ -36,23 +36,23 @@ def spec(prefix, n, state="present"):
 ACTIONS = {}  # kind of change -> [seconds, count], of the phase running
 
 
-def _timed_apply(self):
-    """Plan.apply, timing each action by its kind (its description without names and numbers)."""
-    done = []
-    try:
-        for action in self.actions:
-            kind = re.sub(r"'[^']*'|\S*\d\S*", "_", action.description)[:80]
-            start = time.perf_counter()
-            action.do()
-            entry = ACTIONS.setdefault(kind, [0.0, 0])
-            entry[0] += time.perf_counter() - start
-            entry[1] += 1
-            done.append(action)
-    except Exception:
-        for action in reversed(done):
-            if action.undo is not None:
-                action.undo()
-        raise
+def _timed(action):
+    """The action, its time added to ACTIONS under its kind (its description without names and numbers)."""
+    kind = re.sub(r"'[^']*'|\S*\d\S*", "_", action.description)[:80]
+
+    def do():
+        start = time.perf_counter()
+        action.do()
+        entry = ACTIONS.setdefault(kind, [0.0, 0])
+        entry[0] += time.perf_counter() - start
+        entry[1] += 1
+    return action._replace(do=do)
+
+
+def _timed_apply(self, apply=_plan.Plan.apply):
+    """Plan.apply (its order and its undo), each action timed."""
+    self.actions = [_timed(action) for action in self.actions]
+    apply(self)
 
 
 def phase(host, prefix, n, etc, state="present", check=False, profile=None):

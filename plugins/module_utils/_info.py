@@ -36,11 +36,11 @@ class PeerNames:
 
     def name(self, viewer, nsid):
         known, pending = self._maps.setdefault(viewer, ({}, [c for c in self.candidates if c != viewer]))
-        sock = self.session.netlink(viewer)
+        sock = self.session.route_socket(viewer)
         while nsid not in known and pending:
             candidate = pending.pop(0)
-            found = netlink_call("netnsid", viewer, sock.get_netnsid, fd=self.session.fd(candidate)).get("nsid")
-            if found is not None and found >= 0:
+            found = netlink_call("netnsid", viewer, sock.netnsid, self.session.fd(candidate))
+            if found is not None:
                 known[found] = candidate
         return known.get(nsid, f"nsid {nsid}")
 

@@ -71,6 +71,11 @@ def attributes(data, start, end):
     return found
 
 
+def nested(value):
+    """The attributes nested in an attribute's value ({} for none)."""
+    return {} if value is None else attributes(value, 0, len(value))
+
+
 def attr(length, kind, payload):
     return _ATTR.pack(length + 4, kind) + payload + b"\0" * (_align(length) - length)
 

@@ -14,7 +14,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._netlink import (
     IFA_ADDRESS, IFA_FLAGS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING, IFLA_BRPORT_MODE, IFLA_GROUP,
     IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINK_NETNSID,
     IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL,
-    IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, OPERSTATES, attributes, i32, ip, mac, text, u32)
+    IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, OPERSTATES, i32, ip, mac, nested, text, u32)
 
 IFF_UP = 1
 IFA_F_PERMANENT = 0x80
@@ -59,9 +59,9 @@ def managed_addresses(addresses):
 def _parse_link(msg):
     _family, _type, index, flags, _change = msg.header
     attrs = msg.attrs
-    info = attributes(attrs[IFLA_LINKINFO], 0, len(attrs[IFLA_LINKINFO])) if IFLA_LINKINFO in attrs else {}
+    info = nested(attrs.get(IFLA_LINKINFO))
     kind = text(info.get(IFLA_INFO_KIND))
-    data = attributes(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA])) if IFLA_INFO_DATA in info else None
+    data = nested(info[IFLA_INFO_DATA]) if IFLA_INFO_DATA in info else None
     operstate = attrs[IFLA_OPERSTATE][0] if IFLA_OPERSTATE in attrs else 0
     link = Link(
         index=index,
@@ -79,7 +79,7 @@ def _parse_link(msg):
         nsid = i32(attrs.get(IFLA_LINK_NETNSID))
         link.peer_nsid = -1 if nsid is None else nsid
     if text(info.get(IFLA_INFO_SLAVE_KIND)) == "bridge" and IFLA_INFO_SLAVE_DATA in info:
-        slave = attributes(info[IFLA_INFO_SLAVE_DATA], 0, len(info[IFLA_INFO_SLAVE_DATA]))
+        slave = nested(info[IFLA_INFO_SLAVE_DATA])
         link.hairpin = bool(slave.get(IFLA_BRPORT_MODE, b"\0")[0])
     if kind == "vxlan" and data is not None:
         port = data.get(IFLA_VXLAN_PORT)

@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab
 import support
+from conftest import _playbook_runner
 from hoststate import address_of, ping
-from support import REPO
 
 pytestmark = pytest.mark.slow
 HOSTS = 32
@@ -20,7 +20,7 @@ HOSTS = 32
 def test_fleet_of_32_hosts(tmp_path, record):
     lab = Lab("lnscale", tmp_path / "lab", "198.18.70.0/24", "2001:db8:170::/64")  # apart from the other labs
     support.ROOT_LAB_LINKS.add(lab.root_link)
-    run = _runner(lab)
+    run = _playbook_runner(lab)
     try:
         lab.up(HOSTS)
         hosts = [h for h in lab.state()["hosts"] if h.startswith("host")]
@@ -59,14 +59,3 @@ def test_fleet_of_32_hosts(tmp_path, record):
     assert "lnscale" not in left, f"the lab left {left}"
     assert lab.state() is None and not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "the lab's processes are gone"
 
-
-def _runner(lab):
-    from conftest import Run
-
-    def run(path, *extra):
-        proc = support.sh("ansible-playbook", "-i", str(lab.inventory), str(REPO / path), *extra, check=False,
-                          env=support.ansible_env())
-        result = Run(proc)
-        assert proc.returncode == 0, result.stdout[-6000:]
-        return result
-    return run
