@@ -58,4 +58,3 @@ def test_fleet_of_32_hosts(tmp_path, record):
     left = support.sh("ip", "-br", "link").stdout + support.sh("ip", "netns", "list").stdout
     assert "lnscale" not in left, f"the lab left {left}"
     assert lab.state() is None and not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "the lab's processes are gone"
-
