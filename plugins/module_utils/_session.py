@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module glue
 NETNS_RUN_DIR = "/run/netns"
 LOCK_DIR = "/run/lock"
 CLONE_NEWNET = 0x40000000
+NS_GET_NSTYPE = 0xB703  # ioctl on a namespace fd: its CLONE_NEW* type
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
 
@@ -205,6 +206,13 @@ class Session:
                 os.close(self._fds.pop(namespace))
                 raise NamespaceMissing(f"{where(namespace)} does not exist ({namespace_path(namespace)} is a stale file)")
         return self._fds[namespace]
+
+    def is_network(self, namespace):
+        """True when the namespace file binds a network namespace (/run/netns may also hold, say, a UTS one)."""
+        try:
+            return fcntl.ioctl(self.fd(namespace), NS_GET_NSTYPE) == CLONE_NEWNET
+        except OSError:
+            return False
 
     @contextlib.contextmanager
     def inside(self, namespace):

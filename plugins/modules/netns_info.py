@@ -25,7 +25,9 @@ seealso:
     description: Create and delete the namespaces the other modules work in.
 options:
   namespaces:
-    description: Names of the namespaces to read. Omitted means every named namespace.
+    description:
+      - Names of the namespaces to read. Omitted means every named network namespace.
+      - Entries of C(/run/netns) that bind another kind of namespace are not network namespaces; naming one is an error.
     type: list
     elements: str
   ignore_missing:

@@ -54,6 +54,7 @@ CATALOGUE = [
     ("veth", {"name": "v0", "peer": "p", "peer_namespace": "uts-ns"}, ["-uts'", "a network namespace?", "errno 22"]),
     ("masquerade", {"source": "10.1.0.0/24", "namespace": "uts-ns"}, ["-uts'", "errno 22"]),
     ("netns_route", {"namespace": "uts-ns", "dest": "default", "dev": "lo"}, ["-uts'", "errno 22"]),
+    ("netns_info", {"namespaces": ["uts-ns"]}, ["-uts'", "not a network namespace"]),
     # bridge
     ("bridge", {"name": "taken0"}, ["bridge 'taken0'", "taken by a veth"]),
     ("bridge", {"name": "br1", "ports": ["ghost"]}, ["port 'ghost'", "does not exist"]),

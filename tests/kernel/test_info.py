@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from support import run_module
+import os
+
+from support import run_module, sh
 
 
 def test_links_peers_routes_and_nat(netns):
@@ -39,3 +41,20 @@ def test_unknown_namespace_is_an_error(nsname):
     missing = nsname()
     result = run_module("netns_info", {"namespaces": [missing]})
     assert result["failed"] and f"namespace '{missing}' does not exist" in result["msg"]
+
+
+def test_a_namespace_of_another_kind_in_run_netns_is_left_out(netns):
+    """/run/netns may bind a UTS namespace (a lab host's, say): a full scan skips it and still names peers."""
+    host, c1 = netns("host"), netns("c1")
+    run_module("veth", {"name": "v1", "namespace": host, "peer": "eth0", "peer_namespace": c1})
+    uts = f"/run/netns/{host}-uts"
+    sh("touch", uts)
+    sh("mount", "--bind", "/proc/self/ns/uts", uts)
+    try:
+        info = run_module("netns_info", {"host": False, "nat": False})
+        assert not info.get("failed"), info.get("msg")
+        assert f"{host}-uts" not in info["namespace_names"] and f"{host}-uts" not in info["namespaces"]
+        assert next(l for l in info["namespaces"][c1]["links"] if l["name"] == "eth0")["peer"]["namespace"] == host
+    finally:
+        sh("umount", uts)
+        os.unlink(uts)
