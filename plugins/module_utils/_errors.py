@@ -24,6 +24,15 @@ class Conflict(LinuxnsError):
     """The kernel holds an object that the request may not overwrite."""
 
 
+class LibraryMissing(LinuxnsError):
+    """A Python library the run needs cannot be imported; library says which, cause is the ImportError."""
+
+    def __init__(self, library, cause):
+        super().__init__(f"{library} cannot be imported: {cause}")
+        self.library = library
+        self.cause = cause
+
+
 class KernelError(LinuxnsError):
     """The kernel refused a change or a read that passed validation; errno is the kernel's, when it gave one."""
 

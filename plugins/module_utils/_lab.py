@@ -4,11 +4,12 @@
 """The namespace lab fleet: a fleet of hosts on one machine, reached over real SSH, for tests and molecule.
 
 Each host is a process with its own network, mount and UTS namespaces: its hostname set, a private tmpfs on
-/run/netns (so its named namespaces are its own), sysfs remounted, an eth0 on the underlay switch, and sshd on its
-underlay addresses (one IPv4, one IPv6). The switch is a bridge in a namespace of its own. The machine's own
-namespace gets exactly one veth to the switch (with the IPv4 underlay's first address, hence one connected route),
-nothing else: no IPv6 address. An `upstream` host stands in for the internet: the hosts' default routes (both
-families) point at it, and its echo service answers each TCP connection with the source address it saw.
+/run/netns (so its named namespaces are its own), empty shell rc files for its logins, sysfs remounted, an eth0 on
+the underlay switch, and sshd on its underlay addresses (one IPv4, one IPv6). The switch is a bridge in a namespace
+of its own. The machine's own namespace gets exactly one veth to the switch (with the IPv4 underlay's first address,
+hence one connected route), nothing else: no IPv6 address. An `upstream` host stands in for the internet: the hosts'
+default routes (both families) point at it, and its echo service answers each TCP connection with the source address
+it saw.
 
 Everything the lab starts is recorded (PIDs with their start times) in its state directory, and stopping stops
 exactly those processes and removes exactly those objects. Links, addresses and routes are made through netlink;
@@ -36,7 +37,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflic
 from ansible_collections.linuxns.net.plugins.module_utils._links import IFA_F_NODAD
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import (
-    IPRoute, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
+    Pyroute2Socket, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
     pids_by_namespace_inode, setns_fd, write_sysctl_in)
 
 DEFAULT_STATE_DIR = "/run/linuxns-lab"
@@ -475,9 +476,12 @@ class Lab:
         net, net6 = self.networks[segment - 1]
         index = int(ipaddress.ip_address(address)) - int(net.network_address)
         switch_name = self.switch_of(segment)
-        # private /run/netns and /etc/netns: each host's namespaces and their hosts files (names) are its own
+        # private /run/netns and /etc/netns: each host's namespaces and their hosts files (names) are its own.
+        # Login shells run no rc file, as on a stock host: every task's SSH command goes through bash, and this
+        # machine's own ~/.bashrc (pyenv init, say) would cost each task more than the module it runs.
         script = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
                   f"mount -t tmpfs -o mode=0755 lab-etc-netns {ETC_NETNS} && "
+                  "for rc in \"$HOME/.bashrc\" \"$HOME/.profile\"; do [ ! -f \"$rc\" ] || mount --bind /dev/null \"$rc\"; done && "
                   "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
         proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
                                  "/bin/sh", "-c", script, host],
@@ -499,7 +503,7 @@ class Lab:
             with setns_fd(host_fd, session.home_fd):
                 # no duplicate address detection: the lab plans its addresses, and a host must answer at once
                 pathlib.Path("/proc/sys/net/ipv6/conf/eth0/accept_dad").write_text("0")
-                sock = IPRoute()
+                sock = Pyroute2Socket()
             try:
                 what = f"eth0 of lab host {host}"
                 netlink_call(what, None, sock.link, "set", index=1, state="up")

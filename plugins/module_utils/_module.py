@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, LinuxnsError, kernel_error
-from ansible_collections.linuxns.net.plugins.module_utils._session import PYROUTE2_IMPORT_ERROR, NetlinkError, Session
+from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, LibraryMissing, LinuxnsError, kernel_error
+from ansible_collections.linuxns.net.plugins.module_utils._session import PYROUTE2, Session, pyroute2_missing
 
 
 def item_spec(spec):
@@ -34,16 +32,17 @@ def batch_items(params, list_key, spec):
 
 def run(module, operation, **extra):
     """Open a session, run operation(session, check_mode) -> result dict, and report it."""
-    if PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9 (pip install 'pyroute2>=0.9')"),
-                         exception="".join(traceback.format_exception(PYROUTE2_IMPORT_ERROR)))
+    if pyroute2_missing():
+        module.fail_json(msg=missing_required_lib(PYROUTE2))
     try:
         try:
             with Session() as session:
                 result = operation(session, module.check_mode)
-        except (NetlinkError, OSError) as exc:
+        except OSError as exc:
             # the last line of defence: the core names what it was doing where it can; this names the module
             raise kernel_error(f"{module._name}", exc) from None
+    except LibraryMissing as exc:
+        module.fail_json(msg=missing_required_lib(exc.library), exception=repr(exc.cause))
     except LinuxnsError as exc:
         if isinstance(exc, KernelError) and exc.errno is not None:
             extra = dict(extra, errno=exc.errno)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import kernel_error
-from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
 
 
 class Action(NamedTuple):
@@ -54,7 +53,7 @@ class Plan:
             for action in self.actions:
                 try:
                     action.do()
-                except (NetlinkError, OSError) as exc:
+                except OSError as exc:
                     raise kernel_error(action.description, exc) from None
                 if action.undo is not None:
                     undo_stack.append(action.undo)

@@ -30,7 +30,6 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._nat import BACKENDS, CHAIN_PREFIX, NFT_TABLE, RuleTag, plan_rule_sets, run_program
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 
 FOREIGN_SKIP_TABLE, FOREIGN_SKIP_PREFIX = NFT_TABLE, CHAIN_PREFIX  # our own rules are read from their comments
@@ -528,7 +527,7 @@ def _resolve_path(plan, session, snaps, forward_set):
     for f in forward_set.forwards:
         try:
             found = session.netlink(forward_set.namespace).route("get", dst=str(f.destination))
-        except NetlinkError:
+        except OSError:
             found = []
         if not found:
             missing_reference(plan, snap, f"{f.label} in {where(forward_set.namespace)}: no route to {f.destination}")

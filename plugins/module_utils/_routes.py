@@ -16,7 +16,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, ip, u32
 from ansible_collections.linuxns.net.plugins.module_utils._links import link_index
-from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError, netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 
@@ -210,7 +210,7 @@ def _check_gateway(plan, session, snapshot, r, obj):
         kwargs["oif"] = snapshot.by_name[r.dev].index
     try:
         found = session.netlink(ns).route("get", **kwargs)
-    except NetlinkError:
+    except OSError:
         found = []
     if not found or found[0].get_attr("RTA_GATEWAY") is not None:
         on = f" on dev '{r.dev}'" if r.dev else ""

@@ -15,20 +15,51 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import importlib.util
 import os
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LibraryMissing, NamespaceMissing, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import RouteSocket
 
-try:
-    # Only the submodule: the top-level package import costs about 0.2 s more.
-    from pyroute2.iproute.linux import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-    PYROUTE2_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module glue
-    IPRoute = None
-    NetlinkError = OSError  # nothing raises it; keeps `except NetlinkError` valid
-    PYROUTE2_IMPORT_ERROR = exc
+
+
+PYROUTE2 = "pyroute2 >= 0.9 (pip install 'pyroute2>=0.9')"
+
+
+def pyroute2_missing():
+    """True when pyroute2 is not installed. Only looked up: the import itself (about 0.1 s) waits until a run needs
+    pyroute2 (bridges, VXLAN, neighbours), which a read or a converged re-run does not."""
+    try:
+        return importlib.util.find_spec("pyroute2") is None
+    except (ImportError, ValueError):
+        return True
+
+
+class Pyroute2Socket:
+    """pyroute2's IPRoute in one namespace, with its NetlinkError raised as an OSError carrying the kernel's errno, so
+    that callers catch one kind of error whether a request went through pyroute2 or through _netlink. Dumps are read
+    to the end inside the call, so an error in the middle of one is converted too."""
+
+    def __init__(self):
+        try:
+            from pyroute2.iproute.linux import IPRoute  # only the submodule: the package's top level costs 0.2 s more
+            from pyroute2.netlink.exceptions import NetlinkError
+        except ImportError as exc:  # installed but broken: reported as missing, before the plan's change is made
+            raise LibraryMissing(PYROUTE2, exc) from None
+        self._ipr = IPRoute()
+        self._error = NetlinkError
+
+    def __getattr__(self, name):
+        method = getattr(self._ipr, name)
+
+        def call(*args, **kwargs):
+            try:
+                result = method(*args, **kwargs)
+                return result if isinstance(result, (list, tuple, dict, int, str, type(None))) else list(result)
+            except self._error as exc:
+                raise OSError(exc.code, exc.args[1] if len(exc.args) > 1 else os.strerror(exc.code)) from None
+        return call
+
 
 NETNS_RUN_DIR = "/run/netns"
 LOCK_DIR = "/run/lock"
@@ -234,7 +265,7 @@ class Session:
         """The netlink socket of a namespace, opened once per run."""
         if namespace not in self._sockets:
             with self.inside(namespace):
-                self._sockets[namespace] = IPRoute()
+                self._sockets[namespace] = Pyroute2Socket()
         return self._sockets[namespace]
 
     def route_socket(self, namespace):
@@ -273,7 +304,7 @@ def netlink_call(what, namespace, func, *args, **kwargs):
     """Run one netlink request; a kernel refusal becomes a KernelError naming the object, with the kernel's errno."""
     try:
         return func(*args, **kwargs)
-    except (NetlinkError, OSError) as exc:
+    except OSError as exc:
         place = where(namespace)
         raise kernel_error(what if place in what else f"{what} in {place}", exc) from None
 

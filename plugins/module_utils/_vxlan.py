@@ -25,7 +25,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._links import (
     LinkSettings, delete_if_present, derived_mac, link_index, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, RouteSpec, RouteTable, plan_route
-from ansible_collections.linuxns.net.plugins.module_utils._session import NetlinkError, netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, managed_addresses
 
 NUD_PERMANENT = 0x80
@@ -213,7 +213,7 @@ def read_entries(session, namespace, snapshot, link, tables=None):
         for msg in sock.neigh("dump", ifindex=link.index):
             if msg["ifindex"] == link.index and msg["state"] & NUD_PERMANENT and msg.get_attr("NDA_LLADDR"):
                 out.neighbours[str(ipaddress.ip_address(msg.get_attr("NDA_DST")))] = msg.get_attr("NDA_LLADDR")
-    except (NetlinkError, OSError) as exc:
+    except OSError as exc:
         raise kernel_error(f"read the entries of vxlan '{link.name}' in {where(namespace)}", exc) from None
     tables = {} if tables is None else tables
     for family in (4, 6):

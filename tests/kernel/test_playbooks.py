@@ -82,13 +82,17 @@ def test_readme_ad_hoc_examples_work_as_written(netns):
     assert not [n for n in used if n in namespaces()], "the README's last examples remove what the first made"
 
 
-def test_missing_pyroute2_says_how_to_install_it(tmp_path):
+def test_a_broken_pyroute2_says_how_to_install_it_and_leaves_nothing(tmp_path, netns):
+    """pyroute2 is imported when a run first needs it (a bridge, here), not at the module's start."""
+    ns = netns("host")
     fake = tmp_path / "pyroute2"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('pyroute2 hidden by the test')\n")
     from support import collections_root
-    result = run_module("netns", {"name": ["x"]}, env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{collections_root()}"})
+    result = run_module("bridge", {"name": "br0", "namespace": ns, "addresses": ["10.1.0.1/24"]},
+                        env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{collections_root()}"})
     assert result["failed"] and "pyroute2" in result["msg"] and "pip install" in result["msg"]
+    assert list(links(ns)) == ["lo"]
 
 
 @pytest.mark.parametrize("module", ["netns", "veth", "bridge", "netns_route", "masquerade", "netns_info"])
