@@ -21,8 +21,6 @@ import os
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LibraryMissing, NamespaceMissing, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import RouteSocket
 
-
-
 PYROUTE2 = "pyroute2 >= 0.9 (pip install 'pyroute2>=0.9')"
 
 
