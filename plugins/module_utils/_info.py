@@ -11,7 +11,8 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._nat import CHAINS, NFT_TABLE, TAG, run_program
 from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
-from ansible_collections.linuxns.net.plugins.module_utils._session import list_namespaces, namespace_path, netlink_call, read_sysctl_in
+from ansible_collections.linuxns.net.plugins.module_utils._session import (
+    is_namespace_file, list_namespaces, namespace_path, netlink_call, read_sysctl_in)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, managed_addresses
 
 SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
@@ -106,13 +107,12 @@ def _our_rules(namespace):
 
 
 def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False):
-    listed = list_namespaces()
-    names = [n for n in listed if session.is_network(n)]
+    names = list_namespaces()
     if namespaces is not None:
         wanted = [validate.namespace_name(n) for n in namespaces]
         known = set(names)
         for name in wanted:
-            if name in listed and name not in known:
+            if name not in known and is_namespace_file(namespace_path(name)):
                 raise InvalidInput(f"{where(name)}: {namespace_path(name)} binds a namespace that is not a network namespace")
         missing = [n for n in wanted if n not in known]
         if missing and not ignore_missing:

@@ -11,6 +11,7 @@ A socket stays bound to the namespace it was opened in.
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import ctypes
 import errno
@@ -42,7 +43,7 @@ class Pyroute2Socket:
         try:
             from pyroute2.iproute.linux import IPRoute  # only the submodule: the package's top level costs 0.2 s more
             from pyroute2.netlink.exceptions import NetlinkError
-        except ImportError as exc:  # installed but broken: reported as missing, before the plan's change is made
+        except ImportError as exc:  # installed but broken: reported as missing; the plan undoes what it made
             raise LibraryMissing(PYROUTE2, exc) from None
         self._ipr = IPRoute()
         self._error = NetlinkError
@@ -53,7 +54,7 @@ class Pyroute2Socket:
         def call(*args, **kwargs):
             try:
                 result = method(*args, **kwargs)
-                return result if isinstance(result, (list, tuple, dict, int, str, type(None))) else list(result)
+                return list(result) if isinstance(result, collections.abc.Iterator) else result
             except self._error as exc:
                 raise OSError(exc.code, exc.args[1] if len(exc.args) > 1 else os.strerror(exc.code)) from None
         return call
@@ -98,12 +99,27 @@ def is_namespace_file(path):
         return False
 
 
+def is_network_namespace_file(path):
+    """True when path binds a network namespace: not a stale file, nor another kind of namespace (a UTS one, say)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET
+    except OSError:  # ENOTTY: a plain file
+        return False
+    finally:
+        os.close(fd)
+
+
 def list_namespaces():
+    """The names of the named network namespaces."""
     try:
         names = sorted(os.listdir(NETNS_RUN_DIR))
     except FileNotFoundError:
         return []
-    return [n for n in names if is_namespace_file(namespace_path(n))]
+    return [n for n in names if is_network_namespace_file(namespace_path(n))]
 
 
 def _ensure_run_dir():
@@ -235,13 +251,6 @@ class Session:
                 os.close(self._fds.pop(namespace))
                 raise NamespaceMissing(f"{where(namespace)} does not exist ({namespace_path(namespace)} is a stale file)")
         return self._fds[namespace]
-
-    def is_network(self, namespace):
-        """True when the namespace file binds a network namespace (/run/netns may also hold, say, a UTS one)."""
-        try:
-            return fcntl.ioctl(self.fd(namespace), NS_GET_NSTYPE) == CLONE_NEWNET
-        except OSError:
-            return False
 
     @contextlib.contextmanager
     def inside(self, namespace):
