@@ -33,6 +33,7 @@ class BridgeSpec:
     group: int = None
     addresses: list = None
     ports: list = None
+    alias: str = None  # the link's ifalias (a network's bridge names its owner there); None: not managed
 
     @property
     def key(self):
@@ -102,6 +103,8 @@ def plan_bridge(plan, session, snaps, b):
                     raise InvalidInput(f"{obj}: vlan_filtering is not supported by this kernel "
                                        "(built without CONFIG_BRIDGE_VLAN_FILTERING)") from None
                 raise
+            if b.alias is not None:  # the kernel takes an alias only on an existing link
+                netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), ifalias=b.alias)
 
         plan.add(f"create {obj}", create, functools.partial(delete_if_present, session, ns, name))
         snap.planned.add(name)
@@ -120,6 +123,8 @@ def plan_bridge(plan, session, snaps, b):
             changes["br_stp_state"] = int(b.stp)
         if b.vlan_filtering is not None and bool(link.vlan_filtering) != b.vlan_filtering:
             changes["br_vlan_filtering"] = int(b.vlan_filtering)
+        if b.alias is not None and link.alias != b.alias:
+            changes["ifalias"] = b.alias
         if changes:
             plan.add(f"set {obj}: " + ", ".join(f"{k}={v}" for k, v in changes.items()),
                      lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), kind="bridge", **changes))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import kernel_error
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, kernel_error
 
 # iproute2's directory; the variable moves it (the kernel tests point it at a temporary directory, so that they
 # never write to the machine's own /etc)
@@ -63,6 +63,8 @@ def entries(addresses):
 def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
     """wanted: container -> its block's lines; leaving: containers whose block goes. Files of others are left alone
     (with a warning)."""
+    if any(c.isspace() or not c.isprintable() for c in network):
+        raise InvalidInput(f"network {network!r}: a name with whitespace or control characters cannot mark a hosts file block")
     for name in sorted(set(wanted) | set(leaving)):
         path = os.path.join(etc_dir, name, "hosts")
         try:

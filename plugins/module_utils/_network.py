@@ -56,9 +56,9 @@ class NetworkSpec:
 
 
 def normalize_network(spec):
-    name = spec.get("name")
-    if not name:
+    if not spec.get("name"):
         raise InvalidInput("container_network: 'name' is required")
+    name = validate.network_name(spec["name"])
     bridge = spec.get("bridge") or bridge_name(name)
     validate.interface_name(bridge, f"bridge of network '{name}'")
     if not spec.get("subnet") and not spec.get("subnet6"):
@@ -145,6 +145,38 @@ def _plan_leave(plan, session, snaps, net, leaving):
     plan_netns(plan, session, [normalize_netns({"name": n, "state": "absent"}) for n in doomed], snaps)
 
 
+BRIDGE_ALIAS_PREFIX = "linuxns.net network "
+
+
+def bridge_alias(network):
+    """The ifalias a network's bridge carries: who owns it."""
+    return BRIDGE_ALIAS_PREFIX + network
+
+
+def _check_bridge_owner(host, net):
+    """A network never adopts another network's bridge: its owner is named in the bridge's alias. A bridge without
+    one (made before 0.3, or by hand) is adopted only if it holds no address outside this network's subnets."""
+    link = host.by_name.get(net.bridge)
+    if link is None or link.kind != "bridge":
+        return
+    obj = f"network '{net.name}': bridge '{net.bridge}'"
+    if link.alias:
+        if link.alias == bridge_alias(net.name):
+            return
+        if link.alias.startswith(BRIDGE_ALIAS_PREFIX):
+            owner = link.alias[len(BRIDGE_ALIAS_PREFIX):]
+            raise Conflict(f"{obj} belongs to network '{owner}'; a network never takes over another network's "
+                           f"bridge: give network '{net.name}' a bridge of its own")
+        raise Conflict(f"{obj} is not a linuxns.net network's (its alias is {link.alias!r}): give network "
+                       f"'{net.name}' a bridge of its own")
+    subnets = [s for s in (net.subnet, net.subnet6) if s is not None]
+    foreign = [a for a in link.addresses if not ipaddress.ip_interface(a).is_link_local
+               and not any(ipaddress.ip_interface(a).ip in s for s in subnets)]
+    if foreign:
+        raise Conflict(f"{obj} holds {', '.join(foreign)}, outside the network's subnets: it belongs to another "
+                       f"network or was made by hand; give network '{net.name}' a bridge of its own")
+
+
 def _check_interface(snaps, net, c):
     """The container's interface in this network must be this network's veth, or not exist yet."""
     iface = snaps[c.name].by_name.get(c.interface)
@@ -225,6 +257,7 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
     leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
     snaps = Snapshots(session, check_mode, planned_namespaces=[c.name for c in net.containers if not session.exists(c.name)])
 
+    _check_bridge_owner(snaps[None], net)
     if net.state == "absent":
         _plan_host_parts(plan, session, snaps, routes, device)
         _plan_leave(plan, session, snaps, net, leaving)
@@ -249,8 +282,9 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
         if isinstance(ports_set, PortForwardSet):
             check_host_addresses(ports_set, local)
 
-    plan_bridge(plan, session, snaps, normalize_bridge({
-        "name": net.bridge, "addresses": layout.gateway_cidrs, "mtu": net.mtu, "group": net.isolation_group}))
+    plan_bridge(plan, session, snaps, dataclasses.replace(normalize_bridge({
+        "name": net.bridge, "addresses": layout.gateway_cidrs, "mtu": net.mtu, "group": net.isolation_group}),
+        alias=bridge_alias(net.name)))
     plan_netns(plan, session, [normalize_netns({"name": c.name}) for c in present], snaps)
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, normalize_veth(pair))

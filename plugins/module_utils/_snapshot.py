@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import (
     IFA_ADDRESS, IFA_FLAGS, IFA_LOCAL, IFLA_ADDRESS, IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING, IFLA_BRPORT_MODE, IFLA_GROUP,
-    IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINK_NETNSID,
+    IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINK_NETNSID,
     IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL,
     IFLA_VXLAN_LOCAL6, IFLA_VXLAN_PORT, OPERSTATES, i32, ip, mac, nested, text, u32)
 
@@ -37,6 +37,7 @@ class Link:
     vlan_filtering: bool = None
     hairpin: bool = None  # of a bridge port
     vxlan: dict = None  # of a vxlan device: vni, local, port, dev (index), learning
+    alias: str = None  # ifalias: a network's bridge carries its owner's name there
     addresses: list = field(default_factory=list)
 
     def view(self, snapshot):
@@ -73,6 +74,7 @@ def _parse_link(msg):
         operstate=OPERSTATES[operstate] if operstate < len(OPERSTATES) else "unknown",
         master=u32(attrs.get(IFLA_MASTER)) or 0,
         group=u32(attrs.get(IFLA_GROUP)) or 0,
+        alias=text(attrs.get(IFLA_IFALIAS)) or None,
     )
     if kind == "veth":
         link.peer_index = u32(attrs.get(IFLA_LINK)) or 0

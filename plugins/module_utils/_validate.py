@@ -12,6 +12,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTA
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 
 IFNAMSIZ = 16  # kernel limit including the trailing NUL
+NETWORK_NAME_MAX = 200
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _CONTAINER_NAME = re.compile(CONTAINER_NAME_PATTERN)
 
@@ -46,6 +47,21 @@ def namespace_name(name):
                            "allowed (ip netns list could not show it)")
     if len(name.encode()) > 255:
         raise InvalidInput(f"namespace name '{name[:20]}...': longer than 255 bytes")
+    return name
+
+
+def network_name(name):
+    """A network's name goes into its bridge's alias, its rules' comments and every container's hosts file: printable,
+    no whitespace (a line break would write lines of its own into those files), at most 200 characters."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"container_network: network name {name!r} must be a non-empty string")
+    bad = next((c for c in name if c.isspace() or not c.isprintable()), None)
+    if bad is not None:
+        raise InvalidInput(f"network {name!r}: the name contains {bad!r}; whitespace and control characters are not "
+                           "allowed (the name is written into the bridge's alias, rule comments and hosts files)")
+    if len(name) > NETWORK_NAME_MAX:
+        raise InvalidInput(f"network '{name[:20]}...': the name is {len(name)} characters long, at most "
+                           f"{NETWORK_NAME_MAX} are allowed")
     return name
 
 

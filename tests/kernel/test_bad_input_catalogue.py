@@ -148,6 +148,16 @@ CATALOGUE = [
     # internal networks, several networks per container
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "internal": True, "containers": [{"name": "k", "ports": ["80:80"]}]},
      ["container 'k'", "the network is internal"]),
+    # a network never takes over another network's bridge (own is on br-own), present or absent
+    ("container_network", {"name": "evil2", "bridge": "br-own", "subnet": "10.57.0.0/24", "containers": [{"name": "k"}]},
+     ["network 'evil2'", "bridge 'br-own'", "belongs to network 'own'"]),
+    ("container_network", {"name": "evil2", "bridge": "br-own", "subnet": "10.57.0.0/24", "state": "absent",
+                           "containers": [{"name": "k"}]}, ["network 'evil2'", "belongs to network 'own'"]),
+    # a network name is written into hosts files and rule comments: no line breaks, no whitespace
+    ("container_network", {"name": "evil\n10.0.0.66 injected", "subnet": "10.5.0.0/24", "bridge": "br-n",
+                           "containers": [{"name": "k"}]}, ["'evil\\n10.0.0.66 injected'", "whitespace and control characters"]),
+    ("container_network", {"name": "two words", "subnet": "10.5.0.0/24", "bridge": "br-n", "containers": [{"name": "k"}]},
+     ["'two words'", "whitespace and control characters"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "interface": "lo"}]},
      ["container 'k'", "cannot be 'lo'"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "interface": "eth:1"}]},

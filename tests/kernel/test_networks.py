@@ -139,3 +139,41 @@ def test_names_resolve_and_go_with_the_network(host, nsname):
     (ETC_NETNS / c3 / "hosts").unlink()
     run_module("container_network", dict(front, state="absent"), netns=host)
     assert _hosts(c1) is None and _hosts(c2) is None and not (ETC_NETNS / c1).exists()
+
+
+def test_a_network_never_takes_over_another_networks_bridge(host, nsname):
+    """Issue 20 (a): a second network naming the first one's bridge is refused, naming both, present or absent; the
+    first network's containers keep their gateway, and its own teardown still works."""
+    host, _upstream = host
+    c1, c2 = nsname("c1"), nsname("c2")
+    base = network("base", "10.56.0.0/24", [{"name": c1}], bridge="br-base")
+    made = run_module("container_network", base, netns=host)
+    assert not made.get("failed"), made.get("msg")
+    before = (addresses(host, "br-base"), {name: link.get("master") for name, link in links(host).items()})
+    for state in ("present", "absent"):
+        evil = network("evil2", "10.57.0.0/24", [{"name": c2}], bridge="br-base", state=state)
+        refused = run_module("container_network", evil, netns=host)
+        assert refused["failed"], f"evil2 ({state}) was accepted"
+        assert "network 'evil2'" in refused["msg"] and "bridge 'br-base'" in refused["msg"]
+        assert "network 'base'" in refused["msg"]
+        assert (addresses(host, "br-base"), {name: link.get("master") for name, link in links(host).items()}) == before
+    assert addresses(host, "br-base") == ["10.56.0.1/24"] and ping(c1, "10.56.0.1")
+    # a bridge made by hand with addresses of its own is not adopted either
+    sh("ip", "-n", host, "link", "add", "br-hand", "type", "bridge")
+    sh("ip", "-n", host, "addr", "add", "10.58.0.1/24", "dev", "br-hand")
+    refused = run_module("container_network", network("other", "10.59.0.0/24", [], bridge="br-hand"), netns=host)
+    assert refused["failed"] and "10.58.0.1/24" in refused["msg"] and "network 'other'" in refused["msg"]
+    assert addresses(host, "br-hand") == ["10.58.0.1/24"]
+    assert not run_module("container_network", base, netns=host)["changed"]
+    assert run_module("container_network", dict(base, state="absent"), netns=host)["changed"]
+    assert "br-base" not in links(host)
+
+
+def test_a_network_name_cannot_write_lines_of_its_own(host, nsname):
+    """Issue 20 (b): whitespace and control characters in a network name are refused before anything is written."""
+    host, _upstream = host
+    c1 = nsname("c1")
+    for name in ("evil\n10.0.0.66 injected", "two words", "tab\there", "bell\x07"):
+        refused = run_module("container_network", network(name, "10.60.0.0/24", [{"name": c1}], bridge="br-x"), netns=host)
+        assert refused["failed"] and "whitespace and control characters" in refused["msg"], refused.get("msg")
+        assert "br-x" not in links(host) and _hosts(c1) is None
