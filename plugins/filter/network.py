@@ -7,11 +7,11 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils import _topology
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import container_items as _container_items
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
     bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, plan_fleet,
     plan_fleet_subnets, underlay_address6 as _underlay_address6)
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
+from ansible_collections.linuxns.net.plugins.module_utils import _topology
 
 
 def _filter_errors(func):

@@ -13,10 +13,11 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    LinkSettings, delete_if_present, derived_mac, link_index, plan_link_delete, plan_link_settings)
+    delete_if_present, derived_mac, link_index, LinkSettings, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call, write_sysctl_in
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import missing_reference, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import write_sysctl_in
 
 
 @dataclass
@@ -50,7 +51,7 @@ def normalize_bridge(b):
     if spec.group is not None and not 0 <= spec.group < 2 ** 32:
         raise InvalidInput(f"{obj} in {where(ns)}: group {spec.group} must be from 0 to 4294967295")
     if b.get("addresses") is not None:
-        spec.addresses = sorted({validate.interface_address(a, f"{obj} addresses", ns) for a in b["addresses"]})
+        spec.addresses = validate.interface_addresses(b["addresses"], f"{obj} addresses", ns)
     if b.get("ports") is not None:
         spec.ports = [validate.interface_name(port, f"port of {obj}", ns) for port in b["ports"]]
         validate.unique(spec.ports, lambda x: f"'{x}'", f"port of {obj}")
@@ -108,7 +109,7 @@ def plan_bridge(plan, session, snaps, b):
 
         plan.add(f"create {obj}", create, functools.partial(delete_if_present, session, ns, name))
         snap.planned.add(name)
-        if any(":" in a for a in b.addresses or []):
+        if any(a.version == 6 for a in b.addresses or []):
             # before it is up: its link-local address is then usable at once, and the host can solicit the
             # neighbours it forwards to (a tentative link-local address would hold that back for a second or two)
             plan.add(f"set net.ipv6.conf.{name}.accept_dad=0 in {where(ns)}",
@@ -144,9 +145,11 @@ def plan_bridge(plan, session, snaps, b):
                      lambda other=other: netlink_call(f"port '{other}' of {obj}", ns, sock().link, "set",
                                                       index=link_index(session, ns, other), master=0))
     want = {"kind": "bridge", "up": b.up}
-    for k in ("mtu", "stp", "vlan_filtering", "addresses", "group"):
+    for k in ("mtu", "stp", "vlan_filtering", "group"):
         if getattr(b, k) is not None:
             want[k] = getattr(b, k)
+    if b.addresses is not None:
+        want["addresses"] = validate.address_texts(b.addresses)
     if b.ports is not None:
         kept = [] if link is None or b.purge_ports else _bridge_ports(link, snap)
         want["ports"] = sorted(set(kept) | set(ports))

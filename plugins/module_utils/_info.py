@@ -5,15 +5,16 @@
 
 from __future__ import annotations
 
-import shutil
-
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._nat import CHAINS, NFT_TABLE, TAG, run_program
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines
+from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
+    is_namespace_file, list_namespaces, namespace_path)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
-from ansible_collections.linuxns.net.plugins.module_utils._session import (
-    is_namespace_file, list_namespaces, namespace_path, netlink_call, read_sysctl_in)
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, managed_addresses
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import managed_addresses, Snapshot
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in
 
 SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 
@@ -37,10 +38,9 @@ class PeerNames:
 
     def name(self, viewer, nsid):
         known, pending = self._maps.setdefault(viewer, ({}, [c for c in self.candidates if c != viewer]))
-        sock = self.session.route_socket(viewer)
         while nsid not in known and pending:
             candidate = pending.pop(0)
-            found = netlink_call("netnsid", viewer, sock.netnsid, self.session.fd(candidate))
+            found = self.session.nsid(viewer, self.session.fd(candidate))
             if found is not None:
                 known[found] = candidate
         return known.get(nsid, f"nsid {nsid}")
@@ -87,23 +87,10 @@ def namespace_view(session, namespace, peers, with_nat):
            "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
     if with_nat:
         with session.inside(namespace):
-            out["nat"] = _our_rules(namespace)
+            rules = our_rule_lines(namespace)
+        out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
+        out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
     return out
-
-
-def _our_rules(namespace):
-    """The collection's own rules in this namespace, as text, from whichever backends hold them."""
-    rules = []
-    if shutil.which("nft"):
-        proc = run_program(["nft", "list", "table", "inet", NFT_TABLE], namespace, ok_codes=(0, 1))
-        rules += [f"nftables: {line.strip()}" for line in proc.stdout.splitlines() if TAG in line]
-    for prefix in ("iptables", "ip6tables"):
-        for variant in ("legacy", "nft"):
-            if shutil.which(f"{prefix}-{variant}-save"):
-                proc = run_program([f"{prefix}-{variant}-save"], namespace, ok_codes=(0, 1))
-                rules += [f"{prefix}-{variant}: {line}" for line in proc.stdout.splitlines()
-                          if line.startswith(tuple(f"-A {chain} " for chain in CHAINS.values()))]
-    return rules
 
 
 def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False):

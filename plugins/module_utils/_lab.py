@@ -34,11 +34,12 @@ import time
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError, LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._links import IFA_F_NODAD
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFA_F_NODAD
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
+    create_namespace, delete_namespace, is_namespace_file, namespace_path, pids_by_namespace_inode, setns_fd)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._session import (
-    Pyroute2Socket, Session, create_namespace, delete_namespace, is_namespace_file, namespace_path, netlink_call,
-    pids_by_namespace_inode, setns_fd, write_sysctl_in)
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call, Pyroute2Socket, Session
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import write_sysctl_in
 
 DEFAULT_STATE_DIR = "/run/linuxns-lab"
 DEFAULT_UNDERLAY = "198.51.100.0/24"

@@ -8,14 +8,15 @@ this, and so will the next kinds."""
 from __future__ import annotations
 
 import functools
+import ipaddress
 import hashlib
 from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFA_F_NODAD
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Link, managed_addresses, missing_reference
 
-IFA_F_NODAD = 0x02
 PLANNED = -1  # master index of a bridge this run creates: looked up when the change is applied
 
 
@@ -84,14 +85,14 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
                                       index=link_index(session, namespace, name), mode=int(want.hairpin)))
     if want.addresses is not None:
         have = set(managed_addresses(current.addresses))
-        wanted = set(want.addresses)
+        wanted = {a.with_prefixlen: a for a in want.addresses}
         # removals first: removing a subnet's primary address also removes the secondaries added after it
-        for addr in sorted(have - wanted):
-            plan.add(f"remove address {addr} from {what} '{name}' in {where(namespace)}",
-                     functools.partial(_change_address, session, namespace, name, "del", addr))
-        for addr in sorted(wanted - have):
-            plan.add(f"add address {addr} to {what} '{name}' in {where(namespace)}",
-                     functools.partial(_change_address, session, namespace, name, "add", addr))
+        for text in sorted(have - set(wanted)):
+            plan.add(f"remove address {text} from {what} '{name}' in {where(namespace)}",
+                     functools.partial(_change_address, session, namespace, name, "del", ipaddress.ip_interface(text)))
+        for text in sorted(set(wanted) - have):
+            plan.add(f"add address {text} to {what} '{name}' in {where(namespace)}",
+                     functools.partial(_change_address, session, namespace, name, "add", wanted[text]))
     if want.up is not None and (link is None or current.up != want.up):
         state = "up" if want.up else "down"
         plan.add(f"set {what} '{name}' in {where(namespace)} {state}",
@@ -100,12 +101,12 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
     return changes
 
 
-def _change_address(session, namespace, name, command, addr):
-    ip, prefix = addr.split("/")
+def _change_address(session, namespace, name, command, iface):
+    """Add or remove one address (an ipaddress interface) of a link."""
     # usable at once, as the CNI bridge plugin makes them: the plan has already ruled out duplicates
-    flags = IFA_F_NODAD if command == "add" and ":" in ip else 0
-    netlink_call(f"address {addr} on '{name}'", namespace, session.route_socket(namespace).address, command,
-                 link_index(session, namespace, name), ip, int(prefix), flags)
+    flags = IFA_F_NODAD if command == "add" and iface.version == 6 else 0
+    netlink_call(f"address {iface} on '{name}'", namespace, session.route_socket(namespace).address, command,
+                 link_index(session, namespace, name), iface.ip, iface.network.prefixlen, flags)
 
 
 def resolve_master(session, namespace, attrs, master):

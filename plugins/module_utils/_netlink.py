@@ -9,8 +9,7 @@ Why: a run reads, and a first run builds, every container's namespace. Through p
 about 0.8 ms (its asyncio loop and the full decoding of every attribute), any other request 0.3 to 0.5 ms, opening
 the socket 0.3 ms; here each costs under 0.03 ms besides the kernel's own work, and dumps ask the kernel to leave
 the statistics out (RTEXT_FILTER_SKIP_STATS). Everything else (bridges, vxlan, forwarding entries) goes through
-pyroute2. The numbers are the kernel's stable uapi (linux/rtnetlink.h, if_link.h, if_addr.h, veth.h,
-net_namespace.h).
+pyroute2. The numbers are in _kernel.py.
 """
 
 from __future__ import annotations
@@ -21,28 +20,14 @@ import os
 import socket
 import struct
 
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
-NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 16, 17, 18, 20, 21, 22
-RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE, RTM_GETNSID = 24, 25, 26, 90
-IFF_UP = 1
-VETH_INFO_PEER = 1
-IFLA_NET_NS_FD = 28
-NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
+    IFA_ADDRESS, IFA_FLAGS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_EXT_MASK, IFLA_IFNAME, IFLA_INFO_DATA,
+    IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, NETNSA_FD, NETNSA_NSID, NLA_TYPE_MASK,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+    RT_SCOPE_NOWHERE, RT_TABLE_COMPAT, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE,
+    RTEXT_FILTER_SKIP_STATS, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNSID,
+    RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST, VETH_INFO_PEER)
 
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_IFALIAS = 1, 3, 4, 5, 10, 20
-IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_GROUP, IFLA_EXT_MASK, IFLA_LINK_NETNSID = 16, 18, 27, 29, 37
-IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
-IFLA_BRPORT_MODE = 4
-IFLA_BR_STP_STATE, IFLA_BR_VLAN_FILTERING = 5, 7
-IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 1, 3, 4, 7, 15, 17
-RTEXT_FILTER_SKIP_STATS = 1 << 3
-IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
-NETNSA_NSID, NETNSA_FD = 1, 3
-RTN_UNICAST, RT_TABLE_COMPAT, RT_SCOPE_NOWHERE = 1, 252, 255
-OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
 
 _HEADER = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change

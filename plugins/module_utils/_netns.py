@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
-from ansible_collections.linuxns.net.plugins.module_utils._netlink import IFLA_IFNAME, text
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFLA_IFNAME
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import text
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
+    attach_namespace, create_namespace, delete_namespace, namespace_inode, pid_namespace_inode,
+    pids_by_namespace_inode)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._session import (
-    attach_namespace, create_namespace, delete_namespace, namespace_inode, netlink_call, pid_namespace_inode,
-    pids_by_namespace_inode, read_sysctl_in, sysctl_path, write_sysctl_in)
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in, sysctl_path, write_sysctl_in
 
 
 @dataclass
@@ -54,16 +58,10 @@ def normalize_netns(item):
 
 def host_ends(session, names):
     """Veths in the module's own namespace whose peers live in the named namespaces."""
-    sock = session.netlink(None)
-    nsids = set()
-    for name in names:
-        nsid = netlink_call("netnsid", name, sock.get_netnsid, fd=session.fd(name)).get("nsid")
-        if nsid is not None and nsid >= 0:
-            nsids.add(nsid)
+    nsids = {session.nsid(None, session.fd(name)) for name in names} - {None}
     if not nsids:
         return []
-    return [msg.get_attr("IFLA_IFNAME") for msg in netlink_call("link dump", None, sock.link, "dump")
-            if msg.get_attr("IFLA_LINK_NETNSID") in nsids]
+    return [link.name for link in Snapshot(session, None).by_name.values() if link.kind == "veth" and link.peer_nsid in nsids]
 
 
 def wait_links_gone(session, names, timeout=5.0):

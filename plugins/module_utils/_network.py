@@ -1,122 +1,66 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A whole Docker-style bridge network in one plan: bridge, container namespaces, veth pairs, routes, NAT, published
-ports and names.
+"""A whole Docker-style bridge network in one plan: bridge, container namespaces, veth pairs, routes, firewall rule
+sets, published ports and names.
 
-One module call, one session, each namespace read once: the state is read, the addresses are planned against it,
-and every change is queued in one plan, so check mode stays exact and a failure part-way undoes this run's objects.
+One module call, one session, each namespace read once: the request becomes typed specs at the edge
+(_network_spec.py), the state is read, the addresses are planned against it (_addressing.py), and every change is
+queued in one plan by the same planners the single-object modules use, so check mode stays exact and a failure
+part-way undoes this run's objects.
 
 A container may be on several networks, one interface each (eth0 by default): a network only ever touches its own
-interface of a container, and a container's namespace goes with the last network it is on.
+interface of a container, and a container's namespace goes with the last network it is on. A network never touches
+another network's bridge: the bridge's alias names its owner.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-from dataclasses import dataclass, field
 
-from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, normalize_containers, plan_bridge_network
-from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge, plan_bridge
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import ISOLATION_GROUP, bridge_name
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
-from ansible_collections.linuxns.net.plugins.module_utils._nat import normalize_rule, plan_rule_sets
-from ansible_collections.linuxns.net.plugins.module_utils._netns import normalize_netns, plan_netns
+from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
+from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._ports import Forward, PortForwardSet, check_host_addresses, parse_ports
-from ansible_collections.linuxns.net.plugins.module_utils._routes import (
-    DEFAULT_METRIC, RouteKey, RouteTable, describe_key, normalize_route, plan_route)
+from ansible_collections.linuxns.net.plugins.module_utils._port_forward import Forward, PortForwardSet, check_host_addresses
+from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
-from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth, plan_veth
-from ansible_collections.linuxns.net.plugins.module_utils._vxlan import normalize_vxlan, plan_vxlan
+from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec, plan_veth
+from ansible_collections.linuxns.net.plugins.module_utils._vxlan import plan_vxlan
 
 
-@dataclass
-class NetworkSpec:
-    """One network as requested, validated."""
-    name: str
-    bridge: str
-    subnet: object  # an ipaddress network, or None (IPv6 only)
-    gateway: str = None
-    subnet6: object = None  # an IPv6 network, or None (IPv4 only)
-    gateway6: str = None
-    masquerade6: bool = True
-    mtu: int = None
-    state: str = "present"
-    containers: list = field(default_factory=list)  # of _addressing.Container
-    ports: dict = field(default_factory=dict)  # container -> its PublishedPorts
-    masquerade: bool = True
-    masquerade_exclude: list = field(default_factory=list)
-    isolation_group: int = None  # None: not isolated
-    internal: bool = False
-    hosts_file: bool = True
-
-
-def normalize_network(spec):
-    if not spec.get("name"):
-        raise InvalidInput("container_network: 'name' is required")
-    name = validate.network_name(spec["name"])
-    bridge = spec.get("bridge") or bridge_name(name)
-    validate.interface_name(bridge, f"bridge of network '{name}'")
-    if not spec.get("subnet") and not spec.get("subnet6"):
-        raise InvalidInput(f"network '{name}': give 'subnet', 'subnet6' (IPv6), or both")
-    isolated = spec.get("isolated", True) is not False
-    group = spec.get("isolation_group")
-    subnets = {}
-    for key, family in (("subnet", 4), ("subnet6", 6)):
-        if spec.get(key):
-            subnets[key] = validate.network(spec[key], f"network '{name}' {key}")
-            if subnets[key].version != family:
-                raise InvalidInput(f"network '{name}': {key} {subnets[key]} is IPv{subnets[key].version}; {key} must be "
-                                   f"an IPv{family} network")
-    net = NetworkSpec(name=name, bridge=bridge, subnet=subnets.get("subnet"), subnet6=subnets.get("subnet6"),
-                      gateway=spec.get("gateway"), gateway6=spec.get("gateway6"),
-                      masquerade6=spec.get("masquerade6", True) is not False,
-                      mtu=validate.mtu(spec.get("mtu"), f"network '{name}'"),
-                      state=spec.get("state") or "present",
-                      containers=normalize_containers(spec.get("containers") or [], name),
-                      masquerade=spec.get("masquerade", True) is not False,
-                      masquerade_exclude=list(spec.get("masquerade_exclude") or []),
-                      isolation_group=(ISOLATION_GROUP if group is None else group) if isolated else None,
-                      internal=bool(spec.get("internal")), hosts_file=spec.get("hosts_file", True) is not False)
-    for c in net.containers:
-        obj = f"network '{name}': container '{c.name}'"
-        net.ports[c.name] = parse_ports(c.ports, obj)
-        for p in net.ports[c.name]:
-            if p.host_ip is not None and {4: net.subnet, 6: net.subnet6}[p.host_ip.version] is None:
-                raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address, but "
-                                   f"the network has no IPv{p.host_ip.version} subnet")
-        if net.ports[c.name] and net.internal:
-            raise InvalidInput(f"{obj} publishes ports {c.ports}, but the network is internal: nothing from outside "
-                               "its bridge may reach it (put the container on a second, non-internal network to publish)")
-    return net
-
-
-def _rule_sets(net, state, layout=None):
-    """The network's firewall rule sets: masquerade, forward-accept and isolation per address family, and its
-    published ports."""
+def _rule_sets(net, layout=None):
+    """The network's firewall rule sets: per address family its masquerade and forwarding sets, and its published
+    ports (on every address they are published on both families, as Docker does)."""
+    state = net.state
     sets = []
-    for subnet, masquerade in ((net.subnet, net.masquerade), (net.subnet6, net.masquerade6)):
-        if subnet is not None:
-            excluded = [n for n in net.masquerade_exclude if ipaddress.ip_network(n, strict=False).version == subnet.version]
-            sets.append(normalize_rule({"source": str(subnet), "exclude_out_interface": net.bridge, "state": state,
-                                        "exclude_destinations": excluded, "isolation_group": net.isolation_group,
-                                        "masquerade": masquerade and not net.internal, "internal": net.internal}))
-    # published ports, per family: on every address they are published on both, as Docker does
-    for family, subnet, addresses in ((4, net.subnet, layout and layout.addresses), (6, net.subnet6, layout and layout.addresses6)):
+    for family, masquerade in ((4, net.masquerade), (6, net.masquerade6)):
+        subnet = net.subnet_of(family)
+        if subnet is None:
+            continue
+        rule = masquerade_rule_sets(None, subnet, state=state, bridge=net.bridge,
+                                    exclude_destinations=[n for n in net.masquerade_exclude if n.version == family],
+                                    isolation_group=net.isolation_group, masquerade=masquerade, internal=net.internal)
+        sets += [rule, rule.forwarding]
+    for family in (4, 6):
+        subnet = net.subnet_of(family)
+        if subnet is None:
+            continue
         forwards = []
-        if state == "present" and subnet is not None:
+        if state == "present":
+            addresses = layout.family(family).addresses
             for c in net.containers:
-                ports = [p for p in net.ports[c.name] if p.host_ip is None or p.host_ip.version == family]
+                ports = [p for p in c.ports if p.host_ip is None or p.host_ip.version == family]
                 if c.state == "present" and ports:
-                    forwards.append(Forward(label=f"container '{c.name}'", destination=ipaddress.ip_address(addresses[c.name]),
-                                            ports=ports, via_interface=net.bridge, via_subnet=subnet))
-        if subnet is not None:
-            sets.append(PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards, empty_family=family,
-                                       state="present" if forwards else "absent"))
+                    forwards.append(Forward(label=f"container '{c.name}'", destination=addresses[c.name], ports=ports,
+                                            via_interface=net.bridge, via_subnet=subnet))
+        sets.append(PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards, empty_family=family,
+                                   state="present" if forwards else "absent"))
     return sets
 
 
@@ -139,10 +83,10 @@ def _plan_leave(plan, session, snaps, net, leaving):
         else:  # not attached here: look inside
             others = len([n for n in snaps[c.name].by_name if n not in ("lo", c.interface)])
         if others:
-            plan_veth(plan, session, snaps, normalize_veth({"name": host_end_name(net.bridge, c.name), "state": "absent"}))
+            plan_veth(plan, session, snaps, VethSpec(host_end_name(net.bridge, c.name), None, None, state="absent"))
         else:
             doomed.append(c.name)
-    plan_netns(plan, session, [normalize_netns({"name": n, "state": "absent"}) for n in doomed], snaps)
+    plan_netns(plan, session, [NetnsSpec(n, state="absent") for n in doomed], snaps)
 
 
 BRIDGE_ALIAS_PREFIX = "linuxns.net network "
@@ -198,8 +142,7 @@ def _default_route(session, snaps, tables, family, c):
         return None
     if (c.name, family) not in tables:
         tables[(c.name, family)] = RouteTable(session, c.name, snap, (family,))
-    return tables[(c.name, family)].by_key.get(RouteKey(c.name, family, "0.0.0.0/0" if family == 4 else "::/0", 254,
-                                                        DEFAULT_METRIC[family]))
+    return tables[(c.name, family)].by_key.get(RouteKey(c.name, family, str(DEFAULT_ROUTE[family]), 254, DEFAULT_METRIC[family]))
 
 
 def _check_overlap(host, net):
@@ -219,39 +162,41 @@ def _check_overlap(host, net):
                                        f"{iface} on the host's link '{link.name}'")
 
 
-def _host_parts(net, spec):
-    """The host's routes and overlay device that come with the network (a fleet host's, in one call)."""
-    routes = []
-    for item in spec.get("routes") or []:
-        if not isinstance(item, dict):
-            raise InvalidInput(f"network '{net.name}': each of 'routes' must be a route (a dict), not {item!r}")
-        route = dict(item, namespace=None)
-        if net.state == "absent":
-            route["state"] = "absent"
-        routes.append(normalize_route(route))
-    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(None)}", f"route of network '{net.name}'")
-    device = None
-    if spec.get("vxlan"):
-        device = dict(spec["vxlan"], namespace=None)
-        if net.state == "absent":
-            device["state"] = "absent"
-        device = normalize_vxlan(device)
-    return routes, device
-
-
-def _plan_host_parts(plan, session, snaps, routes, device):
-    """The routes, then the overlay device, planned against one route table: a route this plan moves off the device
-    (or removes) is not the device's to remove again."""
+def _plan_host_parts(plan, session, snaps, net):
+    """The host's routes, then its overlay device, planned against one route table: a route this plan moves off the
+    device (or removes) is not the device's to remove again."""
     tables = {}
-    for route in routes:
+    for route in net.routes:
         plan_route(plan, session, snaps, tables, route)
-    if device is not None:
-        plan_vxlan(plan, session, snaps, device, tables)
+    if net.vxlan is not None:
+        plan_vxlan(plan, session, snaps, net.vxlan, tables)
 
 
-def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
-    net = normalize_network(spec)
-    routes, device = _host_parts(net, spec)
+def _plan_default_routes(plan, session, snaps, net, layout, present):
+    """The containers' default routes via this network's gateway; ours that are no longer wanted go, and a default
+    route via another network's interface is a conflict."""
+    tables = {}
+    routed = set() if net.internal else {route.namespace for route in layout.routes}
+    for c in present:
+        for family, half in layout.families.items():
+            have = _default_route(session, snaps, tables, family, c)
+            if (c.name in routed and have is not None and isinstance(have.dev, str) and have.dev != c.interface
+                    and have.dev in snaps[c.name].by_name):
+                raise Conflict(f"network '{net.name}': container '{c.name}' has its IPv{family} default route via "
+                               f"'{have.dev}' (another network's interface); set default_route: false for its interface "
+                               f"'{c.interface}' here, or false in the other network first")
+            if c.name not in routed and have is not None and have.dev == c.interface and have.gateway == str(half.gateway):
+                # no longer wanted (default_route: false, or the network became internal): only ours is removed
+                plan_route(plan, session, snaps, tables, RouteSpec(
+                    namespace=c.name, dest=DEFAULT_ROUTE[family], family=family, gateway=half.gateway,
+                    metric=DEFAULT_METRIC[family], state="absent"))
+    for route in layout.routes:
+        if route.namespace in routed:
+            plan_route(plan, session, snaps, tables, route)
+
+
+def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
+    net = normalize_network(params)
     plan = Plan()
     present = [c for c in net.containers if c.state == "present"] if net.state == "present" else []
     leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
@@ -259,10 +204,10 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
 
     _check_bridge_owner(snaps[None], net)
     if net.state == "absent":
-        _plan_host_parts(plan, session, snaps, routes, device)
+        _plan_host_parts(plan, session, snaps, net)
         _plan_leave(plan, session, snaps, net, leaving)
-        plan_rule_sets(plan, session, _rule_sets(net, "absent"), check_mode)
-        plan_bridge(plan, session, snaps, normalize_bridge({"name": net.bridge, "state": "absent"}))
+        plan_rule_sets(plan, session, _rule_sets(net), check_mode)
+        plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
         plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
         return plan.result(check_mode)
 
@@ -272,51 +217,32 @@ def run_container_network(session, spec, check_mode, etc_netns=ETC_NETNS):
         end = snaps[c.name].by_name.get(c.interface)
         if end is not None:
             current[c.name] = end.addresses
-    layout = plan_bridge_network(net.containers, net.name, net.bridge, net.subnet and str(net.subnet), net.gateway, current,
-                                 net.mtu, net.subnet6 and str(net.subnet6), net.gateway6)
+    layout = plan_bridge_network(net, current)
     _check_overlap(snaps[None], net)
-    rule_sets = _rule_sets(net, "present", layout)
-    local = {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses} \
-        | {ipaddress.ip_address(g) for g in (layout.gateway, layout.gateway6) if g}
-    for ports_set in rule_sets:
-        if isinstance(ports_set, PortForwardSet):
-            check_host_addresses(ports_set, local)
+    rule_sets = _rule_sets(net, layout)
+    local = {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
+    local |= {half.gateway for half in layout.families.values()}
+    for rule_set in rule_sets:
+        if isinstance(rule_set, PortForwardSet):
+            check_host_addresses(rule_set, local)
 
-    plan_bridge(plan, session, snaps, dataclasses.replace(normalize_bridge({
-        "name": net.bridge, "addresses": layout.gateway_cidrs, "mtu": net.mtu, "group": net.isolation_group}),
-        alias=bridge_alias(net.name)))
-    plan_netns(plan, session, [normalize_netns({"name": c.name}) for c in present], snaps)
+    plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, mtu=net.mtu, group=net.isolation_group,
+                                                 addresses=layout.gateway_interfaces, alias=bridge_alias(net.name)))
+    plan_netns(plan, session, [NetnsSpec(c.name) for c in present], snaps)
     for pair in layout.pairs:
-        plan_veth(plan, session, snaps, normalize_veth(pair))
-    tables = {}
-    routed = {route["namespace"] for route in layout.routes} if not net.internal else set()
-    for c in present:
-        for family, gateway in ((4, layout.gateway), (6, layout.gateway6)):
-            if gateway is None:
-                continue
-            have = _default_route(session, snaps, tables, family, c)
-            if c.name in routed and have is not None and isinstance(have.dev, str) and have.dev != c.interface \
-                    and have.dev in snaps[c.name].by_name:
-                raise Conflict(f"network '{net.name}': container '{c.name}' has its IPv{family} default route via "
-                               f"'{have.dev}' (another network's interface); set default_route: false for its interface "
-                               f"'{c.interface}' here, or false in the other network first")
-            if c.name not in routed and have is not None and have.dev == c.interface and have.gateway == gateway:
-                # no longer wanted (default_route: false, or the network became internal): only ours is removed
-                plan_route(plan, session, snaps, tables, normalize_route({"namespace": c.name, "dest": "default", "gateway": gateway,
-                                                                          "state": "absent"}))
-    for route in layout.routes:
-        if route["namespace"] in routed:
-            # the gateway is on the subnet that this plan gives the container's interface, even if it is (re)made now
-            plan_route(plan, session, snaps, tables, dataclasses.replace(normalize_route(route), gateway_on_planned_link=True))
+        plan_veth(plan, session, snaps, pair)
+    _plan_default_routes(plan, session, snaps, net, layout, present)
     _plan_leave(plan, session, snaps, net, leaving)
     backends = plan_rule_sets(plan, session, rule_sets, check_mode)
-    names = entries({c.name: layout.addresses[c.name] for c in present if c.name in layout.addresses}) \
-        + entries({c.name: layout.addresses6[c.name] for c in present if c.name in layout.addresses6})
+    names = [line for version in sorted(layout.families) for line in entries(layout.families[version].addresses)]
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
-    _plan_host_parts(plan, session, snaps, routes, device)
+    _plan_host_parts(plan, session, snaps, net)
     result = plan.result(check_mode)
-    result.update(addresses=layout.addresses, gateway=layout.gateway, addresses6=layout.addresses6, gateway6=layout.gateway6,
-                  bridge=net.bridge, backends=backends,
-                  published={c.name: [p.text for p in net.ports[c.name]] for c in present if net.ports[c.name]})
+    four, six = layout.family(4), layout.family(6)
+    result.update(addresses={n: str(ip) for n, ip in four.addresses.items()} if four else {},
+                  gateway=str(four.gateway) if four else None,
+                  addresses6={n: str(ip) for n, ip in six.addresses.items()} if six else {},
+                  gateway6=str(six.gateway) if six else None, bridge=net.bridge, backends=backends,
+                  published={c.name: [p.text for p in c.ports] for c in present if c.ports})
     return result

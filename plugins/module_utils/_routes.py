@@ -12,22 +12,22 @@ import socket
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, kernel_error, where
-from ansible_collections.linuxns.net.plugins.module_utils._netlink import RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, ip, u32
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
+    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_STATIC)
 from ansible_collections.linuxns.net.plugins.module_utils._links import link_index
-from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
+from ansible_collections.linuxns.net.plugins.module_utils._netlink import ip, u32
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import missing_reference, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 
 TABLES = {"default": 253, "main": 254, "local": 255}
 SCOPES = {"universe": 0, "global": 0, "site": 200, "link": 253, "host": 254}
 PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra"}
 ADMIN_PROTOCOLS = (3, 4)  # `ip route add` (boot) and ours (static): an administrator's routes, safe to correct
-RTPROT_STATIC = 4
-RTNH_F_ONLINK = 4
-RTN_UNICAST = 1
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
+DEFAULT_ROUTE = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
 
 
 class RouteKey(NamedTuple):
@@ -271,10 +271,6 @@ def plan_route(plan, session, snaps, tables, r):
     tables[table_key].by_key[r.key] = KernelRoute(
         dest=str(r.dest), gateway=r.gateway and str(r.gateway), dev=r.dev, src=r.src and str(r.src), scope=r.scope,
         onlink=r.onlink, table=r.table, metric=r.metric, proto=RTPROT_STATIC)
-
-
-def _af(r):
-    return socket.AF_INET if r.family == 4 else socket.AF_INET6
 
 
 def run_routes(session, raw_routes, check_mode):

@@ -81,14 +81,25 @@ def container_name(name, network):
 
 
 def interface_address(value, obj, namespace=None):
-    """An address with prefix on a link, e.g. 10.0.0.1/24; returns the canonical 'address/prefix' text."""
+    """An address with prefix on a link, e.g. 10.0.0.1/24, as an ipaddress interface."""
     try:
         iface = ipaddress.ip_interface(str(value))
     except ValueError:
         raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a valid address in CIDR form (e.g. 10.0.0.1/24)") from None
     if "/" not in str(value):
         raise InvalidInput(f"{obj} in {where(namespace)}: address '{value}' has no prefix length (write e.g. {value}/24)")
-    return iface.with_prefixlen
+    return iface
+
+
+def interface_addresses(values, obj, namespace=None):
+    """A link's address set: ipaddress interfaces, each once, in the order of their text (as the kernel's are shown)."""
+    unique = {iface.with_prefixlen: iface for iface in (interface_address(v, obj, namespace) for v in values)}
+    return [unique[text] for text in sorted(unique)]
+
+
+def address_texts(addresses):
+    """The text form of an address set (None stays None): what diff views and results show."""
+    return None if addresses is None else [a.with_prefixlen for a in addresses]
 
 
 def network(value, obj, namespace=None):

@@ -12,7 +12,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    LinkSettings, delete_if_present, master_index, plan_link_delete, plan_link_settings, resolve_master)
+    delete_if_present, LinkSettings, master_index, plan_link_delete, plan_link_settings, resolve_master)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
@@ -64,8 +64,7 @@ def normalize_veth(p):
         raise InvalidInput(f"{obj} in {where(ns)}: hairpin is a bridge port setting: it needs 'master'")
     for key, namespace in (("addresses", ns), ("peer_addresses", peer_ns)):
         values = p.get(key)
-        setattr(spec, key, None if values is None else
-                sorted({validate.interface_address(a, f"{obj} {key}", namespace) for a in values}))
+        setattr(spec, key, None if values is None else validate.interface_addresses(values, f"{obj} {key}", namespace))
     return spec
 
 
@@ -88,8 +87,7 @@ def _find_peer(session, link, snap, peer_snap):
         return candidate if link.peer_nsid == -1 else None
     if link.peer_nsid == -1:
         return None
-    nsid = netlink_call("netnsid", snap.namespace, session.route_socket(snap.namespace).netnsid, session.fd(peer_snap.namespace))
-    return candidate if nsid == link.peer_nsid else None
+    return candidate if session.nsid(snap.namespace, session.fd(peer_snap.namespace)) == link.peer_nsid else None
 
 
 def plan_veth(plan, session, snaps, p):
@@ -146,7 +144,8 @@ def plan_veth(plan, session, snaps, p):
 def _veth_want_view(p):
     def end(mac, addresses, master=None, hairpin=None):
         out = {"kind": "veth", "up": p.up}
-        for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", addresses), ("master", master), ("hairpin", hairpin)):
+        for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", validate.address_texts(addresses)), ("master", master),
+                     ("hairpin", hairpin)):
             if v is not None:
                 out[k] = v
         return out

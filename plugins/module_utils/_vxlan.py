@@ -18,18 +18,20 @@ import ipaddress
 import socket
 from dataclasses import dataclass, field
 
-from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP, VXLAN_OVERHEAD as OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX as VNI_MAX
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
+    UP, VXLAN_OVERHEAD as OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX as VNI_MAX)
+from ansible_collections.linuxns.net.plugins.module_utils._errors import (
+    Conflict, InvalidInput, kernel_error, KernelError, where)
+from ansible_collections.linuxns.net.plugins.module_utils._kernel import NUD_PERMANENT
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    LinkSettings, delete_if_present, derived_mac, link_index, plan_link_delete, plan_link_settings)
+    delete_if_present, derived_mac, link_index, LinkSettings, plan_link_delete, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, RouteSpec, RouteTable, plan_route
+from ansible_collections.linuxns.net.plugins.module_utils._routes import (
+    DEFAULT_METRIC, plan_route, RouteSpec, RouteTable)
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, managed_addresses
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import managed_addresses, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 
-NUD_PERMANENT = 0x80
-NTF_SELF = 0x02
 
 
 # The argument spec of a device, shared by the vxlan module and container_network's vxlan option.
@@ -123,7 +125,7 @@ def normalize_vxlan(params):
     spec.mtu = validate.mtu(params.get("mtu"), obj, ns)
     spec.mac = validate.mac_address(params.get("mac"), f"vxlan '{name}' mac", ns) or vtep_mac(spec.vni, spec.local)
     if params.get("addresses") is not None:
-        spec.addresses = sorted({validate.interface_address(a, f"vxlan '{name}' addresses", ns) for a in params["addresses"]})
+        spec.addresses = validate.interface_addresses(params["addresses"], f"vxlan '{name}' addresses", ns)
     spec.up = UP if params.get("up") is None else params["up"]
     spec.purge_peers = bool(params.get("purge_peers"))
     spec.peers = [_peer(spec, item, i) for i, item in enumerate(params.get("peers") or [])]
@@ -323,7 +325,7 @@ def plan_vxlan(plan, session, snaps, spec, tables=None):
     after = {"kind": "vxlan", "vni": spec.vni, "port": spec.port, "local": str(spec.local), "mac": spec.mac,
              "mtu": mtu, "up": spec.up, "peers": kept}
     if spec.addresses is not None:
-        after["addresses"] = spec.addresses
+        after["addresses"] = validate.address_texts(spec.addresses)
     plan.record(key, before, after, mark)
 
 

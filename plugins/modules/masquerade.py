@@ -149,8 +149,8 @@ backends:
   sample: {"": "nftables"}
 """
 
+from ansible_collections.linuxns.net.plugins.module_utils._masquerade import run_masquerade
 from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
-from ansible_collections.linuxns.net.plugins.module_utils._nat import run_masquerade
 
 ITEM = dict(
     namespace=dict(type="str"),

@@ -65,8 +65,9 @@ namespace_names:
 namespaces:
   description:
     - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin (of a bridge port),
-      peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding) and C(nat)
-      (the collection's own rules, as text).
+      peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding), C(nat)
+      (the collection's own rules, as text) and C(masquerade) (the subnets its masquerade rules cover, as data; with
+      O(nat=true)).
   returned: always
   type: dict
   sample:
@@ -76,6 +77,7 @@ namespaces:
         - {name: eth0, kind: veth, state: up, mtu: 1500, addresses: [10.100.0.2/24], peer: {name: veth-c1-br, namespace: null}}
       routes:
         - {dest: default, gateway: 10.100.0.1, dev: eth0, table: main, metric: 0, family: 4, scope: universe, proto: static}
+      masquerade: []
 host:
   description: The same view of the module's own namespace (peer namespace V(null) means this one).
   returned: when O(host=true)

@@ -135,7 +135,7 @@ backends:
 """
 
 from ansible_collections.linuxns.net.plugins.module_utils._module import run_batch_module
-from ansible_collections.linuxns.net.plugins.module_utils._ports import run_port_forward
+from ansible_collections.linuxns.net.plugins.module_utils._port_forward import run_port_forward
 
 ITEM = dict(
     namespace=dict(type="str"),

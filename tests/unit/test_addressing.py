@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
     bridge_subnet, fleet_routes, plan_fleet_subnets, underlay_address6)
 
@@ -15,36 +16,50 @@ def eth0(**addresses):
     return {name: [addr] for name, addr in addresses.items()}
 
 
+def layout(containers, network, bridge, subnet, gateway=None, current=None, subnet6=None, gateway6=None):
+    """The layout of a network given as the module's options (the specs are made at the edge, as the module does)."""
+    return plan_bridge_network(normalize_network({"name": network, "bridge": bridge, "subnet": subnet, "gateway": gateway,
+                                                  "subnet6": subnet6, "gateway6": gateway6, "containers": containers}),
+                               current)
+
+
+def texts(addresses):
+    return {name: str(ip) for name, ip in addresses.items()}
+
+
 def test_new_containers_get_the_lowest_free_addresses_after_the_gateway():
-    plan = plan_bridge_network(["c1", "c2"], "lab", "br0", "10.100.0.0/24")
-    assert plan.gateway_cidr == "10.100.0.1/24"
-    assert plan.addresses == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
-    assert plan.pairs[0] == {"master": "br0", "peer": "eth0", "name": host_end_name("br0", "c1"),
-                             "peer_namespace": "c1", "peer_addresses": ["10.100.0.2/24"]}
-    assert plan.routes == [{"namespace": "c1", "dest": "default", "gateway": "10.100.0.1", "dev": "eth0"},
-                           {"namespace": "c2", "dest": "default", "gateway": "10.100.0.1", "dev": "eth0"}]
+    plan = layout(["c1", "c2"], "lab", "br0", "10.100.0.0/24")
+    four = plan.family(4)
+    assert str(four.gateway_interface) == "10.100.0.1/24"
+    assert texts(four.addresses) == {"c1": "10.100.0.2", "c2": "10.100.0.3"}
+    pair = plan.pairs[0]
+    assert (pair.master, pair.peer, pair.name, pair.namespace, pair.peer_namespace, pair.hairpin) == (
+        "br0", "eth0", host_end_name("br0", "c1"), None, "c1", None)
+    assert [str(a) for a in pair.peer_addresses] == ["10.100.0.2/24"] and pair.addresses is None
+    assert [(r.namespace, str(r.dest), str(r.gateway), r.dev, r.state) for r in plan.routes] == [
+        ("c1", "0.0.0.0/0", "10.100.0.1", "eth0", "present"), ("c2", "0.0.0.0/0", "10.100.0.1", "eth0", "present")]
 
 
 def test_containers_keep_the_addresses_the_kernel_shows():
-    plan = plan_bridge_network(["new", "c1", "c2"], "lab", "br0", "10.100.0.0/24",
-                               current=eth0(c1="10.100.0.7/24", c2="10.100.0.2/24"))
-    assert plan.addresses == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
+    plan = layout(["new", "c1", "c2"], "lab", "br0", "10.100.0.0/24", current=eth0(c1="10.100.0.7/24", c2="10.100.0.2/24"))
+    assert texts(plan.family(4).addresses) == {"c1": "10.100.0.7", "c2": "10.100.0.2", "new": "10.100.0.3"}
 
 
 def test_an_address_outside_the_subnet_is_not_kept():
-    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", current=eth0(c1="10.9.0.5/24"))
-    assert plan.addresses == {"c1": "10.100.0.2"}
+    plan = layout(["c1"], "lab", "br0", "10.100.0.0/24", current=eth0(c1="10.9.0.5/24"))
+    assert texts(plan.family(4).addresses) == {"c1": "10.100.0.2"}
 
 
 def test_fixed_addresses_win_and_others_move_out_of_their_way():
-    plan = plan_bridge_network(["c1", {"name": "c2", "address": "10.100.0.7"}], "lab", "br0", "10.100.0.0/24",
-                               current=eth0(c1="10.100.0.7/24"))
-    assert plan.addresses == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
+    plan = layout(["c1", {"name": "c2", "address": "10.100.0.7"}], "lab", "br0", "10.100.0.0/24",
+                  current=eth0(c1="10.100.0.7/24"))
+    assert texts(plan.family(4).addresses) == {"c2": "10.100.0.7", "c1": "10.100.0.2"}
 
 
 def test_gateway_can_be_chosen():
-    plan = plan_bridge_network(["c1"], "lab", "br0", "10.100.0.0/24", gateway="10.100.0.254")
-    assert plan.gateway_cidr == "10.100.0.254/24" and plan.addresses == {"c1": "10.100.0.1"}
+    plan = layout(["c1"], "lab", "br0", "10.100.0.0/24", gateway="10.100.0.254")
+    four = plan.family(4)
+    assert str(four.gateway_interface) == "10.100.0.254/24" and texts(four.addresses) == {"c1": "10.100.0.1"}
 
 
 @pytest.mark.parametrize("containers, kwargs, message", [
@@ -68,7 +83,7 @@ def test_gateway_can_be_chosen():
 def test_bad_networks_fail_with_the_reason(containers, kwargs, message):
     args = {"subnet": "10.100.0.0/24", **kwargs}
     with pytest.raises(InvalidInput, match=message) as err:
-        plan_bridge_network(containers, "lab", "br0", **args)
+        layout(containers, "lab", "br0", **args)
     assert "network 'lab'" in str(err.value) or "subnet" in str(err.value)
 
 
@@ -146,16 +161,17 @@ def test_fleet_routes_and_addresses_of_both_families():
 
 
 def test_ipv6_addresses_follow_the_same_rules():
-    plan = plan_bridge_network(["a", {"name": "b", "address6": "fd42::99"}, "c"], "six", "br6", None,
-                               subnet6="fd42::/64", current={"c": ["fd42::7/64", "fe80::1/64"]})
-    assert plan.gateway is None and plan.addresses == {} and plan.gateway6 == "fd42::1"
-    assert plan.addresses6 == {"a": "fd42::2", "b": "fd42::99", "c": "fd42::7"}
-    assert plan.pairs[0]["peer_addresses"] == ["fd42::2/64"]
-    assert plan.routes[0] == {"namespace": "a", "dest": "default", "gateway": "fd42::1", "dev": "eth0"}
+    plan = layout(["a", {"name": "b", "address6": "fd42::99"}, "c"], "six", "br6", None,
+                  subnet6="fd42::/64", current={"c": ["fd42::7/64", "fe80::1/64"]})
+    assert plan.family(4) is None and str(plan.family(6).gateway) == "fd42::1"
+    assert texts(plan.family(6).addresses) == {"a": "fd42::2", "b": "fd42::99", "c": "fd42::7"}
+    assert [str(a) for a in plan.pairs[0].peer_addresses] == ["fd42::2/64"]
+    route = plan.routes[0]
+    assert (route.namespace, str(route.dest), str(route.gateway), route.dev) == ("a", "::/0", "fd42::1", "eth0")
 
 
 def test_dual_stack_layout_has_both_families():
-    plan = plan_bridge_network(["a"], "dual", "br0", "10.7.0.0/24", subnet6="fd42:7::/64", gateway6="fd42:7::fe")
-    assert plan.gateway_cidrs == ["10.7.0.1/24", "fd42:7::fe/64"]
-    assert plan.pairs[0]["peer_addresses"] == ["10.7.0.2/24", "fd42:7::1/64"]
-    assert [r["gateway"] for r in plan.routes] == ["10.7.0.1", "fd42:7::fe"]
+    plan = layout(["a"], "dual", "br0", "10.7.0.0/24", subnet6="fd42:7::/64", gateway6="fd42:7::fe")
+    assert [str(g) for g in plan.gateway_interfaces] == ["10.7.0.1/24", "fd42:7::fe/64"]
+    assert [str(a) for a in plan.pairs[0].peer_addresses] == ["10.7.0.2/24", "fd42:7::1/64"]
+    assert [str(r.gateway) for r in plan.routes] == ["10.7.0.1", "fd42:7::fe"]

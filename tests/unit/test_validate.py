@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import normalize_bridge
-from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth
-from ansible_collections.linuxns.net.plugins.module_utils._nat import RuleTag, normalize_rule
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag
+from ansible_collections.linuxns.net.plugins.module_utils._masquerade import normalize_rule
 from ansible_collections.linuxns.net.plugins.module_utils._routes import normalize_route
+from ansible_collections.linuxns.net.plugins.module_utils._veth import normalize_veth
 
 
 @pytest.mark.parametrize("name, problem", [
@@ -59,7 +60,7 @@ def test_bad_interface_addresses(value, problem):
 
 
 def test_addresses_are_canonical():
-    assert validate.interface_address("2001:DB8::1/64", "x") == "2001:db8::1/64"
+    assert validate.interface_address("2001:DB8::1/64", "x").with_prefixlen == "2001:db8::1/64"
 
 
 def test_network_with_host_bits_is_refused():

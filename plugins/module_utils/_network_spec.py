@@ -1,0 +1,175 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A container network as requested: the container_network module's options turned into typed specs, once, at the
+edge. Everything after this (addressing, the composer, the planners) reads typed values only."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP, bridge_name
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._ports import PublishedPort, parse_ports
+from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSpec, describe_key, normalize_route
+from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
+
+CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "state")
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a network, validated."""
+    name: str
+    address: Optional[ipaddress.IPv4Address] = None  # fixed address, if the request gives one
+    address6: Optional[ipaddress.IPv6Address] = None  # fixed IPv6 address
+    interface: str = CONTAINER_END  # its interface in this network
+    default_route: bool = True  # via this network's gateway
+    ports: Tuple[PublishedPort, ...] = ()  # published ports, parsed
+    state: str = "present"  # absent: the container leaves this network
+
+
+@dataclass
+class NetworkSpec:
+    """One network as requested, validated."""
+    name: str
+    bridge: str
+    subnet: Optional[ipaddress.IPv4Network]  # None: IPv6 only
+    gateway: Optional[ipaddress.IPv4Address] = None  # None: the subnet's first host address
+    subnet6: Optional[ipaddress.IPv6Network] = None  # None: IPv4 only
+    gateway6: Optional[ipaddress.IPv6Address] = None
+    masquerade: bool = True
+    masquerade6: bool = True
+    masquerade_exclude: list = field(default_factory=list)  # of ipaddress networks, both families
+    mtu: Optional[int] = None
+    state: str = "present"
+    containers: List[Container] = field(default_factory=list)
+    isolation_group: Optional[int] = None  # None: not isolated
+    internal: bool = False
+    hosts_file: bool = True
+    routes: List[RouteSpec] = field(default_factory=list)  # the host's routes that come with the network
+    vxlan: Optional[VxlanSpec] = None  # the host's overlay device that comes with the network
+
+    def subnet_of(self, family):
+        return self.subnet if family == 4 else self.subnet6
+
+
+def normalize_network(params):
+    """The container_network module's options (a dict) as a NetworkSpec."""
+    if not params.get("name"):
+        raise InvalidInput("container_network: 'name' is required")
+    name = validate.network_name(params["name"])
+    bridge = params.get("bridge") or bridge_name(name)
+    validate.interface_name(bridge, f"bridge of network '{name}'")
+    if not params.get("subnet") and not params.get("subnet6"):
+        raise InvalidInput(f"network '{name}': give 'subnet', 'subnet6' (IPv6), or both")
+    subnets, gateways = {}, {}
+    for key, family in (("subnet", 4), ("subnet6", 6)):
+        if params.get(key):
+            subnets[family] = validate.network(params[key], f"network '{name}' {key}")
+            if subnets[family].version != family:
+                raise InvalidInput(f"network '{name}': {key} {subnets[family]} is IPv{subnets[family].version}; {key} "
+                                   f"must be an IPv{family} network")
+        gateway_key = "gateway" if family == 4 else "gateway6"
+        if params.get(gateway_key):
+            gateways[family] = validate.ip_address(params[gateway_key], f"network '{name}' {gateway_key}")
+    group = params.get("isolation_group")
+    isolated = params.get("isolated", True) is not False
+    state = params.get("state") or "present"
+    net = NetworkSpec(
+        name=name, bridge=bridge, subnet=subnets.get(4), gateway=gateways.get(4), subnet6=subnets.get(6),
+        gateway6=gateways.get(6), masquerade=params.get("masquerade", True) is not False,
+        masquerade6=params.get("masquerade6", True) is not False,
+        masquerade_exclude=[validate.network(n, f"network '{name}' masquerade_exclude") for n in params.get("masquerade_exclude") or []],
+        mtu=validate.mtu(params.get("mtu"), f"network '{name}'"), state=state,
+        containers=normalize_containers(params.get("containers") or [], name),
+        isolation_group=(ISOLATION_GROUP if group is None else group) if isolated else None,
+        internal=bool(params.get("internal")), hosts_file=params.get("hosts_file", True) is not False,
+        routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")))
+    if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
+        raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
+    for c in net.containers:
+        obj = f"network '{name}': container '{c.name}'"
+        for p in c.ports:
+            if p.host_ip is not None and net.subnet_of(p.host_ip.version) is None:
+                raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address, but "
+                                   f"the network has no IPv{p.host_ip.version} subnet")
+        if c.ports and net.internal:
+            raise InvalidInput(f"{obj} publishes ports {[p.text for p in c.ports]}, but the network is internal: nothing "
+                               "from outside its bridge may reach it (put the container on a second, non-internal network "
+                               "to publish)")
+    return net
+
+
+def _host_routes(network, state, items):
+    routes = []
+    for item in items or []:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"network '{network}': each of 'routes' must be a route (a dict), not {item!r}")
+        route = dict(item, namespace=None)
+        if state == "absent":
+            route["state"] = "absent"
+        routes.append(normalize_route(route))
+    validate.unique(routes, lambda r: f"{describe_key(r)} in {where(None)}", f"route of network '{network}'")
+    return routes
+
+
+def _host_vxlan(state, params):
+    if not params:
+        return None
+    device = dict(params, namespace=None)
+    if state == "absent":
+        device["state"] = "absent"
+    return normalize_vxlan(device)
+
+
+def normalize_containers(items, network):
+    """A list of names or of dicts (CONTAINER_KEYS) as Containers; refuse duplicates and names outside Docker's rule."""
+    out = []
+    for position, item in enumerate(items or []):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not item.get("name"):
+            raise InvalidInput(f"network '{network}': container #{position + 1} ({item!r}) needs a name")
+        unknown = set(item) - set(CONTAINER_KEYS)
+        if unknown:
+            raise InvalidInput(f"network '{network}': container '{item['name']}' has unknown keys {sorted(unknown)}")
+        name = validate.container_name(item["name"], network)
+        interface = validate.interface_name(item.get("interface") or CONTAINER_END, f"network '{network}': container '{name}' interface",
+                                            name)
+        if interface == "lo":
+            raise InvalidInput(f"network '{network}': container '{name}' interface cannot be 'lo'")
+        default_route = item.get("default_route")
+        if default_route is None:
+            default_route = interface == CONTAINER_END
+        state = item.get("state") or "present"
+        if state not in ("present", "absent"):
+            raise InvalidInput(f"network '{network}': container '{name}' state '{state}' must be present or absent")
+        ports = item.get("ports") or []
+        if isinstance(ports, (str, int)):
+            ports = [ports]
+        fixed = {key: _fixed_address(item.get(key), network, name, key) for key in ("address", "address6")}
+        out.append(Container(name, fixed["address"], fixed["address6"], interface, bool(default_route),
+                             tuple(parse_ports(ports, f"network '{network}': container '{name}'")), state))
+    validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
+    return out
+
+
+def _fixed_address(value, network, container, key):
+    """A fixed address, with or without a prefix length (the network's subnet sets it)."""
+    if value is None:
+        return None
+    return validate.ip_address(str(value).split("/", maxsplit=1)[0], f"network '{network}' container '{container}' {key}")
+
+
+def container_items(containers):
+    """The roles' containers (names, or dicts with name, address, interface, default_route, ports, state) as
+    container_network's items (dicts)."""
+    if containers is None:
+        return []
+    if isinstance(containers, (str, dict)) or not hasattr(containers, "__iter__"):
+        raise InvalidInput(f"containers must be a list of names or of dicts with a name, not {containers!r}")
+    return [{"name": c} if isinstance(c, str) else c for c in containers]
