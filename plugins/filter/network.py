@@ -8,8 +8,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, plan_fleet,
-    plan_fleet_subnets, underlay_address6 as _underlay_address6)
+    bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, fleet_layout,
+    fleet_subnet_layout, underlay_address6 as _underlay_address6)
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
 from ansible_collections.linuxns.net.plugins.module_utils import _topology
 
@@ -31,7 +31,7 @@ def container_items(containers):
 
 @_filter_errors
 def fleet_subnets(hosts, cluster_cidr, host_prefix, fixed=None, current=None):
-    return plan_fleet_subnets(cluster_cidr, host_prefix, list(hosts), fixed, current)
+    return fleet_subnet_layout(cluster_cidr, host_prefix, list(hosts), fixed, current)
 
 
 @_filter_errors
@@ -56,7 +56,7 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
 
 @_filter_errors
 def fleet_plan(members, options):
-    return plan_fleet(dict(members), dict(options))
+    return fleet_layout(dict(members), dict(options))
 
 
 @_filter_errors

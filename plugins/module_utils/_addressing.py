@@ -57,7 +57,7 @@ def host_end_name(bridge, container):
     return "veth" + hashlib.sha256(f"{bridge}/{container}".encode()).hexdigest()[:9]
 
 
-def plan_bridge_network(net, current=None):
+def network_layout(net, current=None):
     """A bridge network's layout (net: a _network_spec.NetworkSpec): addresses kept where the kernel has them
     (current: container -> the addresses of its interface in this network, as the kernel shows them), fixed ones
     where asked, the lowest free ones for the rest, for each family the network has. Containers that leave (state

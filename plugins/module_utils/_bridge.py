@@ -67,7 +67,7 @@ def plan_bridge(plan, session, snaps, b):
     snap = snaps[ns]
     link = snap.by_name.get(name)
     obj = f"bridge '{name}' in {where(ns)}"
-    sock = functools.partial(session.netlink, ns)
+    sock = functools.partial(session.pyroute2, ns)
     mark = plan.mark
     if link is not None and link.kind != "bridge":
         raise Conflict(f"{obj}: the name is taken by a {link.kind} device, not a bridge")
@@ -179,4 +179,4 @@ def run_bridge(session, raw_bridges, check_mode):
     plan, snaps = Plan(), Snapshots(session, check_mode)
     for b in bridges:
         plan_bridge(plan, session, snaps, b)
-    return plan.result(check_mode)
+    return plan.execute(check_mode)

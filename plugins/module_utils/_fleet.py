@@ -9,18 +9,20 @@ Pure functions of their inputs, so they are tested without Ansible."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView, NamespaceView
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX
 
 MODES = ("host-gw", "vxlan", "auto")
 
 
-def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
+def fleet_subnet_layout(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
     """Host -> subnet: fixed ones first, then the subnet each host's bridge already has, then the lowest free ones."""
     cluster = validate.network(cluster_cidr, "fleet cluster CIDR")
     if not cluster.prefixlen <= int(host_prefix) <= cluster.max_prefixlen - 2:
@@ -65,19 +67,18 @@ def plan_fleet_subnets(cluster_cidr, host_prefix, hosts, fixed=None, current=Non
     return {host: str(net) for host, net in assigned.items()}
 
 
-def _host_links(info):
-    return ((info or {}).get("host") or {}).get("links", [])
+def _host(info):
+    """The host view of a netns_info result (an empty one if the result has none)."""
+    return InfoView.parse(info, "fleet").host or NamespaceView()
 
 
 def bridge_subnet(info, bridge, family=4):
     """The subnet of the bridge's first address of that family (IPv6: not link-local), from netns_info's host view
     ('' if none)."""
-    for link in _host_links(info):
-        if link.get("name") == bridge:
-            for addr in link.get("addresses", []):
-                iface = ipaddress.ip_interface(addr)
-                if iface.version == int(family) and not (iface.version == 6 and iface.is_link_local):
-                    return str(iface.network)
+    link = _host(info).link(bridge)
+    for iface in link.interfaces if link else []:
+        if iface.version == int(family) and not (iface.version == 6 and iface.is_link_local):
+            return str(iface.network)
     return ""
 
 
@@ -88,9 +89,9 @@ def _family(address):
         return None
 
 
-def _underlay_link(info, *addresses):
-    """The link (and its addresses, parsed) that holds the first of addresses found, from netns_info's host view."""
-    links = [(link, [ipaddress.ip_interface(a) for a in link.get("addresses", [])]) for link in _host_links(info)]
+def _underlay_link(host, *addresses):
+    """The link (a LinkView) that holds the first of addresses found, and its addresses parsed, from a host view."""
+    links = [(link, link.interfaces) for link in host.links]
     for address in addresses:
         if _family(address) is not None:
             ip = ipaddress.ip_address(str(address))
@@ -109,7 +110,7 @@ def underlay_address6(info, address):
     link that holds the IPv4 address, from netns_info's host view ('' if none)."""
     if _family(address) == 6:
         return str(ipaddress.ip_address(str(address)))
-    return _first(_underlay_link(info, address)[1], 6)
+    return _first(_underlay_link(_host(info), address)[1], 6)
 
 
 def fleet_routes(subnets, addresses, me, state="present", subnets6=None, addresses6=None):
@@ -138,19 +139,19 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
     addresses of both families (address, of either family, is also its VTEP's: the overlay's underlay), the networks
     its underlay link is on (who shares a link with it), that link's MTU, the subnets its bridge has, its routes via
     gateways (for prune), and whether its VXLAN device exists."""
-    link, ifaces = _underlay_link(info, address, address6)
+    host = _host(info)
+    link, ifaces = _underlay_link(host, address, address6)
     if not address6:
         address6 = str(address) if _family(address) == 6 else _first(ifaces, 6)
     # an IPv6 address makes an IPv6 underlay for the overlay; host-gw over IPv4 then uses the link's IPv4 address
     address4 = _first(ifaces, 4) if _family(address) == 6 else str(address or "")
     underlay = sorted({str(i.network) for i in ifaces if not i.is_link_local})
-    routes = [{"dest": r["dest"], "gateway": r["gateway"], "dev": r.get("dev")}
-              for r in ((info or {}).get("host") or {}).get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
+    routes = [{"dest": r.dest, "gateway": r.gateway, "dev": r.dev} for r in host.gateway_routes]
     return {"address": address4, "address6": address6 or "", "vtep": str(address) if address else "",
             "state": state or "present",
             "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
-            "mtu": (link or {}).get("mtu"), "routes": routes,
-            "vxlan": any(l.get("name") == vxlan_device for l in _host_links(info))}
+            "mtu": link.mtu if link else None, "routes": routes,
+            "vxlan": host.link(vxlan_device) is not None}
 
 
 # ---------------------------------------------------------------- the whole fleet
@@ -171,7 +172,15 @@ class FleetOptions:
     mtu: int = None
 
 
+MEMBER_KEYS = ("address", "address6", "vtep", "state", "subnet", "subnet6", "underlay", "mtu", "routes", "vxlan")
+
+
 def _options(raw):
+    if not isinstance(raw or {}, dict):
+        raise InvalidInput(f"fleet: the options must be a dict, not {type(raw).__name__}")
+    unknown = sorted(set(raw or {}) - {f.name for f in dataclasses.fields(FleetOptions)})
+    if unknown:
+        raise InvalidInput(f"fleet: unknown options {unknown} (known: {', '.join(f.name for f in dataclasses.fields(FleetOptions))})")
     opts = FleetOptions(**{k: v for k, v in (raw or {}).items() if v is not None})
     if opts.mode not in MODES:
         raise InvalidInput(f"fleet: mode {opts.mode!r} must be one of {', '.join(MODES)}")
@@ -186,20 +195,27 @@ def _options(raw):
     return opts
 
 
-def plan_fleet(members, options):
+def fleet_layout(members, options):
     """Host -> what that host builds: its subnets, the network's MTU, its host-gw routes (netns_route items) and its
     VXLAN device (linuxns.net.vxlan options, or None when it needs none).
 
     members: host -> fleet_member(...), in the play's order. A member with state absent leaves: it removes all of
     its own, and the others forget it (its routes and overlay entries) in the same run."""
     opts = _options(options)
+    for host, member in members.items():
+        if not isinstance(member, dict):
+            raise InvalidInput(f"fleet: host '{host}': its member must be a dict made by linuxns.net.fleet_member")
+        unknown, missing = sorted(set(member) - set(MEMBER_KEYS)), sorted(set(MEMBER_KEYS) - set(member))
+        if unknown or missing:
+            raise InvalidInput(f"fleet: host '{host}': its member has unknown keys {unknown} and lacks {missing} "
+                               "(make it with linuxns.net.fleet_member)")
     hosts = list(members)
     families = [(4, opts.cidr, opts.host_prefix, opts.subnets, "subnet", "address"),
                 (6, opts.cidr6, opts.host_prefix6, opts.subnets6, "subnet6", "address6")]
     subnets = {}
     for family, cidr, prefix, fixed, key, _addr in families:
         if cidr:
-            subnets[family] = plan_fleet_subnets(cidr, prefix, hosts, fixed, {h: m[key] for h, m in members.items()})
+            subnets[family] = fleet_subnet_layout(cidr, prefix, hosts, fixed, {h: m[key] for h, m in members.items()})
     present = [h for h in hosts if members[h]["state"] == "present"]
 
     def address_of(host, family):
@@ -269,9 +285,9 @@ def plan_fleet(members, options):
         if opts.prune and not leaving:
             for route in member["routes"]:
                 dest = ipaddress.ip_network(route["dest"])
-                if route["dest"] not in wanted and route.get("dev") != opts.device and \
-                        any(dest.version == c.version and dest.subnet_of(c) for c in cluster) and \
-                        not any(route["dest"] == subnets[f][me] for f in subnets):
+                in_cluster = any(dest.version == c.version and dest.subnet_of(c) for c in cluster)
+                own_subnet = any(route["dest"] == subnets[f][me] for f in subnets)
+                if route["dest"] not in wanted and route.get("dev") != opts.device and in_cluster and not own_subnet:
                     routes.append({"dest": route["dest"], "state": "absent"})
         own = {f: subnets[f][me] for f in subnets}
         vxlan = None

@@ -11,7 +11,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends imp
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     is_namespace_file, list_namespaces, namespace_path)
-from ansible_collections.linuxns.net.plugins.module_utils._routes import PROTOCOLS, RouteTable
+from ansible_collections.linuxns.net.plugins.module_utils._routes import ROUTE_PROTOCOLS, RouteTable
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import managed_addresses, Snapshot
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in
@@ -77,7 +77,7 @@ def namespace_view(session, namespace, peers, with_nat):
             continue
         view = {"dest": "default" if key.dest in ("0.0.0.0/0", "::/0") else key.dest, "family": key.family,
                 "table": {254: "main", 253: "default"}.get(key.table, key.table), "metric": key.metric,
-                "scope": SCOPE_NAMES.get(r.scope, r.scope), "proto": PROTOCOLS.get(r.proto, r.proto)}
+                "scope": SCOPE_NAMES.get(r.scope, r.scope), "proto": ROUTE_PROTOCOLS.get(r.proto, r.proto)}
         for k in ("gateway", "dev", "src"):
             if getattr(r, k) is not None:
                 view[k] = getattr(r, k)

@@ -421,13 +421,13 @@ class Lab:
         for segment in range(1, self.segments + 1):
             switch = self.switch_of(segment)
             create_namespace(switch)
-            sock = session.netlink(switch)
+            sock = session.pyroute2(switch)
             netlink_call("lo", switch, sock.link, "set", index=1, state="up")
             netlink_call("bridge underlay", switch, sock.link, "add", ifname="underlay", kind="bridge")
             netlink_call("bridge underlay", switch, sock.link, "set", index=sock.link_lookup(ifname="underlay")[0], state="up")
         self._plug(session, self.switch, "root", self.root_link, session.home_fd)
         # the one veth and the one (connected) route the machine's own namespace gets
-        home = session.netlink(None)
+        home = session.pyroute2(None)
         index = home.link_lookup(ifname=self.root_link)[0]
         netlink_call(self.root_link, None, home.addr, "add", index=index, address=str(self.root_address),
                      prefixlen=self.underlay.prefixlen)
@@ -440,7 +440,7 @@ class Lab:
 
     def _plug(self, session, switch, port, peer, peer_fd, mac=None):
         """A veth from a switch's bridge (port) to a namespace (peer), both ends up on the switch's side."""
-        sock = session.netlink(switch)
+        sock = session.pyroute2(switch)
         netlink_call(f"veth {port}", switch, sock.link, "add", ifname=port, kind="veth", master=sock.link_lookup(ifname="underlay")[0],
                      peer=dict({"ifname": peer, "net_ns_fd": peer_fd}, **({"address": mac} if mac else {})))
         netlink_call(f"veth {port}", switch, sock.link, "set", index=sock.link_lookup(ifname=port)[0], state="up")
@@ -455,7 +455,7 @@ class Lab:
                 self._plug(session, self.switch_of(segment), "router", f"seg{segment}", fd)
         finally:
             os.close(fd)
-        sock = session.netlink(self.router)
+        sock = session.pyroute2(self.router)
         netlink_call("lo", self.router, sock.link, "set", index=1, state="up")
         for key in ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"):
             write_sysctl_in(session, self.router, key, 1)
@@ -492,7 +492,7 @@ class Lab:
         self._record(state, host, "holder", proc.pid)
         if proc.stdout.readline().strip() != "ready":
             raise LabError(f"host {host} of lab '{self.name}' did not start: {proc.stderr.read().strip()}")
-        switch = session.netlink(switch_name)
+        switch = session.pyroute2(switch_name)
         deadline = time.monotonic() + 1
         while switch.link_lookup(ifname=port) and time.monotonic() < deadline:
             time.sleep(0.02)  # a rebuilt host's old port goes with its old namespace, a moment after its processes
@@ -599,7 +599,7 @@ class Lab:
         """Port -> (pid, start time) of the processes in the namespace at the other end of that switch port."""
         by_nsid = {}  # (switch, nsid) -> port
         for name in self._switches():
-            for msg in session.netlink(name).link("dump"):
+            for msg in session.pyroute2(name).link("dump"):
                 nsid = msg.get_attr("IFLA_LINK_NETNSID")
                 if msg.get_attr("IFLA_IFNAME") in ports and nsid is not None:
                     by_nsid[(name, nsid)] = msg.get_attr("IFLA_IFNAME")
@@ -612,7 +612,7 @@ class Lab:
                 continue
             try:
                 port = next((by_nsid[(name, nsid)] for name in switches
-                             for nsid in [session.netlink(name).get_netnsid(fd=fd).get("nsid")] if (name, nsid) in by_nsid), None)
+                             for nsid in [session.pyroute2(name).get_netnsid(fd=fd).get("nsid")] if (name, nsid) in by_nsid), None)
             finally:
                 os.close(fd)
             if port is not None:
@@ -715,7 +715,7 @@ def _write(path, text):
 def run_lab_plan(session, lab, spec, check_mode):
     plan = Plan()
     addresses = lab.plan(plan, session, spec)
-    result = plan.result(check_mode)
+    result = plan.execute(check_mode)
     if spec.state == "present":
         result.update(name=lab.name, underlay=str(lab.underlay), underlay6=str(lab.underlay6), key=str(lab.key),
                       inventory=str(lab.inventory),

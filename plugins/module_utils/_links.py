@@ -62,7 +62,7 @@ def plan_link_delete(plan, session, namespace, name, description, what):
 
 def plan_link_settings(plan, session, namespace, name, link, want, what):
     """Correct mtu, mac, master, group, up and the address set of an existing (or just planned: link None) link."""
-    sock = functools.partial(session.netlink, namespace)
+    sock = functools.partial(session.pyroute2, namespace)
     current = link or Link(0, name, "", None, None, False, "down")
     changes = {}
     if want.mtu is not None and current.mtu != want.mtu:

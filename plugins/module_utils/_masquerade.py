@@ -174,6 +174,6 @@ def run_masquerade(session, raw_rules, check_mode):
     validate.unique(rules, lambda r: f"source {r.source} in {where(r.namespace)}", "masquerade rule for")
     plan = Plan()
     backends = plan_rule_sets(plan, session, [s for rule in rules for s in (rule, rule.forwarding)], check_mode)
-    result = plan.result(check_mode)
+    result = plan.execute(check_mode)
     result["backends"] = backends
     return result

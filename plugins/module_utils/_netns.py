@@ -123,7 +123,7 @@ def plan_netns(plan, session, items, snapshots=None):
             elif snapshots is not None:
                 lo_up = snapshots[name].by_index[1].up
             else:
-                lo_up = bool(netlink_call("lo", name, session.netlink(name).link, "get", index=1)[0]["flags"] & 1)
+                lo_up = bool(netlink_call("lo", name, session.pyroute2(name).link, "get", index=1)[0]["flags"] & 1)
             before["loopback"] = "up" if lo_up else "down"
             if not lo_up:
                 plan.add(f"set lo up in {obj}",
@@ -152,4 +152,4 @@ def run_netns(session, raw_items, check_mode):
     validate.unique(items, lambda i: f"'{i.name}'", "namespace")
     plan = Plan()
     plan_netns(plan, session, items)
-    return plan.result(check_mode)
+    return plan.execute(check_mode)

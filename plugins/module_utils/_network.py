@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
@@ -127,8 +127,8 @@ def _check_interface(snaps, net, c):
     if iface is None:
         return
     host_end = snaps[None].by_name.get(host_end_name(net.bridge, c.name))
-    if host_end is not None and iface.kind == host_end.kind == "veth" and iface.peer_index == host_end.index \
-            and host_end.peer_index == iface.index:
+    if (host_end is not None and iface.kind == host_end.kind == "veth" and iface.peer_index == host_end.index
+            and host_end.peer_index == iface.index):
         return
     raise Conflict(f"network '{net.name}': container '{c.name}' already has an interface '{c.interface}' that is not "
                    f"this network's (another network's, or made by hand): give this network another interface, for "
@@ -209,7 +209,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         plan_rule_sets(plan, session, _rule_sets(net), check_mode)
         plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
         plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
-        return plan.result(check_mode)
+        return plan.execute(check_mode)
 
     current = {}
     for c in present:
@@ -217,7 +217,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         end = snaps[c.name].by_name.get(c.interface)
         if end is not None:
             current[c.name] = end.addresses
-    layout = plan_bridge_network(net, current)
+    layout = network_layout(net, current)
     _check_overlap(snaps[None], net)
     rule_sets = _rule_sets(net, layout)
     local = {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
@@ -238,7 +238,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     _plan_host_parts(plan, session, snaps, net)
-    result = plan.result(check_mode)
+    result = plan.execute(check_mode)
     four, six = layout.family(4), layout.family(6)
     result.update(addresses={n: str(ip) for n, ip in four.addresses.items()} if four else {},
                   gateway=str(four.gateway) if four else None,

@@ -172,4 +172,9 @@ def container_items(containers):
         return []
     if isinstance(containers, (str, dict)) or not hasattr(containers, "__iter__"):
         raise InvalidInput(f"containers must be a list of names or of dicts with a name, not {containers!r}")
-    return [{"name": c} if isinstance(c, str) else c for c in containers]
+    items = [{"name": c} if isinstance(c, str) else c for c in containers]
+    for item in items:
+        unknown = sorted(set(item) - set(CONTAINER_KEYS)) if isinstance(item, dict) else []
+        if unknown:
+            raise InvalidInput(f"container {item.get('name')!r}: unknown keys {unknown} (known: {', '.join(CONTAINER_KEYS)})")
+    return items

@@ -65,7 +65,8 @@ class Plan:
                     pass
             raise
 
-    def result(self, check_mode):
+    def execute(self, check_mode):
+        """Apply the plan (unless check_mode) and return the module's result: changed, the changes, the diff."""
         if self.actions and not check_mode:
             self.apply()
         return {

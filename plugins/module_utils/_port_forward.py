@@ -262,7 +262,7 @@ def _resolve_path(plan, session, snaps, forward_set):
         return
     for f in forward_set.forwards:
         try:
-            found = session.netlink(forward_set.namespace).route("get", dst=str(f.destination))
+            found = session.pyroute2(forward_set.namespace).route("get", dst=str(f.destination))
         except OSError:
             found = []
         if not found:
@@ -293,7 +293,7 @@ def run_port_forward(session, items, check_mode):
                                                    for a in link.addresses})
             _resolve_path(plan, session, snaps, forward_set)
     backends = plan_rule_sets(plan, session, sets, check_mode)
-    result = plan.result(check_mode)
+    result = plan.execute(check_mode)
     result["backends"] = backends
     return result
 

@@ -182,8 +182,10 @@ def check_claims(wanted, held):
         for other in list(held) + wanted[:position]:
             if claim.overlaps(other):
                 shared = PortRange(max(claim.ports.first, other.ports.first), min(claim.ports.last, other.ports.last))
-                on = "every address" if claim.host in EVERY and other.host in EVERY else \
-                    (claim.host if claim.host not in EVERY else other.host)
+                if claim.host in EVERY and other.host in EVERY:
+                    on = "every address"
+                else:
+                    on = claim.host if claim.host not in EVERY else other.host
                 raise Conflict(f"published port {claim} ({claim.label or owner_label(claim.owner)}) conflicts with "
                                f"{other} ({other.label or owner_label(other.owner)}): both claim {claim.protocol} port "
                                f"{shared} on {on}")

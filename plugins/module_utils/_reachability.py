@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, kernel_error, where
 
-PROTOCOLS = ("icmp", "tcp", "udp")
+PROBE_PROTOCOLS = ("icmp", "tcp", "udp")
 EXPECTATIONS = ("reachable", "unreachable")
 # results: reachable (answered), refused (the host answered that nothing listens: the path works, the service
 # does not), unreachable (an ICMP error or a local "no route"), timeout (no answer at all, as a drop gives)
@@ -71,8 +71,8 @@ def _probe(item, position, defaults):
         raise InvalidInput(f"{where_} from {where(source)}: 'address' is required")
     address = validate.ip_address(item["address"], f"{where_} address", source)
     proto = item.get("proto") or defaults.get("proto") or "icmp"
-    if proto not in PROTOCOLS:
-        raise InvalidInput(f"{where_} to {address} from {where(source)}: proto '{proto}' must be one of {', '.join(PROTOCOLS)}")
+    if proto not in PROBE_PROTOCOLS:
+        raise InvalidInput(f"{where_} to {address} from {where(source)}: proto '{proto}' must be one of {', '.join(PROBE_PROTOCOLS)}")
     port = item.get("port")
     if proto == "icmp" and port is not None:
         raise InvalidInput(f"{where_} to {address} from {where(source)}: icmp takes no port")

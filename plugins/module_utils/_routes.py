@@ -24,7 +24,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 
 TABLES = {"default": 253, "main": 254, "local": 255}
 SCOPES = {"universe": 0, "global": 0, "site": 200, "link": 253, "host": 254}
-PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra"}
+ROUTE_PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra"}
 ADMIN_PROTOCOLS = (3, 4)  # `ip route add` (boot) and ours (static): an administrator's routes, safe to correct
 DEFAULT_METRIC = {4: 0, 6: 1024}  # what the kernel stores when no metric is given
 DEFAULT_ROUTE = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
@@ -209,7 +209,7 @@ def _check_gateway(plan, session, snapshot, r, obj):
             return  # check mode, dev still to be created
         kwargs["oif"] = snapshot.by_name[r.dev].index
     try:
-        found = session.netlink(ns).route("get", **kwargs)
+        found = session.pyroute2(ns).route("get", **kwargs)
     except OSError:
         found = []
     if not found or found[0].get_attr("RTA_GATEWAY") is not None:
@@ -230,7 +230,7 @@ def plan_route(plan, session, snaps, tables, r):
     sock = functools.partial(session.route_socket, ns)
     mark = plan.mark
     foreign = have is not None and have.proto not in ADMIN_PROTOCOLS and not r.replace_foreign
-    owner = PROTOCOLS.get(have.proto, f"protocol {have.proto}") if have else None
+    owner = ROUTE_PROTOCOLS.get(have.proto, f"protocol {have.proto}") if have else None
 
     if r.state == "absent":
         if have is not None:
@@ -279,4 +279,4 @@ def run_routes(session, raw_routes, check_mode):
     plan, snaps, tables = Plan(), Snapshots(session, check_mode), {}
     for r in routes:
         plan_route(plan, session, snaps, tables, r)
-    return plan.result(check_mode)
+    return plan.execute(check_mode)

@@ -117,7 +117,7 @@ class Session:
         finally:
             setns(self.home_fd)
 
-    def netlink(self, namespace):
+    def pyroute2(self, namespace):
         """The netlink socket of a namespace, opened once per run."""
         if namespace not in self._sockets:
             with self.inside(namespace):

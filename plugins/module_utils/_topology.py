@@ -9,19 +9,20 @@ Pure functions of their input, used on the controller by filter plugins, so they
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView
 
-_NAT_SOURCE = re.compile(r"(?:saddr|-s) (\S+/\d+)")
+OUTSIDE_KEYS = ("address", "proto", "port", "expect")  # a reachability probe's, less its source
 
 
 @dataclass
-class Container:
+class ContainerModel:
     host: str
     name: str  # its namespace
-    addresses: list  # eth0's, CIDR form
+    addresses: list  # its container end's (CONTAINER_END), CIDR form
     bridge: str = None  # the bridge its veth's host end is on
     host_end: str = None
     routes: list = field(default_factory=list)
@@ -40,7 +41,7 @@ class Container:
 
 
 @dataclass
-class Bridge:
+class BridgeModel:
     host: str
     name: str
     addresses: list
@@ -48,12 +49,13 @@ class Bridge:
 
 
 @dataclass
-class Host:
+class HostModel:
     name: str
-    underlay: list  # eth0's addresses
+    underlay: list  # its underlay link's addresses
+    underlay_link: str = "underlay"  # that link's name
     bridges: dict = field(default_factory=dict)
     containers: dict = field(default_factory=dict)
-    routes: list = field(default_factory=list)  # routes via a gateway (host-gw routes to other hosts, overlay routes)
+    routes: list = field(default_factory=list)  # RouteViews via a gateway (host-gw routes to other hosts, overlay routes)
     nat: list = field(default_factory=list)  # masqueraded sources
     vteps: list = field(default_factory=list)  # its VXLAN devices' addresses: the next hops of overlay routes
 
@@ -62,40 +64,31 @@ class Host:
         return dict({a.split("/")[0]: "host-gw" for a in self.underlay}, **{a.split("/")[0]: "VXLAN" for a in self.vteps})
 
 
-def _managed(addresses):
-    return [a for a in addresses or [] if not ipaddress.ip_interface(a).is_link_local]
-
-
 def fleet_model(infos):
-    """host -> Host, from each host's registered netns_info result."""
+    """host -> HostModel, from each host's registered netns_info result (read as _info_views)."""
     if not isinstance(infos, dict):
         raise InvalidInput("topology: give a dict of host name to its registered linuxns.net.netns_info result")
     hosts = {}
     for host, info in sorted(infos.items()):
         if not isinstance(info, dict) or "host" not in info:
             raise InvalidInput(f"topology: the netns_info result of host '{host}' has no host view (run it with host: true)")
-        view = info["host"]
-        links = view.get("links", [])
-        model = Host(host, next((_managed(l.get("addresses")) for l in links if l["name"] == "eth0"), []))
-        for link in links:
-            if link.get("kind") == "bridge":
-                model.bridges[link["name"]] = Bridge(host, link["name"], _managed(link.get("addresses")), link.get("group") or 0)
-            if link.get("kind") == "vxlan":
-                model.vteps += _managed(link.get("addresses"))
-        peers = {(l["peer"]["namespace"], l["peer"]["name"]): l for l in links
-                 if l.get("kind") == "veth" and l.get("peer") and l["peer"].get("namespace")}
-        for name, ns in sorted((info.get("namespaces") or {}).items()):
-            # a namespace without eth0 is a container that lost its veth (or no container at all)
-            eth0 = next((l for l in ns.get("links", []) if l["name"] == "eth0"), {})
-            end = peers.get((name, "eth0"))
-            model.containers[name] = Container(host, name, _managed(eth0.get("addresses")),
-                                               end.get("master") if end else None, end["name"] if end else None,
-                                               [r for r in ns.get("routes", []) if r.get("gateway")])
-        model.routes = [r for r in view.get("routes", []) if r.get("gateway") and r.get("dest") != "default"]
-        for rule in view.get("nat", []) or []:
-            m = _NAT_SOURCE.search(rule)
-            if "masquerade" in rule.lower() and m and m.group(1) not in model.nat:
-                model.nat.append(m.group(1))
+        view = InfoView.parse(info, f"topology: host '{host}'")
+        underlay = view.host.underlay
+        model = HostModel(host, underlay.managed_addresses if underlay else [], underlay.name if underlay else "underlay")
+        for link in view.host.links_of("bridge"):
+            model.bridges[link.name] = BridgeModel(host, link.name, link.managed_addresses, link.group)
+        for link in view.host.links_of("vxlan"):
+            model.vteps += link.managed_addresses
+        peers = {(link.peer_namespace, link.peer_name): link for link in view.host.links_of("veth") if link.peer_namespace}
+        for name, ns in sorted(view.namespaces.items()):
+            # a namespace without its container end is a container that lost its veth (or no container at all)
+            end = ns.container_end
+            host_end = peers.get((name, CONTAINER_END))
+            model.containers[name] = ContainerModel(host, name, end.managed_addresses if end else [],
+                                               host_end.master if host_end else None, host_end.name if host_end else None,
+                                               [r for r in ns.routes if r.gateway])
+        model.routes = view.host.gateway_routes
+        model.nat = list(view.host.masquerade)
         hosts[host] = model
     return hosts
 
@@ -115,6 +108,11 @@ def verify_probes(infos, me, outside=None, containers=None):
     hosts = fleet_model(infos)
     if me not in hosts:
         raise InvalidInput(f"topology: host '{me}' has no netns_info result")
+    targets = [{"address": t} if isinstance(t, str) else t for t in outside or []]
+    for target in targets:
+        unknown = sorted(set(target) - set(OUTSIDE_KEYS)) if isinstance(target, dict) else ["(not a dict)"]
+        if unknown:
+            raise InvalidInput(f"topology: outside target {target!r}: unknown keys {unknown} (known: {', '.join(OUTSIDE_KEYS)})")
     probes = []
     everyone = [c for h in hosts.values() for c in h.containers.values() if c.bridge]
     for source in hosts[me].containers.values():
@@ -138,8 +136,7 @@ def verify_probes(infos, me, outside=None, containers=None):
                 continue
             probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": expect}
                        for ip in other.ips if source.has_family_of(ip)]
-        for target in outside or []:
-            target = {"address": target} if isinstance(target, str) else target
+        for target in targets:
             if source.has_family_of(target.get("address")):
                 probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
     return probes
@@ -161,37 +158,39 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
     chosen = [h for h in model.values() if hosts is None or h.name in hosts]
     out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
            "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
-    underlay = {}
+    underlay, links = {}, {host.name: host.underlay_link for host in chosen}
     for host in chosen:
         out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
         out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
-        out.append(f"    {_id(host.name, 'eth0')} [shape=cds, label={_quote('eth0 ' + ' '.join(host.underlay))}];")
+        out.append(f"    {_id(host.name, host.underlay_link)} [shape=cds, "
+                   f"label={_quote(host.underlay_link + ' ' + ' '.join(host.underlay))}];")
         for bridge in host.bridges.values():
             label = "\\n".join([bridge.name, *bridge.addresses] + ([f"group {bridge.group}"] if bridge.group else []))
             out.append(f"    {_id(host.name, bridge.name)} [shape=box, style=filled, fillcolor=lightsteelblue, "
                        f"label={_quote(label)}];")
         for container in host.containers.values():
-            label = "\\n".join([container.name, *(f"eth0 {a}" for a in container.addresses)])
+            label = "\\n".join([container.name, *(f"{CONTAINER_END} {a}" for a in container.addresses)])
             out.append(f"    {_id(host.name, container.name)} [shape=component, label={_quote(label)}];")
             if container.bridge:
                 out.append(f"    {_id(host.name, container.name)} -> {_id(host.name, container.bridge)} "
-                           f"[dir=none, label={_quote('eth0 = ' + (container.host_end or '?'))}];")
+                           f"[dir=none, label={_quote(CONTAINER_END + ' = ' + (container.host_end or '?'))}];")
         for source in host.nat:
             out.append(f"    {_id(host.name, 'nat', source)} [shape=note, label={_quote('NAT: masquerade ' + source)}];")
-            out.append(f"    {_id(host.name, 'nat', source)} -> {_id(host.name, 'eth0')} [style=dotted, arrowhead=none];")
+            out.append(f"    {_id(host.name, 'nat', source)} -> {_id(host.name, host.underlay_link)} "
+                       "[style=dotted, arrowhead=none];")
         out.append("  }")
         underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
     # one line per pair of hosts, labelled with the routes both ways, so that the picture stays readable
     pairs = {}
     for host in chosen:
         for route in host.routes:
-            peer, how = underlay.get(route["gateway"], (None, None))
+            peer, how = underlay.get(route.gateway, (None, None))
             if peer is not None:
                 suffix = " (VXLAN)" if how == "VXLAN" else ""
-                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route['dest']} via {route['gateway']}{suffix}")
+                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route.dest} via {route.gateway}{suffix}")
     for (first, second), labels in sorted(pairs.items()):
         label = _quote("\\n".join(sorted(labels)))
-        out.append(f"  {_id(first, 'eth0')} -> {_id(second, 'eth0')} [dir=both, label={label}, color=darkgreen];")
+        out.append(f"  {_id(first, links[first])} -> {_id(second, links[second])} [dir=both, label={label}, color=darkgreen];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -209,7 +208,7 @@ def topology_mermaid(infos, hosts=None):
     underlay = {}
     for host in chosen:
         out.append(f'  subgraph {node(host.name)}["{host.name} {" ".join(host.underlay)}"]')
-        out.append(f'    {node(host.name, "eth0")}[["eth0 {" ".join(host.underlay)}"]]')
+        out.append(f'    {node(host.name, host.underlay_link)}[["{host.underlay_link} {" ".join(host.underlay)}"]]')
         for bridge in host.bridges.values():
             out.append(f'    {node(host.name, bridge.name)}["{bridge.name} {" ".join(bridge.addresses)}"]')
         for container in host.containers.values():
@@ -217,13 +216,14 @@ def topology_mermaid(infos, hosts=None):
             if container.bridge:
                 out.append(f'    {node(host.name, container.name)} ---|{container.host_end}| {node(host.name, container.bridge)}')
         for source in host.nat:
-            out.append(f'    {node(host.name, "nat", source)}>"NAT: masquerade {source}"] -.- {node(host.name, "eth0")}')
+            out.append(f'    {node(host.name, "nat", source)}>"NAT: masquerade {source}"] -.- {node(host.name, host.underlay_link)}')
         out.append("  end")
         underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
     for host in chosen:
         for route in host.routes:
-            peer, how = underlay.get(route["gateway"], (None, None))
+            peer, how = underlay.get(route.gateway, (None, None))
             if peer is not None:
                 arrow = "-.->" if how == "VXLAN" else "-->"
-                out.append(f'  {node(host.name, "eth0")} {arrow}|"{route["dest"]}"| {node(peer, "eth0")}')
+                out.append(f'  {node(host.name, host.underlay_link)} {arrow}|"{route.dest}"| '
+                           f'{node(peer, model[peer].underlay_link)}')
     return "\n".join(out) + "\n"

@@ -177,4 +177,4 @@ def run_veth(session, raw_pairs, check_mode):
     plan, snaps = Plan(), Snapshots(session, check_mode)
     for p in pairs:
         plan_veth(plan, session, snaps, p)
-    return plan.result(check_mode)
+    return plan.execute(check_mode)

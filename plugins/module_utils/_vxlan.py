@@ -145,8 +145,8 @@ def _peer(spec, item, position):
     if address == spec.local or address.is_multicast or address.is_unspecified or address.is_loopback:
         raise InvalidInput(f"{what} must be another host's unicast address, not "
                            f"{'this host (local)' if address == spec.local else 'a special address'}")
-    mac = validate.mac_address(item.get("mac"), f"vxlan '{spec.name}' peer {address} mac", spec.namespace) \
-        or vtep_mac(spec.vni, address)
+    mac = (validate.mac_address(item.get("mac"), f"vxlan '{spec.name}' peer {address} mac", spec.namespace)
+           or vtep_mac(spec.vni, address))
     vteps = [validate.ip_address(v, f"vxlan '{spec.name}' peer {address} vtep address", spec.namespace)
              for v in item.get("vtep_addresses") or []]
     subnets = [validate.network(s, f"vxlan '{spec.name}' peer {address} subnet", spec.namespace)
@@ -206,7 +206,7 @@ def read_entries(session, namespace, snapshot, link, tables=None):
     """The device's entries. Its routes come from tables (plan_route's, shared with the run's other route planning,
     so that routes changed earlier in the plan are seen as planned), read into it where missing."""
     out = DeviceEntries()
-    sock = session.netlink(namespace)
+    sock = session.pyroute2(namespace)
     try:
         for msg in sock.fdb("dump", ifindex=link.index):
             dst = msg.get_attr("NDA_DST")
@@ -251,8 +251,8 @@ def _check_overlaps(spec, snap, link_name):
             continue
         for subnet in peer.subnets:
             for name, iface in own:
-                if iface.version == subnet.version and (iface.ip in subnet or subnet.subnet_of(iface.network)) \
-                        and not iface.ip.is_loopback:
+                if (iface.version == subnet.version and (iface.ip in subnet or subnet.subnet_of(iface.network))
+                        and not iface.ip.is_loopback):
                     raise Conflict(f"{spec.obj}: subnet {subnet} of peer {peer.address} overlaps {iface} of link "
                                    f"'{name}' in {where(spec.namespace)}: it is this host's own")
 
@@ -261,7 +261,7 @@ def plan_vxlan(plan, session, snaps, spec, tables=None):
     ns, name, obj = spec.namespace, spec.name, spec.obj
     snap = snaps[ns]
     link = snap.by_name.get(name)
-    sock = functools.partial(session.netlink, ns)
+    sock = functools.partial(session.pyroute2, ns)
     key = f"{ns or ''}/{name}"
     mark = plan.mark
     if link is not None and link.kind != "vxlan":
@@ -333,7 +333,7 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
     """Make each listed peer's entries exact, forget the absent ones (and, with purge_peers, all others); returns
     the peers the device has afterwards (diff view)."""
     ns, name, obj = spec.namespace, spec.name, spec.obj
-    sock = functools.partial(session.netlink, ns)
+    sock = functools.partial(session.pyroute2, ns)
     present = [p for p in spec.peers if p.state == "present"]
     absent = [p for p in spec.peers if p.state != "present"]
     wanted_fdb = {(p.mac, str(p.address)) for p in present}
@@ -378,8 +378,8 @@ def _plan_entries(plan, session, snaps, tables, spec, have):
         if stale(mac, dst):
             plan.add(f"remove forwarding entry {mac} -> {dst} from {obj}", functools.partial(fdb, "del", mac, dst))
     # a listed peer's old VTEP addresses (its subnets were renumbered) go with the absent peers' ones
-    gone_vteps = {str(v) for p in absent for v in p.vteps} | \
-        {address for address, mac in have.neighbours.items() if mac in wanted_macs and address not in wanted_neigh}
+    gone_vteps = {str(v) for p in absent for v in p.vteps}
+    gone_vteps |= {address for address, mac in have.neighbours.items() if mac in wanted_macs and address not in wanted_neigh}
     for address, mac in sorted(have.neighbours.items()):
         if address not in wanted_neigh and (address in gone_vteps or mac in gone_macs or spec.purge_peers):
             plan.add(f"remove neighbour {address} from {obj}", functools.partial(neigh, "del", address))
@@ -411,7 +411,7 @@ def run_vxlan(session, params, check_mode):
     spec = normalize_vxlan(params)
     plan, snaps = Plan(), Snapshots(session, check_mode)
     plan_vxlan(plan, session, snaps, spec)
-    result = plan.result(check_mode)
+    result = plan.execute(check_mode)
     if spec.state == "present":
         result.update(mac=spec.mac)
     return result

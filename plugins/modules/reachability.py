@@ -123,7 +123,7 @@ failed_probes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
-from ansible_collections.linuxns.net.plugins.module_utils._reachability import EXPECTATIONS, PROTOCOLS, run_reachability
+from ansible_collections.linuxns.net.plugins.module_utils._reachability import EXPECTATIONS, PROBE_PROTOCOLS, run_reachability
 
 
 def main():
@@ -133,7 +133,7 @@ def main():
         probes=dict(type="list", elements="dict", options=dict(
             source=dict(type="str"),
             address=dict(type="str", required=True),
-            proto=dict(type="str", choices=list(PROTOCOLS), default="icmp"),
+            proto=dict(type="str", choices=list(PROBE_PROTOCOLS), default="icmp"),
             port=dict(type="int"),
             expect=dict(type="str", choices=list(EXPECTATIONS)),
         )),

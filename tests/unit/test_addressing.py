@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, plan_bridge_network
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    bridge_subnet, fleet_routes, plan_fleet_subnets, underlay_address6)
+    bridge_subnet, fleet_routes, fleet_subnet_layout, underlay_address6)
 
 
 def eth0(**addresses):
@@ -18,7 +18,7 @@ def eth0(**addresses):
 
 def layout(containers, network, bridge, subnet, gateway=None, current=None, subnet6=None, gateway6=None):
     """The layout of a network given as the module's options (the specs are made at the edge, as the module does)."""
-    return plan_bridge_network(normalize_network({"name": network, "bridge": bridge, "subnet": subnet, "gateway": gateway,
+    return network_layout(normalize_network({"name": network, "bridge": bridge, "subnet": subnet, "gateway": gateway,
                                                   "subnet6": subnet6, "gateway6": gateway6, "containers": containers}),
                                current)
 
@@ -94,18 +94,18 @@ def test_host_end_names_are_stable_short_and_distinct():
 
 
 def test_fleet_hosts_keep_their_subnets_across_inventory_changes():
-    first = plan_fleet_subnets("10.244.0.0/16", 24, ["h1", "h2", "h3"])
+    first = fleet_subnet_layout("10.244.0.0/16", 24, ["h1", "h2", "h3"])
     assert first == {"h1": "10.244.0.0/24", "h2": "10.244.1.0/24", "h3": "10.244.2.0/24"}
     # h2 leaves, h0 joins in front: h1 and h3 keep theirs, h0 takes the lowest free one
-    later = plan_fleet_subnets("10.244.0.0/16", 24, ["h0", "h1", "h3"], current={"h1": first["h1"], "h3": first["h3"]})
+    later = fleet_subnet_layout("10.244.0.0/16", 24, ["h0", "h1", "h3"], current={"h1": first["h1"], "h3": first["h3"]})
     assert later == {"h1": "10.244.0.0/24", "h3": "10.244.2.0/24", "h0": "10.244.1.0/24"}
 
 
 def test_fleet_fixed_subnets_and_foreign_current_ones():
-    out = plan_fleet_subnets("10.244.0.0/16", 24, ["h1", "h2"], fixed={"h2": "10.244.0.0/24"},
+    out = fleet_subnet_layout("10.244.0.0/16", 24, ["h1", "h2"], fixed={"h2": "10.244.0.0/24"},
                              current={"h1": "10.244.0.0/24"})
     assert out == {"h2": "10.244.0.0/24", "h1": "10.244.1.0/24"}
-    assert plan_fleet_subnets("10.244.0.0/16", 24, ["h1"], current={"h1": "192.168.5.0/24"}) == {"h1": "10.244.0.0/24"}
+    assert fleet_subnet_layout("10.244.0.0/16", 24, ["h1"], current={"h1": "192.168.5.0/24"}) == {"h1": "10.244.0.0/24"}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -118,7 +118,7 @@ def test_fleet_fixed_subnets_and_foreign_current_ones():
 def test_fleet_bad_layouts(kwargs, message):
     args = {"cluster_cidr": "10.244.0.0/16", "host_prefix": 24, "hosts": ["a", "b"], **kwargs}
     with pytest.raises(InvalidInput, match=message):
-        plan_fleet_subnets(**args)
+        fleet_subnet_layout(**args)
 
 
 def test_fleet_routes_and_bridge_subnet():
@@ -156,7 +156,7 @@ def test_fleet_routes_and_addresses_of_both_families():
     assert underlay_address6(host, "198.51.100.99") == "" and underlay_address6(host, "host1.example") == ""
     assert underlay_address6({"host": {"links": [{"name": "eth0", "addresses": ["198.51.100.11/24", "fe80::1/64"]}]}},
                              "198.51.100.11") == ""
-    v6 = plan_fleet_subnets("fd42::/48", 64, ["h1", "h2", "h3"], current={"h2": "fd42:0:0:5::/64"})
+    v6 = fleet_subnet_layout("fd42::/48", 64, ["h1", "h2", "h3"], current={"h2": "fd42:0:0:5::/64"})
     assert v6 == {"h2": "fd42:0:0:5::/64", "h1": "fd42::/64", "h3": "fd42:0:0:1::/64"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member, plan_fleet
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member, fleet_layout
 
 OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}
 
@@ -38,7 +38,7 @@ ROUTED = {"h1": ("198.51.100.11", "2001:db8:100::11"), "h2": ("198.19.2.11", "20
 
 
 def test_a_flat_fleet_is_host_gw_both_families_without_overlay():
-    plans = plan_fleet(members(FLAT), OPTIONS)
+    plans = fleet_layout(members(FLAT), OPTIONS)
     assert plans["h1"]["subnet"] == "10.244.0.0/24" and plans["h1"]["subnet6"] == "fd42::/64"
     assert plans["h1"]["routes"] == [
         {"dest": "10.244.1.0/24", "gateway": "198.51.100.12", "state": "present"},
@@ -49,7 +49,7 @@ def test_a_flat_fleet_is_host_gw_both_families_without_overlay():
 
 
 def test_auto_on_a_routed_underlay_mixes_host_gw_and_the_overlay():
-    plans = plan_fleet(members(ROUTED), OPTIONS)
+    plans = fleet_layout(members(ROUTED), OPTIONS)
     h1 = plans["h1"]
     assert h1["routes"] == [{"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"},
                             {"dest": "fd42:0:0:2::/64", "gateway": "2001:db8:100::13", "state": "present"}]
@@ -64,19 +64,19 @@ def test_auto_on_a_routed_underlay_mixes_host_gw_and_the_overlay():
 
 
 def test_vxlan_mode_puts_every_peer_on_the_overlay_and_host_gw_refuses_a_routed_underlay():
-    plans = plan_fleet(members(FLAT), dict(OPTIONS, mode="vxlan", vni=77, port=8472))
+    plans = fleet_layout(members(FLAT), dict(OPTIONS, mode="vxlan", vni=77, port=8472))
     assert plans["h1"]["routes"] == [] and len(plans["h1"]["vxlan"]["peers"]) == 2
     assert (plans["h1"]["vxlan"]["vni"], plans["h1"]["vxlan"]["port"]) == (77, 8472)
     with pytest.raises(InvalidInput, match=r"host-gw needs the hosts on one link, and host 'h2' \(198.19.2.11\) is not on a "
                                            r"network of host 'h1''s underlay link \(198.51.100.0/24, 2001:db8:100::/64\)"):
-        plan_fleet(members(ROUTED), dict(OPTIONS, mode="host-gw"))
+        fleet_layout(members(ROUTED), dict(OPTIONS, mode="host-gw"))
 
 
 def test_a_host_leaving_is_forgotten_by_the_others_in_the_same_run():
     layout = dict(ROUTED)
     layout["h2"] = ROUTED["h2"] + ({"bridge": ["10.244.1.1/24", "fd42:0:0:1::1/64"], "vxlan": True},)
     layout["h1"] = ROUTED["h1"] + ({"vxlan": True},)
-    plans = plan_fleet(members(layout, h2="absent"), OPTIONS)
+    plans = fleet_layout(members(layout, h2="absent"), OPTIONS)
     assert {"dest": "10.244.1.0/24", "state": "absent"} in plans["h1"]["routes"]
     # h2 is forgotten; h3, reached host-gw, has no overlay entries to keep either (the device exists: say so)
     assert plans["h1"]["vxlan"]["peers"] == [
@@ -93,8 +93,8 @@ def test_prune_removes_routes_of_hosts_no_longer_in_the_play_and_only_then():
     stale = [{"dest": "10.244.9.0/24", "gateway": "198.51.100.19", "dev": "eth0"},
              {"dest": "192.168.7.0/24", "gateway": "198.51.100.1", "dev": "eth0"}]
     layout = dict(FLAT, h1=FLAT["h1"] + ({"routes": stale},))
-    assert all(r["state"] == "present" for r in plan_fleet(members(layout), OPTIONS)["h1"]["routes"])
-    pruned = plan_fleet(members(layout), dict(OPTIONS, prune=True))["h1"]["routes"]
+    assert all(r["state"] == "present" for r in fleet_layout(members(layout), OPTIONS)["h1"]["routes"])
+    pruned = fleet_layout(members(layout), dict(OPTIONS, prune=True))["h1"]["routes"]
     assert pruned[-1] == {"dest": "10.244.9.0/24", "state": "absent"} and len(pruned) == 5, "not the route outside the cluster"
 
 
@@ -109,7 +109,7 @@ def test_prune_removes_routes_of_hosts_no_longer_in_the_play_and_only_then():
 ])
 def test_bad_fleet_options_are_named(options, message):
     with pytest.raises(InvalidInput, match=message):
-        plan_fleet(members(FLAT), dict(OPTIONS, **options))
+        fleet_layout(members(FLAT), dict(OPTIONS, **options))
 
 
 def test_an_ipv6_underlay_for_the_overlay_keeps_host_gw_over_ipv4():
@@ -117,7 +117,7 @@ def test_an_ipv6_underlay_for_the_overlay_keeps_host_gw_over_ipv4():
     out = {}
     for host, (address, address6) in ROUTED.items():
         out[host] = fleet_member(info(address, address6), "br-fleet", address6, vxlan_device="vxlan.fleet")
-    plans = plan_fleet(out, OPTIONS)
+    plans = fleet_layout(out, OPTIONS)
     assert plans["h1"]["routes"][0] == {"dest": "10.244.2.0/24", "gateway": "198.51.100.13", "state": "present"}
     assert plans["h1"]["vxlan"]["local"] == "2001:db8:100::11"
     assert [p["address"] for p in plans["h1"]["vxlan"]["peers"]] == ["2001:db8:102::11"]

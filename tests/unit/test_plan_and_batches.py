@@ -16,7 +16,7 @@ def test_check_mode_reports_changes_and_runs_none():
     ran = []
     plan = Plan()
     plan.add("one", lambda: ran.append(1))
-    result = plan.result(check_mode=True)
+    result = plan.execute(check_mode=True)
     assert result["changed"] and result["changes"] == ["one"] and ran == []
 
 

@@ -19,11 +19,11 @@ def container(address, with_eth0=True):
     return {"links": links, "routes": [{"dest": "default", "gateway": address.rsplit(".", 1)[0] + ".1"}]}
 
 
-def host(underlay, bridges, containers, routes=(), nat=()):
+def host(underlay, bridges, containers, routes=(), masquerade=()):
     links = [{"name": "eth0", "kind": "device", "addresses": [underlay]}]
     links += [{"name": b, "kind": "bridge", "addresses": [a], "group": g} for b, (a, g) in bridges.items()]
     links += [veth(f"v{c}", c, b) for c, (b, _a, eth0) in containers.items() if eth0]
-    return {"host": {"links": links, "routes": list(routes), "nat": list(nat)},
+    return {"host": {"links": links, "routes": list(routes), "masquerade": list(masquerade)},
             "namespaces": {c: container(a, eth0) for c, (_b, a, eth0) in containers.items()}}
 
 
@@ -35,7 +35,7 @@ def fleet():
                    {"b1": ("br-blue", "10.1.0.2/24", True), "b2": ("br-blue", "10.1.0.3/24", True),
                     "g1": ("br-green", "10.2.0.2/24", True), "o1": ("br-open", "10.3.0.2/24", True)},
                    routes=[{"dest": "10.1.1.0/24", "gateway": "198.51.100.12"}],
-                   nat=['nftables: ip saddr 10.1.0.0/24 oifname != "br-blue" masquerade comment "linuxns.net ..."']),
+                   masquerade=["10.1.0.0/24"]),
         "h2": host("198.51.100.12/24", {"br-blue": ("10.1.1.1/24", 27758)},
                    {"b3": ("br-blue", "10.1.1.2/24", True), "dead": ("br-blue", "10.1.1.9/24", False)}),
     }

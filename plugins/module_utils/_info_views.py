@@ -1,0 +1,119 @@
+# Copyright (c) 2026, linuxns.net contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The controller/node contract: netns_info's result (what _info.gather returns on a node, registered on the
+controller) read as typed views. The fleet planner (_fleet.py) and the pictures (_topology.py) read these views,
+never the result's dicts; a result of the wrong shape is refused here, naming the host and what is wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+
+DEFAULT_DESTINATION = "default"  # how netns_info writes 0.0.0.0/0 and ::/0
+
+
+@dataclass(frozen=True)
+class LinkView:
+    name: str
+    kind: str
+    addresses: tuple = ()  # CIDR text, as the kernel shows them (link-local ones included)
+    mtu: Optional[int] = None
+    master: Optional[str] = None  # its bridge's name
+    group: int = 0
+    peer_name: Optional[str] = None  # a veth's other end
+    peer_namespace: Optional[str] = None  # where it is (None: the same namespace)
+
+    @property
+    def interfaces(self):
+        """Its addresses as ipaddress interfaces."""
+        return [ipaddress.ip_interface(a) for a in self.addresses]
+
+    @property
+    def managed_addresses(self):
+        """Its addresses less the link-local ones (the kernel's)."""
+        return [a for a in self.addresses if not ipaddress.ip_interface(a).is_link_local]
+
+
+@dataclass(frozen=True)
+class RouteView:
+    dest: str  # a CIDR, or "default"
+    gateway: Optional[str] = None
+    dev: Optional[str] = None
+
+    @property
+    def is_default(self):
+        return self.dest == DEFAULT_DESTINATION
+
+
+@dataclass
+class NamespaceView:
+    links: List[LinkView] = field(default_factory=list)
+    routes: List[RouteView] = field(default_factory=list)
+    masquerade: List[str] = field(default_factory=list)  # the subnets our masquerade rules cover
+
+    def link(self, name):
+        return next((link for link in self.links if link.name == name), None)
+
+    def links_of(self, kind):
+        return [link for link in self.links if link.kind == kind]
+
+    @property
+    def container_end(self):
+        """A container's end of its veth (defaults.CONTAINER_END), or None."""
+        return self.link(CONTAINER_END)
+
+    @property
+    def gateway_routes(self):
+        """Routes via a gateway, less the default ones: routes to other hosts' subnets."""
+        return [r for r in self.routes if r.gateway and not r.is_default]
+
+    @property
+    def underlay(self):
+        """The link of the host's default route; without one, the first link that holds a global address and is
+        neither a bridge, a bridge's port, an overlay device nor loopback."""
+        default = next((r for r in self.routes if r.is_default and r.dev), None)
+        if default is not None and self.link(default.dev) is not None:
+            return self.link(default.dev)
+        return next((link for link in self.links if link.managed_addresses and not link.master
+                     and link.kind not in ("bridge", "vxlan", "loopback")), None)
+
+
+@dataclass
+class InfoView:
+    """One host's netns_info result."""
+    host: Optional[NamespaceView]
+    namespaces: Dict[str, NamespaceView] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, result, who):
+        """The view of a registered result (None: an empty one); who names the host for messages."""
+        if result is None:
+            return cls(None)
+        if not isinstance(result, dict):
+            raise InvalidInput(f"{who}: a netns_info result must be a dict, not {type(result).__name__}")
+        host = result.get("host")
+        return cls(None if host is None else _namespace(host, f"{who}: host view"),
+                   {name: _namespace(view, f"{who}: namespace '{name}'") for name, view in (result.get("namespaces") or {}).items()})
+
+
+def _namespace(view, who):
+    if not isinstance(view, dict):
+        raise InvalidInput(f"{who}: must be a dict of links, routes and rules, not {type(view).__name__}")
+    try:
+        links = [_link(link) for link in view.get("links") or []]
+        routes = [RouteView(str(r["dest"]), r.get("gateway"), r.get("dev")) for r in view.get("routes") or []]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"{who}: a link or route lacks {exc} (is this a linuxns.net.netns_info result?)") from None
+    return NamespaceView(links, routes, list(view.get("masquerade") or []))
+
+
+def _link(link):
+    peer = link.get("peer") or {}
+    return LinkView(name=link["name"], kind=link.get("kind") or "", addresses=tuple(link.get("addresses") or ()),
+                    mtu=link.get("mtu"), master=link.get("master"), group=link.get("group") or 0,
+                    peer_name=peer.get("name"), peer_namespace=peer.get("namespace"))
