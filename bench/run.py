@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from support import ansible_env, collections_root  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab  # noqa: E402
 
 ROLE_HOST, SCRIPT_HOST, CNI_HOST = "host1", "host2", "host3"
 FULL = {"sizes": "10,50,100,250,500,1000", "repeats": 3, "peer_max": 250, "loop_sizes": "10,20", "fleet_hosts": "1,8,16,32",

@@ -20,10 +20,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from support import WHOAMI_CLIENT, WHOAMI_SERVER, ansible_env, collections_root  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab  # noqa: E402
 
 PUBLISHED = ["8080:80"]  # app1's published port on every host (docker run -p 8080:80)
-ECHO = "import socket; s = socket.create_connection(({!r}, {}), timeout=3); print(s.recv(100).decode().strip())"
 
 
 def timed_playbook(lab, *args):
@@ -144,7 +143,7 @@ def main():
     for family in (4, 6):
         upstream = underlay["upstream"][family // 6]
         src_host, src_ns, src_ip = everyone[family][0]
-        seen = in_container(lab, src_host, src_ns, "python3", "-c", ECHO.format(upstream, 7007)).stdout.strip()
+        seen = in_container(lab, src_host, src_ns, "python3", "-c", WHOAMI_CLIENT, "tcp", upstream, "7007").stdout.strip()
         masqueraded = masqueraded and seen == underlay[src_host][family // 6]
         print(f"{src_host}/{src_ns} ({src_ip}) -> upstream {upstream}: the upstream sees {seen} "
               f"({'the host: masqueraded' if seen == underlay[src_host][family // 6] else 'NOT masqueraded'})")

@@ -1,6 +1,6 @@
 """scripts/lab up --hosts N | down | status | inventory: the lab fleet from a checkout, without Ansible.
 
-The lab itself is plugins/module_utils/_lab.py, the same code that the linuxns.net.lab module runs."""
+The lab itself is plugins/module_utils/_lab/, the same code that the linuxns.net.lab module runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import json
 import sys
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._lab import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6
 
 
 def main(argv=None):

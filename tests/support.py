@@ -118,38 +118,10 @@ def ansible_env(**extra):
                 ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **extra)
 
 
-WHOAMI_SERVER = r"""
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in map(int, sys.argv[1:]):  # both families on one socket each; IPv4 clients show as themselves
-    for kind, proto in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp")):
-        s = socket.socket(socket.AF_INET6, kind); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(("::", port))
-        if proto == "tcp":
-            s.listen(64)
-        sel.register(s, selectors.EVENT_READ, proto)
-print("ready", flush=True)
-while True:
-    for key, _ in sel.select():
-        if key.data == "tcp":
-            conn, peer = key.fileobj.accept(); conn.sendall(f"{peer[0].removeprefix('::ffff:')}\n".encode()); conn.close()
-        else:
-            data, peer = key.fileobj.recvfrom(512); key.fileobj.sendto(f"{peer[0].removeprefix('::ffff:')}\n".encode(), peer)
-"""
-
-WHOAMI_CLIENT = r"""
-import socket, sys
-proto, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-try:
-    if proto == "tcp":
-        s = socket.create_connection((address, port), timeout=1.5)
-    else:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"?", (address, port))
-    print(s.recv(100).decode().strip())
-except OSError as exc:
-    print(f"error: {exc}")
-"""
+# the echo service of the lab, the one the tests use too: python3 -c WHOAMI_SERVER PORT..., -c WHOAMI_CLIENT PROTO ADDRESS PORT
+sys.path.insert(0, str(collections_root()))
+from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import (  # noqa: E402
+    CLIENT as WHOAMI_CLIENT, SERVER as WHOAMI_SERVER, SERVER_AS_SEEN as WHOAMI_SERVER_AS_SEEN)
 
 
 def start_whoami(netns, *ports):

@@ -178,8 +178,9 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import (
-    DEFAULT_SEGMENT_RANGE, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, run_lab)
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import run_lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import (
+    DEFAULT_SEGMENT_RANGE, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6)
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 
 

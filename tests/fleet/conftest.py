@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
 import support
 from support import REPO, ansible_env, sh
 

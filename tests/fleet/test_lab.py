@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab, start_time
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import start_time
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import pids_by_namespace_inode
 from support import ansible_env, namespaces, run_module, sh
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab import Lab
+from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
 import support
 from conftest import _playbook_runner
 from hoststate import address_of, ping

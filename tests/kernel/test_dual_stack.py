@@ -9,18 +9,12 @@ import sys
 
 import pytest
 
-from support import ETC_NETNS, addresses, ip_json, ping, routes, run_module, sh, whoami
+from support import WHOAMI_SERVER_AS_SEEN, ETC_NETNS, addresses, ip_json, ping, routes, run_module, sh, whoami
 
 UP6_HOST, UP6_UPSTREAM = "2001:db8:102::1", "2001:db8:102::2"
 SUBNET, SUBNET6 = "10.41.0.0/24", "fd42:0:0:41::/64"
 
-SERVER6 = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", int(sys.argv[1]))); s.listen(16); print("ready", flush=True)
-while True:
-    c, peer = s.accept(); c.sendall(f"{peer[0]}\n".encode()); c.close()
-"""
+SERVER6 = WHOAMI_SERVER_AS_SEEN  # an IPv4 client shows as the IPv6 socket saw it (::ffff:...)
 
 
 def ping6(netns, address):
