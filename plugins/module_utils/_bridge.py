@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
-from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    delete_if_present, derived_mac, link_index, LinkSettings, plan_link_delete, plan_link_settings)
+    LinkSettings, delete_if_present, derived_mac, existing_link, link_index, plan_link_removal, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import missing_reference, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import write_sysctl_in
 
 
@@ -65,18 +65,13 @@ def normalize_bridge(b):
 def plan_bridge(plan, session, snaps, b):
     ns, name = b.namespace, b.name
     snap = snaps[ns]
-    link = snap.by_name.get(name)
     obj = f"bridge '{name}' in {where(ns)}"
+    link = existing_link(snap, name, "bridge", obj)
+    if b.state == "absent":
+        plan_link_removal(plan, session, ns, link, f"delete {obj}", obj, b.key, lambda: _bridge_view(link, snap))
+        return
     sock = functools.partial(session.pyroute2, ns)
     mark = plan.mark
-    if link is not None and link.kind != "bridge":
-        raise Conflict(f"{obj}: the name is taken by a {link.kind} device, not a bridge")
-
-    if b.state == "absent":
-        if link is not None:
-            plan_link_delete(plan, session, ns, name, f"delete {obj}", obj)
-            plan.record(b.key, _bridge_view(link, snap), None, mark)
-        return
 
     ports = b.ports or []
     for port in ports:

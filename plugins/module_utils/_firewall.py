@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import (
-    detect_backend, ForeignRules, Nftables, OwnRules, RuleTag)
+    ForeignRules, Nftables, OwnRules, RuleTag, detect_backend)
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in, write_sysctl_in
 
 class Backend(Protocol):

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Tuple
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, kernel_error, KernelError, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, kernel_error, where
 
 NFT_TABLE = "linuxns_net"
 CHAIN_PREFIX = "LINUXNS-NET-"

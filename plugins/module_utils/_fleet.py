@@ -15,9 +15,9 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView, NamespaceView
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX
 
 MODES = ("host-gw", "vxlan", "auto")
 

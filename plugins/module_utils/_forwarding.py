@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
 
 @dataclass
@@ -56,9 +57,7 @@ class ForwardRules:
         return view
 
     def sysctls(self):
-        if not self.ip_forward or self.internal:
-            return []
-        return ["net.ipv4.ip_forward" if self.family == 4 else "net.ipv6.conf.all.forwarding"]
+        return [] if not self.ip_forward or self.internal else [FORWARDING[self.family]]
 
     def check(self, context):
         """Nothing to check against the firewall's state."""

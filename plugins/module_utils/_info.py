@@ -12,8 +12,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._masquerade import mas
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     is_namespace_file, list_namespaces, namespace_path)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import ROUTE_PROTOCOLS, RouteTable
-from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import managed_addresses, Snapshot
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, managed_addresses
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in
 
 SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}

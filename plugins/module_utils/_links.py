@@ -8,11 +8,11 @@ this, and so will the next kinds."""
 from __future__ import annotations
 
 import functools
-import ipaddress
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFA_F_NODAD
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Link, managed_addresses, missing_reference
@@ -58,6 +58,22 @@ def link_index(session, namespace, name):
 def plan_link_delete(plan, session, namespace, name, description, what):
     plan.add(description, lambda: netlink_call(what, namespace, session.route_socket(namespace).delete_link,
                                                link_index(session, namespace, name)))
+
+
+def existing_link(snapshot, name, kind, obj):
+    """The link named name if it is of kind, None if there is none; a link of another kind is a conflict."""
+    link = snapshot.by_name.get(name)
+    if link is not None and link.kind != kind:
+        raise Conflict(f"{obj}: the name is taken by a {link.kind} device, not a {kind if kind != 'vxlan' else 'vxlan device'}")
+    return link
+
+
+def plan_link_removal(plan, session, namespace, link, description, obj, key, view):
+    """Delete an existing link (link None: nothing to do), with its diff view (view: a callable, read only then)."""
+    if link is not None:
+        mark = plan.mark
+        plan_link_delete(plan, session, namespace, link.name, description, obj)
+        plan.record(key, view(), None, mark)
 
 
 def plan_link_settings(plan, session, namespace, name, link, want, what):

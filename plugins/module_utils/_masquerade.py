@@ -19,6 +19,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import BACKENDS, RuleTag
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
 
 @dataclass
@@ -63,9 +64,7 @@ class MasqueradeRule:
         return view
 
     def sysctls(self):
-        if not self.ip_forward:
-            return []
-        return ["net.ipv4.ip_forward" if self.family == 4 else "net.ipv6.conf.all.forwarding"]
+        return [FORWARDING[self.family]] if self.ip_forward else []
 
     def check(self, context):
         """Nothing to check against the firewall's state."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, LibraryMissing, LinuxnsError, kernel_error
+from ansible_collections.linuxns.net.plugins.module_utils._errors import (
+    KernelError, LibraryMissing, LinuxnsError, kernel_error)
 from ansible_collections.linuxns.net.plugins.module_utils._session import PYROUTE2, Session, pyroute2_missing
 
 

@@ -27,8 +27,10 @@ from ansible_collections.linuxns.net.plugins.module_utils._masquerade import mas
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
-from ansible_collections.linuxns.net.plugins.module_utils._port_forward import Forward, PortForwardSet, check_host_addresses
-from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route
+from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
+    Forward, PortForwardSet, check_host_addresses)
+from ansible_collections.linuxns.net.plugins.module_utils._routes import (
+    DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec, plan_veth
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import plan_vxlan

@@ -22,7 +22,6 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
@@ -30,8 +29,9 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import BACKENDS, RuleTag
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._ports import (
-    ALL, ALL6, check_claims, Claim, foreign_claims, owner_label, parse_ports, PortRange)
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import missing_reference, Snapshots
+    ALL6, Claim, PortRange, check_claims, foreign_claims, owner_label, parse_ports)
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
 
 @dataclass
@@ -102,8 +102,8 @@ class PortForwardSet:
         if not self.forwards or not self.ip_forward:
             return []
         if self.family == 6:
-            return ["net.ipv6.conf.all.forwarding"]
-        return ["net.ipv4.ip_forward"] + [f"net/ipv4/conf/{name}/route_localnet" for name in self.loopback_interfaces()]
+            return [FORWARDING[6]]
+        return [FORWARDING[4]] + [f"net/ipv4/conf/{name}/route_localnet" for name in self.loopback_interfaces()]
 
     def loopback_interfaces(self):
         if self.family != 4:

@@ -14,12 +14,12 @@ from typing import NamedTuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
-    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_STATIC)
+    RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTNH_F_ONLINK, RTN_UNICAST, RTPROT_STATIC)
 from ansible_collections.linuxns.net.plugins.module_utils._links import link_index
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import ip, u32
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import missing_reference, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 
 TABLES = {"default": 253, "main": 254, "local": 255}

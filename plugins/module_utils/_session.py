@@ -19,7 +19,7 @@ import importlib.util
 import os
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import (
-    InvalidInput, kernel_error, LibraryMissing, NamespaceMissing, where)
+    LibraryMissing, NamespaceMissing, kernel_error, where)
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import RouteSocket
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import is_namespace_file, namespace_path, setns
 

@@ -10,11 +10,11 @@ import socket
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import (
-    InvalidInput, kernel_error, NamespaceMissing, where)
+    InvalidInput, NamespaceMissing, kernel_error, where)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
-    IFA_ADDRESS, IFA_F_PERMANENT, IFA_FLAGS, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BR_STP_STATE,
-    IFLA_BR_VLAN_FILTERING, IFLA_BRPORT_MODE, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
-    IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINK_NETNSID, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU,
+    IFA_ADDRESS, IFA_FLAGS, IFA_F_PERMANENT, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_BR_STP_STATE,
+    IFLA_BR_VLAN_FILTERING, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
+    IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_MTU,
     IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6,
     IFLA_VXLAN_PORT, OPERSTATES)
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import i32, ip, mac, nested, text, u32

@@ -12,7 +12,7 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import UP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    delete_if_present, LinkSettings, master_index, plan_link_delete, plan_link_settings, resolve_master)
+    LinkSettings, delete_if_present, master_index, plan_link_delete, plan_link_settings, resolve_master)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots

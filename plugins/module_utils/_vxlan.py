@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
     UP, VXLAN_OVERHEAD as OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX as VNI_MAX)
 from ansible_collections.linuxns.net.plugins.module_utils._errors import (
-    Conflict, InvalidInput, kernel_error, KernelError, where)
+    Conflict, InvalidInput, KernelError, kernel_error, where)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import NUD_PERMANENT
 from ansible_collections.linuxns.net.plugins.module_utils._links import (
-    delete_if_present, derived_mac, link_index, LinkSettings, plan_link_delete, plan_link_settings)
+    LinkSettings, delete_if_present, derived_mac, existing_link, link_index, plan_link_removal, plan_link_settings)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._routes import (
-    DEFAULT_METRIC, plan_route, RouteSpec, RouteTable)
+    DEFAULT_METRIC, RouteSpec, RouteTable, plan_route)
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import managed_addresses, Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, managed_addresses
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 
 
@@ -260,17 +260,14 @@ def _check_overlaps(spec, snap, link_name):
 def plan_vxlan(plan, session, snaps, spec, tables=None):
     ns, name, obj = spec.namespace, spec.name, spec.obj
     snap = snaps[ns]
-    link = snap.by_name.get(name)
-    sock = functools.partial(session.pyroute2, ns)
     key = f"{ns or ''}/{name}"
-    mark = plan.mark
-    if link is not None and link.kind != "vxlan":
-        raise Conflict(f"{obj}: the name is taken by a {link.kind} device, not a vxlan device")
+    link = existing_link(snap, name, "vxlan", obj)
     if spec.state == "absent":
-        if link is not None:
-            plan_link_delete(plan, session, ns, name, f"delete {obj} (and its entries and routes)", obj)
-            plan.record(key, _device_view(link, snap, read_entries(session, ns, snap, link)), None, mark)
+        plan_link_removal(plan, session, ns, link, f"delete {obj} (and its entries and routes)", obj, key,
+                          lambda: _device_view(link, snap, read_entries(session, ns, snap, link)))
         return
+    sock = functools.partial(session.pyroute2, ns)
+    mark = plan.mark
 
     if snap.missing:
         underlay, underlay_mtu = None, None  # check mode, namespace still to come

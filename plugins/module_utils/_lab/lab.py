@@ -26,13 +26,14 @@ import shutil
 import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError
-from ansible_collections.linuxns.net.plugins.module_utils._lab.access import CLIENT_KEY, inventory_text, make_keys, sshd_argv
+from ansible_collections.linuxns.net.plugins.module_utils._lab.access import (
+    CLIENT_KEY, inventory_text, make_keys, sshd_argv)
 from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import SERVER as ECHO_SERVER
 from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import (
     port_open, run_in_host, start_holder, start_in_host, start_time, stop, wait_port)
 from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import (
-    DEFAULT_SEGMENT_RANGE, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, ECHO_PORT, UPSTREAM, AddressPlan,
-    LabError, normalize_lab)
+    AddressPlan, DEFAULT_SEGMENT_RANGE, DEFAULT_STATE_DIR, DEFAULT_UNDERLAY, DEFAULT_UNDERLAY6, ECHO_PORT, LabError,
+    UPSTREAM, normalize_lab)
 from ansible_collections.linuxns.net.plugins.module_utils._lab.state import HostRecord, LabState
 from ansible_collections.linuxns.net.plugins.module_utils._lab.topology import (
     connect_machine, create_router, create_switch, ports_by_namespace, route_owner, wire_host)
