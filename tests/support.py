@@ -120,8 +120,7 @@ def ansible_env(**extra):
 
 # the echo service of the lab, the one the tests use too: python3 -c WHOAMI_SERVER PORT..., -c WHOAMI_CLIENT PROTO ADDRESS PORT
 sys.path.insert(0, str(collections_root()))
-from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import (  # noqa: E402,F401
-    CLIENT as WHOAMI_CLIENT, SERVER as WHOAMI_SERVER, SERVER_AS_SEEN as WHOAMI_SERVER_AS_SEEN)
+from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import CLIENT as WHOAMI_CLIENT, SERVER as WHOAMI_SERVER  # noqa: E402
 
 
 def start_whoami(netns, *ports):

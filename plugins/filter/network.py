@@ -11,7 +11,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
     bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, fleet_layout,
     fleet_subnet_layout, underlay_address6 as _underlay_address6)
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
-from ansible_collections.linuxns.net.plugins.module_utils import _topology
+from ansible_collections.linuxns.net.plugins.module_utils import _pictures, _topology
 
 
 def _filter_errors(func):
@@ -66,12 +66,12 @@ def verify_probes(infos, me, outside=None, containers=None):
 
 @_filter_errors
 def topology_dot(infos, hosts=None, title="linuxns.net"):
-    return _topology.topology_dot(dict(infos), hosts, title)
+    return _pictures.topology_dot(dict(infos), hosts, title)
 
 
 @_filter_errors
 def topology_mermaid(infos, hosts=None):
-    return _topology.topology_mermaid(dict(infos), hosts)
+    return _pictures.topology_mermaid(dict(infos), hosts)
 
 
 class FilterModule:

@@ -11,11 +11,11 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Tuple
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
 
 NFT_TABLE = "linuxns_net"
 CHAIN_PREFIX = "LINUXNS-NET-"
@@ -105,19 +105,6 @@ IPTABLES_PROGRAMS = (("iptables", 4), ("ip6tables", 6))
 VARIANTS = ("legacy", "nft")
 
 
-def run_program(argv, namespace, stdin=None, ok_codes=(0,)):
-    """Run nft or iptables (already inside namespace); a failure names the program, its namespace and its message."""
-    try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise KernelError(f"{argv[0]} is not installed (needed in {where(namespace)})") from None
-    except OSError as exc:
-        raise kernel_error(f"run {argv[0]} in {where(namespace)}", exc) from None
-    if proc.returncode not in ok_codes:
-        raise KernelError(f"{' '.join(argv[:3])} in {where(namespace)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
-
-
 # ---------------------------------------------------------------- nftables
 
 class Nftables:
@@ -129,7 +116,7 @@ class Nftables:
 
     def read(self):
         """Our rules: their handles, per chain."""
-        proc = run_program(["nft", "-j", "list", "table", "inet", NFT_TABLE], self.namespace, ok_codes=(0, 1))
+        proc = run_program(["nft", "-j", "list", "table", "inet", NFT_TABLE], where(self.namespace), ok_codes=(0, 1))
         found = OwnRules()
         if proc.returncode != 0:
             if "No such file or directory" in proc.stderr:
@@ -155,7 +142,7 @@ class Nftables:
                 script += [f"delete rule inet {NFT_TABLE} {ref.chain} handle {ref.handle}" for ref in current.refs.get(tag, [])]
             for r in add_sets:
                 script += r.nft_rules(r.tag, NFT_TABLE)
-        run_program(["nft", "-f", "-"], self.namespace, stdin="\n".join(script) + "\n")
+        run_program(["nft", "-f", "-"], where(self.namespace), stdin="\n".join(script) + "\n")
 
 
 # ---------------------------------------------------------------- iptables
@@ -173,7 +160,7 @@ class Iptables:
         self.repair = False
 
     def _save(self, table):
-        return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], self.namespace).stdout.splitlines()
+        return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], where(self.namespace)).stdout.splitlines()
 
     def read_foreign(self):
         return read_foreign(self.namespace)
@@ -238,7 +225,7 @@ class Iptables:
             if chain in self.chains and chain not in needed:
                 lines[table] += [f"-F {chain}", f"-X {chain}"]
         script = "".join(f"*{t}\n" + "".join(x + "\n" for x in ls) + "COMMIT\n" for t, ls in lines.items() if ls)
-        run_program([f"{self.prefix}-{self.variant}-restore", "--noflush"], self.namespace, stdin=script)
+        run_program([f"{self.prefix}-{self.variant}-restore", "--noflush"], where(self.namespace), stdin=script)
         for table, hook, chain in HOOKS:
             if chain not in needed and (table, hook) in self.made_bases:
                 self._drop_base_if_unused(table, hook)
@@ -250,7 +237,7 @@ class Iptables:
         """(table, chain) of the built-in chains that exist now in iptables-nft's tables."""
         found = set()
         for table in ("nat", "filter"):
-            proc = run_program(["nft", "-j", "list", "table", self._nft_family(), table], self.namespace, ok_codes=(0, 1))
+            proc = run_program(["nft", "-j", "list", "table", self._nft_family(), table], where(self.namespace), ok_codes=(0, 1))
             if proc.returncode == 0:
                 found |= {(table, item["chain"]["name"]) for item in json.loads(proc.stdout).get("nftables", [])
                           if "chain" in item and item["chain"].get("hook")}
@@ -258,13 +245,13 @@ class Iptables:
 
     def _drop_base_if_unused(self, table, hook):
         """Remove a built-in chain that iptables-nft made for our jump, once it holds no rule and accepts."""
-        proc = run_program(["nft", "-j", "list", "chain", self._nft_family(), table, hook], self.namespace, ok_codes=(0, 1))
+        proc = run_program(["nft", "-j", "list", "chain", self._nft_family(), table, hook], where(self.namespace), ok_codes=(0, 1))
         if proc.returncode != 0:
             return
         items = json.loads(proc.stdout).get("nftables", [])
         chain = next((i["chain"] for i in items if "chain" in i), {})
         if chain.get("policy", "accept") == "accept" and not any("rule" in i for i in items):
-            run_program(["nft", "delete", "chain", self._nft_family(), table, hook], self.namespace, ok_codes=(0, 1))
+            run_program(["nft", "delete", "chain", self._nft_family(), table, hook], where(self.namespace), ok_codes=(0, 1))
 
 
 def save_programs():
@@ -287,7 +274,7 @@ def detect_backend(requested, namespace, family):
     installed = {program for program, _family in save_programs()}
     prefix = "iptables" if family == 4 else "ip6tables"
     legacy_save, nft_save = f"{prefix}-legacy-save", f"{prefix}-nft-save"
-    legacy = legacy_save in installed and _in_use(run_program([legacy_save], namespace).stdout)
+    legacy = legacy_save in installed and _in_use(run_program([legacy_save], where(namespace)).stdout)
     if requested == "nftables":
         if legacy:
             raise InvalidInput(f"masquerade in {where(namespace)}: iptables-legacy rules are in use there; "
@@ -298,7 +285,7 @@ def detect_backend(requested, namespace, family):
     has_nft_iptables = nft_save in installed
     if requested == "iptables":
         return Iptables(namespace, "nft" if has_nft_iptables else "legacy", family)
-    if has_nft_iptables and _in_use(run_program([nft_save], namespace).stdout):
+    if has_nft_iptables and _in_use(run_program([nft_save], where(namespace)).stdout):
         return Iptables(namespace, "nft", family)
     if shutil.which("nft"):
         return Nftables(namespace)
@@ -310,9 +297,9 @@ def detect_backend(requested, namespace, family):
 def read_foreign(namespace):
     """Every rule in the namespace, from nftables and each installed iptables-save (already inside it); the kinds
     leave out ours (our table and chains) themselves."""
-    nft = json.loads(run_program(["nft", "-j", "list", "ruleset"], namespace).stdout or "{}") if shutil.which("nft") else {}
+    nft = json.loads(run_program(["nft", "-j", "list", "ruleset"], where(namespace)).stdout or "{}") if shutil.which("nft") else {}
     # without -t: only the tables already there, so reading loads no kernel module and makes no table
-    saves = [(program, family, run_program([program], namespace).stdout.splitlines()) for program, family in save_programs()]
+    saves = [(program, family, run_program([program], where(namespace)).stdout.splitlines()) for program, family in save_programs()]
     return ForeignRules(nft, saves)
 
 
@@ -321,10 +308,10 @@ def our_rule_lines(namespace):
     program prints it, its RuleTag)."""
     rules = []
     if shutil.which("nft"):
-        proc = run_program(["nft", "list", "table", "inet", NFT_TABLE], namespace, ok_codes=(0, 1))
+        proc = run_program(["nft", "list", "table", "inet", NFT_TABLE], where(namespace), ok_codes=(0, 1))
         rules += [("nftables", line.strip()) for line in proc.stdout.splitlines() if TAG in line]
     for program, _family in save_programs():
-        proc = run_program([program], namespace, ok_codes=(0, 1))
+        proc = run_program([program], where(namespace), ok_codes=(0, 1))
         rules += [(program[:-len("-save")], line) for line in proc.stdout.splitlines()
                   if line.startswith(tuple(f"-A {chain} " for chain in CHAINS.values()))]
     return [(program, line, RuleTag.parse(m.group(1)) if m else None)

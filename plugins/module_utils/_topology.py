@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A fleet's topology, read from netns_info results (host -> result): which containers sit on which bridge of which
-host, what they should reach, and pictures of it (Graphviz DOT, Mermaid).
+host, and what they should reach (the verify probes). Its pictures are drawn in _pictures.py.
 
 Pure functions of their input, used on the controller by filter plugins, so they are tested without Ansible."""
 
@@ -140,90 +140,3 @@ def verify_probes(infos, me, outside=None, containers=None):
             if source.has_family_of(target.get("address")):
                 probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
     return probes
-
-
-def _quote(text):
-    """A DOT string; a backslash-n in text stays a DOT line break."""
-    return '"' + str(text).replace('"', '\\"') + '"'
-
-
-def _id(*parts):
-    return _quote("/".join(str(p) for p in parts))
-
-
-def topology_dot(infos, hosts=None, title="linuxns.net"):
-    """Graphviz DOT of the hosts (all, or those named): each host a box holding its bridges, its containers and the
-    veth pairs between them; routes between hosts and NAT as edges and notes."""
-    model = fleet_model(infos)
-    chosen = [h for h in model.values() if hosts is None or h.name in hosts]
-    out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
-           "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
-    underlay, links = {}, {host.name: host.underlay_link for host in chosen}
-    for host in chosen:
-        out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
-        out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
-        out.append(f"    {_id(host.name, host.underlay_link)} [shape=cds, "
-                   f"label={_quote(host.underlay_link + ' ' + ' '.join(host.underlay))}];")
-        for bridge in host.bridges.values():
-            label = "\\n".join([bridge.name, *bridge.addresses] + ([f"group {bridge.group}"] if bridge.group else []))
-            out.append(f"    {_id(host.name, bridge.name)} [shape=box, style=filled, fillcolor=lightsteelblue, "
-                       f"label={_quote(label)}];")
-        for container in host.containers.values():
-            label = "\\n".join([container.name, *(f"{CONTAINER_END} {a}" for a in container.addresses)])
-            out.append(f"    {_id(host.name, container.name)} [shape=component, label={_quote(label)}];")
-            if container.bridge:
-                out.append(f"    {_id(host.name, container.name)} -> {_id(host.name, container.bridge)} "
-                           f"[dir=none, label={_quote(CONTAINER_END + ' = ' + (container.host_end or '?'))}];")
-        for source in host.nat:
-            out.append(f"    {_id(host.name, 'nat', source)} [shape=note, label={_quote('NAT: masquerade ' + source)}];")
-            out.append(f"    {_id(host.name, 'nat', source)} -> {_id(host.name, host.underlay_link)} "
-                       "[style=dotted, arrowhead=none];")
-        out.append("  }")
-        underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
-    # one line per pair of hosts, labelled with the routes both ways, so that the picture stays readable
-    pairs = {}
-    for host in chosen:
-        for route in host.routes:
-            peer, how = underlay.get(route.gateway, (None, None))
-            if peer is not None:
-                suffix = " (VXLAN)" if how == "VXLAN" else ""
-                pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route.dest} via {route.gateway}{suffix}")
-    for (first, second), labels in sorted(pairs.items()):
-        label = _quote("\\n".join(sorted(labels)))
-        out.append(f"  {_id(first, links[first])} -> {_id(second, links[second])} [dir=both, label={label}, color=darkgreen];")
-    out.append("}")
-    return "\n".join(out) + "\n"
-
-
-def topology_mermaid(infos, hosts=None):
-    """The same picture as Mermaid flowchart text, for Markdown docs."""
-    model = fleet_model(infos)
-    chosen = [h for h in model.values() if hosts is None or h.name in hosts]
-    ids = {}
-
-    def node(*parts):
-        return ids.setdefault("/".join(parts), f"n{len(ids)}")
-
-    out = ["flowchart LR"]
-    underlay = {}
-    for host in chosen:
-        out.append(f'  subgraph {node(host.name)}["{host.name} {" ".join(host.underlay)}"]')
-        out.append(f'    {node(host.name, host.underlay_link)}[["{host.underlay_link} {" ".join(host.underlay)}"]]')
-        for bridge in host.bridges.values():
-            out.append(f'    {node(host.name, bridge.name)}["{bridge.name} {" ".join(bridge.addresses)}"]')
-        for container in host.containers.values():
-            out.append(f'    {node(host.name, container.name)}(["{container.name} {" ".join(container.addresses)}"])')
-            if container.bridge:
-                out.append(f'    {node(host.name, container.name)} ---|{container.host_end}| {node(host.name, container.bridge)}')
-        for source in host.nat:
-            out.append(f'    {node(host.name, "nat", source)}>"NAT: masquerade {source}"] -.- {node(host.name, host.underlay_link)}')
-        out.append("  end")
-        underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
-    for host in chosen:
-        for route in host.routes:
-            peer, how = underlay.get(route.gateway, (None, None))
-            if peer is not None:
-                arrow = "-.->" if how == "VXLAN" else "-->"
-                out.append(f'  {node(host.name, host.underlay_link)} {arrow}|"{route.dest}"| '
-                           f'{node(peer, model[peer].underlay_link)}')
-    return "\n".join(out) + "\n"

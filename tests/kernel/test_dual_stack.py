@@ -8,13 +8,14 @@ import subprocess
 import sys
 
 import pytest
+from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import SERVER_AS_SEEN
 
-from support import WHOAMI_SERVER_AS_SEEN, ETC_NETNS, addresses, ip_json, ping, routes, run_module, sh, whoami
+from support import ETC_NETNS, addresses, ip_json, ping, routes, run_module, sh, whoami
 
 UP6_HOST, UP6_UPSTREAM = "2001:db8:102::1", "2001:db8:102::2"
 SUBNET, SUBNET6 = "10.41.0.0/24", "fd42:0:0:41::/64"
 
-SERVER6 = WHOAMI_SERVER_AS_SEEN  # an IPv4 client shows as the IPv6 socket saw it (::ffff:...)
+SERVER6 = SERVER_AS_SEEN  # the echo service; an IPv4 client shows as the IPv6 socket saw it (::ffff:...)
 
 
 def ping6(netns, address):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._topology import topology_dot, topology_mermaid, verify_probes
+from ansible_collections.linuxns.net.plugins.module_utils._pictures import topology_dot, topology_mermaid
+from ansible_collections.linuxns.net.plugins.module_utils._topology import verify_probes
 
 
 def veth(name, container, master):

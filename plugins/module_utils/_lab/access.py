@@ -9,17 +9,18 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import run_program
-from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import ECHO_PORT, UPSTREAM
+from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import ECHO_PORT, UPSTREAM, LabError
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 CLIENT_KEY, HOST_KEY = "id_ed25519", "ssh_host_ed25519_key"
 
 
-def make_keys(directory):
+def make_keys(directory, lab):
     """The client key (Ansible's) and the hosts' key, once per lab."""
     for key, comment in ((CLIENT_KEY, "lab client"), (HOST_KEY, "lab hosts")):
         if not (directory / key).exists():
-            run_program("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(directory / key))
+            run_program(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(directory / key)],
+                        f"lab '{lab}' (it needs openssh-client)", error=LabError)
     (directory / CLIENT_KEY).chmod(0o600)
 
 

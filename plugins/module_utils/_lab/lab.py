@@ -90,7 +90,7 @@ class Lab(AddressPlan):
             os.makedirs(ETC_NETNS_USERS, exist_ok=True)
         if os.path.isdir(ETC_NETNS_USERS):
             (pathlib.Path(ETC_NETNS_USERS) / self._user_token()).touch()
-        make_keys(self.dir)
+        make_keys(self.dir, self.name)
         for segment in range(1, self.segments + 1):
             create_switch(session, self.switch_of(segment))
         if self.segments > 1:

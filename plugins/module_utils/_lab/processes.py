@@ -13,7 +13,6 @@ import subprocess
 import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
-from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import LabError
 
 # A host's holder: private /run/netns and /etc/netns (each host's namespaces and their hosts files are its own),
 # sysfs of its own network namespace, its hostname. Login shells run no rc file, as on a stock host: every task's SSH
@@ -23,16 +22,6 @@ HOLDER_SCRIPT = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /
                  "mount -t tmpfs -o mode=0755 lab-etc-netns {etc_netns} && "
                  "for rc in \"$HOME/.bashrc\" \"$HOME/.profile\"; do [ ! -f \"$rc\" ] || mount --bind /dev/null \"$rc\"; done && "
                  "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
-
-
-def run_program(*argv, stdin=None):
-    try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise LabError(f"{argv[0]} is not installed (the lab needs util-linux, openssh-server and openssh-client)") from None
-    if proc.returncode != 0:
-        raise LabError(f"{' '.join(argv)}: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout
 
 
 def start_time(pid):
