@@ -25,6 +25,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends imp
     ForeignRules, Nftables, OwnRules, RuleTag, detect_backend)
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in, write_sysctl_in
 
+
 class Backend(Protocol):
     """What the engine asks of a backend (nftables, iptables-nft, iptables-legacy)."""
     name: str

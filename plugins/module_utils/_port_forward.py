@@ -296,4 +296,3 @@ def run_port_forward(session, items, check_mode):
     result = plan.execute(check_mode)
     result["backends"] = backends
     return result
-

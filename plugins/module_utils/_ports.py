@@ -132,7 +132,6 @@ def parse_ports(values, obj, destination=None):
     return ports
 
 
-
 # ---------------------------------------------------------------- claims
 
 class Claim(NamedTuple):

@@ -20,7 +20,6 @@ from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import i32, ip, mac, nested, text, u32
 
 
-
 @dataclass
 class Link:
     index: int

@@ -9,6 +9,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 
 FORWARDING = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}  # per address family
 
+
 def sysctl_path(key, namespace):
     """Map a per-namespace sysctl key (net.ipv4.ip_forward or net/ipv4/conf/eth0.1/forwarding) to its /proc path."""
     parts = key.split("/") if "/" in key else key.split(".")

@@ -85,8 +85,9 @@ def fleet_model(infos):
             end = ns.container_end
             host_end = peers.get((name, CONTAINER_END))
             model.containers[name] = ContainerModel(host, name, end.managed_addresses if end else [],
-                                               host_end.master if host_end else None, host_end.name if host_end else None,
-                                               [r for r in ns.routes if r.gateway])
+                                                    host_end.master if host_end else None,
+                                                    host_end.name if host_end else None,
+                                                    [r for r in ns.routes if r.gateway])
         model.routes = view.host.gateway_routes
         model.nat = list(view.host.masquerade)
         hosts[host] = model

@@ -32,8 +32,6 @@ from ansible_collections.linuxns.net.plugins.module_utils._session import netlin
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, managed_addresses
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 
-
-
 # The argument spec of a device, shared by the vxlan module and container_network's vxlan option.
 VXLAN_OPTIONS = dict(
     name=dict(type="str", required=True),

@@ -19,8 +19,8 @@ def eth0(**addresses):
 def layout(containers, network, bridge, subnet, gateway=None, current=None, subnet6=None, gateway6=None):
     """The layout of a network given as the module's options (the specs are made at the edge, as the module does)."""
     return network_layout(normalize_network({"name": network, "bridge": bridge, "subnet": subnet, "gateway": gateway,
-                                                  "subnet6": subnet6, "gateway6": gateway6, "containers": containers}),
-                               current)
+                                             "subnet6": subnet6, "gateway6": gateway6, "containers": containers}),
+                          current)
 
 
 def texts(addresses):
@@ -103,7 +103,7 @@ def test_fleet_hosts_keep_their_subnets_across_inventory_changes():
 
 def test_fleet_fixed_subnets_and_foreign_current_ones():
     out = fleet_subnet_layout("10.244.0.0/16", 24, ["h1", "h2"], fixed={"h2": "10.244.0.0/24"},
-                             current={"h1": "10.244.0.0/24"})
+                              current={"h1": "10.244.0.0/24"})
     assert out == {"h2": "10.244.0.0/24", "h1": "10.244.1.0/24"}
     assert fleet_subnet_layout("10.244.0.0/16", 24, ["h1"], current={"h1": "192.168.5.0/24"}) == {"h1": "10.244.0.0/24"}
 

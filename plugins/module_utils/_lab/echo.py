@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import selectors
 import socket
+import sys
 
 
 def serve(ports, unmap=True):
@@ -29,7 +30,8 @@ def serve(ports, unmap=True):
             if proto == "tcp":
                 s.listen(128)
             sel.register(s, selectors.EVENT_READ, proto)
-    print("ready", flush=True)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     while True:
         for key, _events in sel.select():
             if key.data == "tcp":
