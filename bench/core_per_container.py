@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import support  # noqa: E402  (sets up the ansible_collections path)
 
 sys.path.insert(0, str(support.collections_root()))
-from ansible_collections.linuxns.net.plugins.module_utils import _bridge, _netns, _routes, _session, _veth  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils import _bridge, _netns, _nsfiles, _routes, _session, _veth  # noqa: E402
 
 
 def build(session, prefix, n, check_mode=False):
@@ -39,7 +39,7 @@ def main(sizes):
     for n in sizes:
         prefix = f"bench{os.getpid()}"
         host = f"{prefix}host"
-        _session.create_namespace(host)
+        _nsfiles.create_namespace(host)
         try:
             with _session.Session() as outer:
                 with outer.inside(host):
@@ -60,9 +60,9 @@ def main(sizes):
                   f"re-run {total_again:.3f} s ({total_again * 1000 / n:.2f} ms/container); "
                   f"teardown {total_down:.3f} s")
         finally:
-            for name in _session.list_namespaces():
+            for name in _nsfiles.list_namespaces():
                 if name.startswith(prefix):
-                    _session.delete_namespace(name)
+                    _nsfiles.delete_namespace(name)
 
 
 if __name__ == "__main__":

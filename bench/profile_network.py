@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import support  # noqa: E402  (sets up the ansible_collections path)
 
 sys.path.insert(0, str(support.collections_root()))
-from ansible_collections.linuxns.net.plugins.module_utils import _plan, _session  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils import _nsfiles, _plan, _session  # noqa: E402
 from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def main():
     prefix = f"prof{os.getpid()}"
     host = f"{prefix}host"
     etc = tempfile.mkdtemp()
-    _session.create_namespace(host)
+    _nsfiles.create_namespace(host)
     _plan.Plan.apply = _timed_apply
     try:
         for name in ("first", "rerun", "check", "absent"):
@@ -96,9 +96,9 @@ def main():
                 stats.sort_stats("tottime").print_stats(args.top)
                 print(out.getvalue())
     finally:
-        for name in _session.list_namespaces():
+        for name in _nsfiles.list_namespaces():
             if name.startswith(prefix):
-                _session.delete_namespace(name)
+                _nsfiles.delete_namespace(name)
 
 
 if __name__ == "__main__":
