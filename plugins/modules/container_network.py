@@ -46,11 +46,18 @@ seealso:
     description: The roles that call this module.
 options:
   name:
-    description: Name of the network (for messages, and the default bridge name).
+    description:
+      - Name of the network (for messages, the default bridge name, the bridge's owner and the blocks of the
+        containers' hosts files).
+      - Printable, without whitespace or control characters, at most 200 characters.
     type: str
     required: true
   bridge:
-    description: Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name).
+    description:
+      - Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name).
+      - The bridge names its network in its alias (C(linuxns.net network <name>)). A bridge of another network is
+        refused, naming both networks, present or absent; a bridge without that alias (made by an older release, or
+        by hand) is adopted only if it holds no address outside the network's subnets.
     type: str
   subnet:
     description:
