@@ -66,7 +66,7 @@ def network_layout(net, current=None):
     families = {}
     for version, subnet, gateway in ((4, net.subnet, net.gateway), (6, net.subnet6, net.gateway6)):
         if subnet is not None:
-            families[version] = _plan_family(wanted, net.name, version, subnet, gateway, current)
+            families[version] = _family_layout(wanted, net.name, version, subnet, gateway, current)
     layout = NetworkLayout(families)
     for c in wanted:
         layout.pairs.append(VethSpec(
@@ -80,7 +80,7 @@ def network_layout(net, current=None):
     return layout
 
 
-def _plan_family(wanted, network, family, net, gateway, current):
+def _family_layout(wanted, network, family, net, gateway, current):
     """The FamilyLayout of one address family."""
     what = "subnet" if family == 4 else "subnet6"
     gateway_key = "gateway" if family == 4 else "gateway6"
