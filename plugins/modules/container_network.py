@@ -53,11 +53,11 @@ options:
     type: str
     required: true
   bridge:
-    description:
-      - Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name).
-      - The bridge names its network in its alias (C(linuxns.net network <name>)). A bridge of another network is
-        refused, naming both networks, present or absent; a bridge without that alias (made by an older release, or
-        by hand) is adopted only if it holds no address outside the network's subnets.
+    description: >-
+      Bridge name, at most 15 characters. Defaults to C(br-) and the first 12 characters of O(name). The bridge names
+      its network in its alias (C(linuxns.net network <name>)). A bridge of another network is refused, naming both
+      networks, present or absent; a bridge without that alias (made by an older release, or by hand) is adopted only
+      if it holds no address outside the network's subnets.
     type: str
   subnet:
     description:
