@@ -31,11 +31,14 @@ class Backend(Protocol):
     name: str
     repair: bool  # its hooks need mending even if no rule changes
 
-    def read(self) -> OwnRules: ...
+    def read(self) -> OwnRules:
+        """Our rules in the namespace (run inside it)."""
 
-    def apply(self, current: OwnRules, remove_tags: List[RuleTag], add_sets: List["RuleSet"], keep_any: bool) -> None: ...
+    def apply(self, current: OwnRules, remove_tags: List[RuleTag], add_sets: List["RuleSet"], keep_any: bool) -> None:
+        """One atomic change: remove_tags' rules out, add_sets' rules in; keep_any False removes all of ours."""
 
-    def read_foreign(self) -> ForeignRules: ...
+    def read_foreign(self) -> ForeignRules:
+        """The rules of others, to check against."""
 
 
 @dataclass
