@@ -99,8 +99,8 @@ class ForeignRules:
 # a rule with no target in our chain: "iptables-nft made this built-in chain for our jump", so that the last
 # run to need it removes the chain again (iptables-nft makes base chains on first use, and never removes them)
 _MADE_BASE = re.compile(r'--comment "?linuxns\.net made-base ([A-Z]+)"?')
-_COMMENT = re.compile(r'--comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
-_TAG_TEXT = re.compile(r'(linuxns\.net \S+ [0-9a-f]+)')
+# our comment in a rule as nft or iptables-save prints it (comment "..." or --comment "...")
+_COMMENT = re.compile(r'comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
 IPTABLES_PROGRAMS = (("iptables", 4), ("ip6tables", 6))
 VARIANTS = ("legacy", "nft")
 
@@ -315,4 +315,4 @@ def our_rule_lines(namespace):
         rules += [(program[:-len("-save")], line) for line in proc.stdout.splitlines()
                   if line.startswith(tuple(f"-A {chain} " for chain in CHAINS.values()))]
     return [(program, line, RuleTag.parse(m.group(1)) if m else None)
-            for program, line in rules for m in [_TAG_TEXT.search(line)]]
+            for program, line in rules for m in [_COMMENT.search(line)]]

@@ -116,8 +116,8 @@ def _check_bridge_owner(host, net):
         raise Conflict(f"{obj} is not a linuxns.net network's (its alias is {link.alias!r}): give network "
                        f"'{net.name}' a bridge of its own")
     subnets = [s for s in (net.subnet, net.subnet6) if s is not None]
-    foreign = [a for a in link.addresses if not ipaddress.ip_interface(a).is_link_local
-               and not any(ipaddress.ip_interface(a).ip in s for s in subnets)]
+    interfaces = [ipaddress.ip_interface(a) for a in link.addresses]
+    foreign = [str(i) for i in interfaces if not i.is_link_local and not any(i.ip in s for s in subnets)]
     if foreign:
         raise Conflict(f"{obj} holds {', '.join(foreign)}, outside the network's subnets: it belongs to another "
                        f"network or was made by hand; give network '{net.name}' a bridge of its own")

@@ -57,7 +57,7 @@ def stop(pid, start):
 
 
 def start_holder(host, etc_netns):
-    """A host's holder process, in new network, mount and UTS namespaces; returns it once it is ready."""
+    """A host's holder process, in new network, mount and UTS namespaces; it prints "ready" once they are set up."""
     script = HOLDER_SCRIPT.format(etc_netns=etc_netns)
     proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
                              "/bin/sh", "-c", script, host],
