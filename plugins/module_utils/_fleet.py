@@ -24,7 +24,7 @@ MODES = ("host-gw", "vxlan", "auto")
 
 def fleet_subnet_layout(cluster_cidr, host_prefix, hosts, fixed=None, current=None):
     """Host -> subnet: fixed ones first, then the subnet each host's bridge already has, then the lowest free ones."""
-    cluster = validate.network(cluster_cidr, "fleet cluster CIDR")
+    cluster = validate.container_subnet(validate.network(cluster_cidr, "fleet cluster CIDR"), "fleet: cluster CIDR")
     if not cluster.prefixlen <= int(host_prefix) <= cluster.max_prefixlen - 2:
         raise InvalidInput(f"fleet: host prefix /{host_prefix} does not fit in cluster {cluster} "
                            f"(it must be from /{cluster.prefixlen} to /{cluster.max_prefixlen - 2})")

@@ -73,6 +73,7 @@ def normalize_network(params):
             if subnets[family].version != family:
                 raise InvalidInput(f"network '{name}': {key} {subnets[family]} is IPv{subnets[family].version}; {key} "
                                    f"must be an IPv{family} network")
+            validate.container_subnet(subnets[family], f"network '{name}': {key}")
         gateway_key = "gateway" if family == 4 else "gateway6"
         if params.get(gateway_key):
             gateways[family] = validate.ip_address(params[gateway_key], f"network '{name}' {gateway_key}")

@@ -59,7 +59,8 @@ class PublishedPort:
 
 def _port_range(text, what, obj):
     parts = str(text).split("-")
-    if len(parts) > 2 or not all(p.isdigit() for p in parts):
+    # ASCII digits only: int() would also read '²' (and fail) or '١٢٣٤' (as 1234)
+    if len(parts) > 2 or not all(p.isascii() and p.isdigit() for p in parts):
         raise InvalidInput(f"{obj}: {what} '{text}' is not a port or a range of ports (write 8080 or 9000-9003)")
     first, last = int(parts[0]), int(parts[-1])
     for port in (first, last):

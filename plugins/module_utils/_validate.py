@@ -21,9 +21,12 @@ def interface_name(name, what="interface", namespace=None):
     """Check a link name as the kernel's dev_valid_name() does, with a message a person can act on."""
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"{what} name {name!r} in {where(namespace)}: must be a non-empty string")
-    if len(name) >= IFNAMSIZ:
+    size = len(name.encode())
+    if size >= IFNAMSIZ:
+        # the kernel counts bytes: a 15-character name with one non-ASCII letter is too long
+        unit = "characters" if size == len(name) else f"bytes in UTF-8 ({len(name)} characters)"
         raise InvalidInput(
-            f"{what} name '{name}' in {where(namespace)}: {len(name)} characters, the kernel allows at most {IFNAMSIZ - 1}")
+            f"{what} name '{name}' in {where(namespace)}: {size} {unit}, the kernel allows at most {IFNAMSIZ - 1} bytes")
     if name in (".", ".."):
         raise InvalidInput(f"{what} name '{name}' in {where(namespace)}: '.' and '..' are not valid link names")
     bad = [c for c in name if c in "/:" or c.isspace()]
@@ -108,6 +111,24 @@ def network(value, obj, namespace=None):
         return ipaddress.ip_network(str(value), strict=True)
     except ValueError as exc:
         raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a valid network in CIDR form ({exc})") from None
+
+
+# ranges that can never be a container subnet: what each is, for the message
+SPECIAL_NETWORKS = [(ipaddress.ip_network(n), what) for n, what in (
+    ("0.0.0.0/8", "'this network', never a destination"), ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved, and dropped by most hosts"),
+    ("::/127", "the unspecified and loopback addresses"), ("::ffff:0:0/96", "IPv4-mapped addresses"),
+    ("fe80::/10", "link-local (it belongs to the kernel)"), ("ff00::/8", "multicast"))]
+
+
+def container_subnet(net, obj):
+    """A subnet that containers and a gateway can live in: unicast, not loopback, link-local, mapped or reserved."""
+    for special, what in SPECIAL_NETWORKS:
+        if special.version == net.version and net.overlaps(special):
+            relation = "is inside" if net.subnet_of(special) else "covers"
+            raise InvalidInput(f"{obj} {net} {relation} {special}, {what}: use a private range such as "
+                               f"{'10.88.0.0/24' if net.version == 4 else 'fd42:0:0:1::/64'}")
+    return net
 
 
 def ip_address(value, obj, namespace=None):

@@ -141,7 +141,27 @@ CATALOGUE = [
         (["::1:8080:80"], ["write an IPv6 host address in brackets"]),
         (["9000-8000:80"], ["ends before it starts"]),
         (["8080:80", "8080-8081:90-91"], ["'8080:80' and '8080-8081:90-91' claim the same tcp port"]),
+        # digits that int() reads but a port is not made of: only ASCII digits count
+        (["\u00b2:80"], ["host port '\u00b2' is not a port"]),
+        (["\u0661\u0662\u0663\u0664:80"], ["is not a port or a range of ports"]),
+        (["8080:\u0668\u0660"], ["container port", "is not a port"]),
     ]],
+    # masquerade exclusions that are not networks
+    *[("container_network", {"name": "n", "subnet": "10.5.0.0/24", "masquerade_exclude": [value], "containers": [{"name": "k"}]},
+       ["network 'n' masquerade_exclude", f"'{value}' is not a valid network"]) for value in ("not-a-cidr", "10.0.0.0/33")],
+    # subnets that cannot hold containers: refused before anything is made, with what the range is
+    *[("container_network", {"name": "n", key: subnet, "containers": [{"name": "k"}]}, ["network 'n'", f"{key} {subnet}", what])
+      for key, subnet, what in [
+        ("subnet", "224.0.0.0/24", "multicast"), ("subnet", "240.0.0.0/24", "reserved"), ("subnet", "127.1.0.0/24", "loopback"),
+        ("subnet", "169.254.9.0/24", "link-local"), ("subnet", "0.0.0.0/0", "covers 0.0.0.0/8"),
+        ("subnet6", "::ffff:0:0/96", "IPv4-mapped"), ("subnet6", "::/0", "covers ::/127"),
+        ("subnet6", "ff05::/64", "multicast"), ("subnet6", "fe80:0:0:1::/64", "link-local")]],
+    # the kernel measures names in bytes: 15 characters of which some are not ASCII are too long
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "bridge": "br-\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9",
+                           "containers": [{"name": "k"}]}, ["bridge of network 'n'", "19 bytes in UTF-8 (11 characters)"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "interface": "eth\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"}]},
+     ["container 'k'", "17 bytes in UTF-8 (10 characters)"]),
+    ("veth", {"name": "v\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "peer": "p"}, ["veth", "17 bytes in UTF-8"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24",
                            "containers": [{"name": "k", "ports": ["8080:80"]}, {"name": "j", "ports": ["8080:81"]}]},
      ["container 'k' of network 'n'", "container 'j' of network 'n'", "both claim tcp port 8080"]),
