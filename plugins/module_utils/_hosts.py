@@ -82,6 +82,8 @@ def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
         before = blocks.get(network)
         after = wanted.get(name)
         if before == after:
+            if text is None and after is None and name in leaving:
+                _plan_empty_directory(plan, os.path.dirname(path))
             continue
         new_blocks = dict(blocks)
         if after is None:
@@ -94,6 +96,19 @@ def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
         else:
             plan.add(f"remove {path} (its last network, '{network}', is gone)", _remover(path))
         plan.record(f"{path}#{network}", before, after, mark)
+
+
+def _plan_empty_directory(plan, directory):
+    """A run killed between removing a hosts file and its directory leaves the directory empty: remove it. One
+    that holds anything is not ours to remove."""
+    try:
+        empty = not os.listdir(directory)
+    except OSError:
+        return
+    if empty:
+        mark = plan.mark
+        plan.add(f"remove the empty directory {directory} (a killed run's leftover)", _remover(os.path.join(directory, "hosts")))
+        plan.record(directory, {"directory": "empty"}, None, mark)
 
 
 def _writer(path, text):

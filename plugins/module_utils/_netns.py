@@ -14,8 +14,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFLA_IFNAME
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import text
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
-    attach_namespace, create_namespace, delete_namespace, namespace_inode, pid_namespace_inode,
-    pids_by_namespace_inode)
+    attach_namespace, create_namespace, delete_namespace, is_stale_namespace_file, namespace_inode,
+    pid_namespace_inode, pids_by_namespace_inode)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot
@@ -99,6 +99,10 @@ def plan_netns(plan, session, items, snapshots=None):
                 plan.add(f"delete {obj}", lambda name=name: (session.forget(name), delete_namespace(name)))
                 plan.record(name, {"exists": True}, None, mark)
                 doomed.append(name)
+            elif is_stale_namespace_file(name):  # a killed teardown's leftover: ip netns list shows it
+                plan.add(f"remove the stale file of {obj} (no namespace is mounted on it)",
+                         lambda name=name: delete_namespace(name))
+                plan.record(name, {"exists": False, "stale_file": True}, None, mark)
             continue
 
         before = {"exists": exists}

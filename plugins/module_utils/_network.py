@@ -78,6 +78,7 @@ def _plan_leave(plan, session, snaps, net, leaving):
     doomed = []
     for c in leaving:
         if not session.exists(c.name):
+            doomed.append(c.name)  # nothing to do, unless a killed run left its namespace's file: then that goes
             continue
         end = host.by_name.get(host_end_name(net.bridge, c.name))
         if end is not None and end.kind == "veth" and end.peer_nsid != -1:

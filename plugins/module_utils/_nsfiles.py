@@ -117,11 +117,23 @@ def attach_namespace(name, pid):
     _bind_namespace(f"/proc/{pid}/ns/net", name)
 
 
-def delete_namespace(name):
-    """Remove the name; the kernel frees the namespace, and the veths in it, once nothing else holds it."""
+def is_stale_namespace_file(name):
+    """True for a /run/netns/<name> that is a plain file: what a run killed between unmount and unlink leaves (and
+    `ip netns list` still shows)."""
     path = namespace_path(name)
-    _check(_libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
-    os.unlink(path)
+    return os.path.lexists(path) and not is_namespace_file(path)
+
+
+def delete_namespace(name):
+    """Remove the name; the kernel frees the namespace, and the veths in it, once nothing else holds it. A stale
+    file (nothing mounted on it) is only unlinked."""
+    path = namespace_path(name)
+    if _libc.umount2(path.encode(), MNT_DETACH) != 0 and ctypes.get_errno() != errno.EINVAL:
+        _check(-1, f"umount {path}")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def namespace_inode(name):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name
-from support import addresses, links, namespaces, ping, routes, run_module, sh
+from support import ETC_NETNS, addresses, links, namespaces, ping, routes, run_module, sh
 
 
 def spec(prefix, **extra):
@@ -34,6 +36,32 @@ def test_build_check_mode_idempotence_and_teardown(netns, nsname):
     assert down["changed"] and c1 not in namespaces() and c2 not in namespaces()
     assert set(links(host)) == {"lo"}, "bridge and host ends gone when the module returns"
     assert "linuxns_net" not in sh("nft", "list", "ruleset", netns=host).stdout
+    assert not run_module("container_network", spec(prefix, state="absent"), netns=host)["changed"]
+
+
+def test_a_killed_teardowns_leftovers_are_removed(netns, nsname):
+    """What a teardown killed at the wrong moment leaves: a namespace file with nothing mounted on it (killed between
+    unmount and unlink), and an empty /etc/netns/<container>/ (killed between the hosts file and its directory).
+    The next teardown removes both, and check mode predicts it."""
+    host = netns("host")
+    prefix = nsname("p")
+    c1, c2 = nsname.adopt(f"{prefix}c1"), nsname.adopt(f"{prefix}c2")
+    run_module("container_network", spec(prefix), netns=host)
+    sh("umount", f"/run/netns/{c1}")
+    (ETC_NETNS / c1 / "hosts").unlink()
+    (ETC_NETNS / c1).rmdir()
+    (ETC_NETNS / c2 / "hosts").unlink()
+    assert c1 in namespaces() and (ETC_NETNS / c2).is_dir()
+
+    predicted = run_module("container_network", spec(prefix, state="absent"), check_mode=True, netns=host)
+    assert predicted["changed"] and os.path.lexists(f"/run/netns/{c1}") and (ETC_NETNS / c2).is_dir()
+    assert any(c.startswith(f"remove the stale file of namespace '{c1}'") for c in predicted["changes"])
+    assert f"remove the empty directory {ETC_NETNS / c2} (a killed run's leftover)" in predicted["changes"]
+    down = run_module("container_network", spec(prefix, state="absent"), netns=host)
+    assert down["changes"] == predicted["changes"]
+    assert not os.path.lexists(f"/run/netns/{c1}") and not {c1, c2} & set(namespaces())
+    assert not (ETC_NETNS / c1).exists() and not (ETC_NETNS / c2).exists()
+    assert set(links(host)) == {"lo"}
     assert not run_module("container_network", spec(prefix, state="absent"), netns=host)["changed"]
 
 

@@ -106,3 +106,19 @@ def test_unknown_sysctl_fails_and_leaves_no_namespace(nsname):
 def test_missing_pid_is_refused(nsname):
     result = run_module("netns", {"name": [nsname()], "pid": 2 ** 22 + 7})
     assert result["failed"] and "no process with pid" in result["msg"]
+
+
+def test_a_stale_namespace_file_is_removed_on_delete(nsname):
+    """A delete killed between unmount and unlink leaves /run/netns/<name> as a plain file, which `ip netns list`
+    shows and `ip netns exec` cannot enter: state absent removes it, in check mode predicts it."""
+    name = nsname("stale")
+    run_module("netns", {"name": [name]})
+    sh("umount", f"/run/netns/{name}")
+    assert name in namespaces() and os.path.isfile(f"/run/netns/{name}")
+    predicted = run_module("netns", {"name": [name], "state": "absent"}, check_mode=True, diff=True)
+    assert predicted["changed"] and os.path.exists(f"/run/netns/{name}")
+    assert predicted["diff"]["before"] == {name: {"exists": False, "stale_file": True}}
+    gone = run_module("netns", {"name": [name], "state": "absent"})
+    assert gone["changed"] and gone["changes"] == predicted["changes"]
+    assert not os.path.lexists(f"/run/netns/{name}") and name not in namespaces()
+    assert not run_module("netns", {"name": [name], "state": "absent"})["changed"]
