@@ -66,9 +66,12 @@ class ForwardRules:
         fam = "ip" if self.family == 4 else "ip6"
         src, comment = f"{fam} saddr {self.source}", f'comment "{tag}"'
         if self.internal:
-            # inserted at the top, ahead of every network's accept rules
+            # the drops inserted at the top, ahead of every network's accept rules; the accept of traffic from the
+            # bridge to itself, as Docker's, for hosts whose FORWARD policy is DROP and whose bridges pass frames
+            # through it (bridge-nf-call-iptables)
             return [f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
-                    f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}']
+                    f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}',
+                    f'add rule inet {table} forward iifname "{self.bridge}" oifname "{self.bridge}" accept {comment}']
         out = []
         if self.isolation_group is not None:
             # inserted at the top, ahead of every network's accept rules; published ports (DNAT) pass
@@ -83,7 +86,8 @@ class ForwardRules:
         src, comment = f"-s {self.source}", f'-m comment --comment "{tag}"'
         if self.internal:
             return [("filter", f"-I {chains['forward']} 1 {src} ! -o {self.bridge} {comment} -j DROP"),
-                    ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {self.bridge} {comment} -j DROP")]
+                    ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {self.bridge} {comment} -j DROP"),
+                    ("filter", f"-A {chains['forward']} -i {self.bridge} -o {self.bridge} {comment} -j ACCEPT")]
         out = []
         if self.isolation_group is not None:
             out.append(("filter", f"-I {chains['forward']} 1 {src} -m devgroup --dst-group {self.isolation_group} "

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from support import ETC_NETNS, addresses, links, ping, routes, run_module, sh
+from support import ETC_NETNS, addresses, links, ping, routes, run_module, sh, start_whoami, whoami
 
 UPSTREAM = "198.18.101.2"
 
@@ -24,6 +24,40 @@ def host(netns):
 
 def network(name, subnet, containers, **extra):
     return dict({"name": name, "subnet": subnet, "containers": containers}, **extra)
+
+
+def docker_like(host, program):
+    """What Docker sets up on a host: FORWARD policy DROP (bridged frames pass through it too: the namespace's
+    bridge-nf-call-iptables is 1, the default) and a rule of its own."""
+    sh(program, "-P", "FORWARD", "DROP", netns=host)
+    sh(program, "-N", "DOCKER-USER", netns=host)
+    sh(program, "-A", "FORWARD", "-j", "DOCKER-USER", netns=host)
+    assert sh("sysctl", "-n", "net.bridge.bridge-nf-call-iptables", netns=host).stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("program", ["iptables-legacy", "iptables-nft"])
+def test_internal_network_beside_a_drop_policy(host, nsname, program):
+    """On a Docker-like host (FORWARD DROP, bridged frames through iptables) an internal network's containers still
+    reach each other (a served port, not only a ping), and still nothing else."""
+    host, upstream = host
+    docker_like(host, program)
+    a, b = nsname("a"), nsname("b")
+    internal = network("back", "10.34.0.0/24", [{"name": a}, {"name": b}], internal=True)
+    made = run_module("container_network", internal, netns=host)
+    assert not made.get("failed"), made.get("msg")
+    assert made["backends"][""] == program
+    server = start_whoami(b, 7000)
+    try:
+        assert whoami(a, "tcp", made["addresses"][b], 7000) == made["addresses"][a]
+        assert whoami(a, "udp", made["addresses"][b], 7000) == made["addresses"][a]
+    finally:
+        server.kill()
+        server.wait()
+    assert ping(a, made["addresses"][b]) and ping(a, made["gateway"])
+    sh("ip", "-n", upstream, "route", "add", "10.34.0.0/24", "via", "198.18.101.1")
+    assert not ping(upstream, made["addresses"][b]) and not ping(a, UPSTREAM)
+    assert not run_module("container_network", internal, netns=host)["changed"]
+    run_module("container_network", dict(internal, state="absent"), netns=host)
 
 
 def test_internal_network_has_no_path_out(host, nsname):
