@@ -6,7 +6,9 @@
 Everything lives in objects the collection owns: the nftables table `inet linuxns_net`, or the iptables chains
 LINUXNS-NET-NAT and LINUXNS-NET-DNAT (nat), LINUXNS-NET-FWD and LINUXNS-NET-IN (filter), each reached by one tagged
 jump rule per hook. Every rule carries the comment "linuxns.net <key> <hash of its set's spec> [<note>]", which is
-how a run finds its own rules; nothing else is touched. How rules are stored, read and written is the backends' job
+how a run finds its own rules; nothing else is touched. A set whose tag is found is still compared rule by rule with
+what it would make (printed by the same program, from a scratch namespace), so a rule deleted or altered by hand is
+restored. How rules are stored, read and written is the backends' job
 (_firewall_backends.py); what the rules are is the kinds' job.
 
 The engine knows no rule kind: a kind is any class that satisfies RuleSet. The kinds are masquerade
@@ -39,6 +41,9 @@ class Backend(Protocol):
 
     def read_foreign(self) -> ForeignRules:
         """The rules of others, to check against."""
+
+    def printed(self, sets: List["RuleSet"]) -> Dict[RuleTag, Dict[str, List[str]]]:
+        """The rules of sets as read() would show them once made (OwnRules.texts), made in a scratch namespace."""
 
 
 @dataclass
@@ -138,6 +143,10 @@ def _plan_group(plan, session, ns, backend, current, group):
     by_key = {}
     for tag in current.refs:
         by_key.setdefault(tag.source, []).append(tag)
+    # a set whose tag is there may still have lost or changed a rule by hand: compare its rules, as the program
+    # prints them, with the rules it makes (one scratch namespace per group, only when some tag is there)
+    kept = [r for r in group if r.state == "present" and r.tag in current.refs]
+    printed = backend.printed(kept) if kept and backend is not None else {}
     remove_tags, add_sets, views = [], [], []
     for r in group:
         key = f"{ns or ''}/{r.describe()}"
@@ -151,6 +160,10 @@ def _plan_group(plan, session, ns, backend, current, group):
         if r.tag not in tags:
             add_sets.append(r)
             views.append((key, {"key": r.key, "spec": "differs"} if tags else None, r.view()))
+        elif current.texts.get(r.tag) != printed.get(r.tag):
+            remove_tags.append(r.tag)  # drift: the set's rules are replaced as a whole
+            add_sets.append(r)
+            views.append((key, dict(r.view(), rules="missing or altered by hand"), dict(r.view(), rules="as the spec makes them")))
     if not (remove_tags or add_sets or (backend is not None and backend.repair)):
         return
     keep_any = bool(by_key) or any(r.state == "present" for r in group)

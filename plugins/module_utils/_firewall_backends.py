@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Dict, List, NamedTuple, Tuple
 
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
 
@@ -81,12 +82,31 @@ class OwnRules:
     """The rules of ours that a backend found in a namespace."""
     refs: Dict[RuleTag, list] = field(default_factory=dict)  # tag -> the backend's references to its rules
     notes: List[Tuple[RuleTag, str]] = field(default_factory=list)  # the notes their comments carry
+    # tag -> chain -> its rules there, in order, as the program prints them (less handles and counters): what a
+    # run compares with the rules it would make, so that a rule deleted or altered by hand is found
+    texts: Dict[RuleTag, Dict[str, List[str]]] = field(default_factory=dict)
 
-    def add(self, tag, ref, comment):
+    def add(self, tag, ref, comment, chain, text):
         self.refs.setdefault(tag, []).append(ref)
+        self.texts.setdefault(tag, {}).setdefault(chain, []).append(text)
         note = RuleTag.note(comment)
         if note:
             self.notes.append((tag, note))
+
+
+def printed_rules(backend, sets):
+    """The rules of sets as backend's program prints them once made: made in a scratch namespace of their own (so
+    the comparison with what a namespace holds is exact, whatever the program's version prints), never in the
+    namespace itself. tag -> chain -> rule texts."""
+    with scratch_namespace():
+        fresh = backend.fresh()
+        fresh.apply(OwnRules(), [], sets, True)
+        return fresh.read().texts
+
+
+def _without_counters(expr):
+    """An nft rule's expressions with counters' values left out (they change with every packet)."""
+    return [{"counter": None} if "counter" in e else e for e in expr]
 
 
 @dataclass
@@ -101,6 +121,7 @@ class ForeignRules:
 _MADE_BASE = re.compile(r'--comment "?linuxns\.net made-base ([A-Z]+)"?')
 # our comment in a rule as nft or iptables-save prints it (comment "..." or --comment "...")
 _COMMENT = re.compile(r'comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
+_COUNTERS = re.compile(r"^\[\d+:\d+\] | -c \d+ \d+")  # iptables-save -c's, should a rule carry them
 IPTABLES_PROGRAMS = (("iptables", 4), ("ip6tables", 6))
 VARIANTS = ("legacy", "nft")
 
@@ -109,24 +130,37 @@ VARIANTS = ("legacy", "nft")
 
 class Nftables:
     name = "nftables"
-    repair = False  # the table is replaced or edited as a whole: there are no jumps to lose
 
     def __init__(self, namespace):
         self.namespace = namespace
+        self.repair = False
+
+    def fresh(self):
+        """The same backend with nothing read yet (for printed_rules)."""
+        return Nftables(self.namespace)
+
+    def printed(self, sets):
+        return printed_rules(self, sets)
 
     def read(self):
-        """Our rules: their handles, per chain."""
+        """Our rules: their handles and texts, per chain; a base chain of ours missing or changed is repaired."""
         proc = run_program(["nft", "-j", "list", "table", "inet", NFT_TABLE], where(self.namespace), ok_codes=(0, 1))
         found = OwnRules()
         if proc.returncode != 0:
             if "No such file or directory" in proc.stderr:
                 return found
             raise KernelError(f"nft list table in {where(self.namespace)} failed: {proc.stderr.strip()}")
+        chains = {}
         for item in json.loads(proc.stdout).get("nftables", []):
-            rule = item.get("rule")
+            rule, chain = item.get("rule"), item.get("chain")
+            if chain:
+                chains[chain["name"]] = (chain.get("hook"), chain.get("policy"))
             tag = RuleTag.parse(rule.get("comment")) if rule else None
             if tag is not None:
-                found.add(tag, NftRuleRef(rule["chain"], rule["handle"]), rule.get("comment"))
+                text = json.dumps([_without_counters(rule["expr"]), rule.get("comment")], sort_keys=True)
+                found.add(tag, NftRuleRef(rule["chain"], rule["handle"]), rule.get("comment"), rule["chain"], text)
+        # a hook deleted or its policy changed by hand: the next change mends it (apply adds the chains first)
+        self.repair = any(chains.get(name, (None, None)) != (spec.split()[3], "accept") for name, spec in NFT_CHAINS)
         return found
 
     def read_foreign(self):
@@ -159,6 +193,13 @@ class Iptables:
         self.made_bases = set()  # (table, hook): built-in chains that iptables-nft created for our jump
         self.repair = False
 
+    def fresh(self):
+        """The same backend with nothing read yet (for printed_rules)."""
+        return Iptables(self.namespace, self.variant, self.family)
+
+    def printed(self, sets):
+        return printed_rules(self, sets)
+
     def _save(self, table):
         return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], where(self.namespace)).stdout.splitlines()
 
@@ -181,7 +222,8 @@ class Iptables:
                     if made:
                         self.made_bases.add((table, made.group(1)))
                     elif m:
-                        found.add(RuleTag.parse(m.group(1)), IptablesRuleRef(table, line[3:]), m.group(1))
+                        found.add(RuleTag.parse(m.group(1)), IptablesRuleRef(table, line[3:]), m.group(1),
+                                  f"{table} {words[1]}", _COUNTERS.sub("", line[3:]))
                 elif len(words) > 1 and words[0] == "-A" and words[1] in hooks and line in (
                         f"-A {words[1]} -m comment --comment {TAG} -j {hooks[words[1]]}",
                         f'-A {words[1]} -m comment --comment "{TAG}" -j {hooks[words[1]]}'):

@@ -109,6 +109,21 @@ def create_namespace(name):
         os.close(own)
 
 
+@contextlib.contextmanager
+def scratch_namespace():
+    """Run the block (this thread only) in a new, empty network namespace without a name; the kernel frees it
+    once the block has left it and its child processes have exited."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _check(_libc.unshare(CLONE_NEWNET), "unshare")
+        try:
+            yield
+        finally:
+            setns(own)
+    finally:
+        os.close(own)
+
+
 def attach_namespace(name, pid):
     """Give a name to the network namespace of a running process (what `ip netns attach` does)."""
     if is_namespace_file(namespace_path(name)):

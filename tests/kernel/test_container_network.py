@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name
-from support import ETC_NETNS, addresses, links, namespaces, ping, routes, run_module, sh
+from support import ETC_NETNS, addresses, links, namespaces, ping, routes, run_module, sh, start_whoami, whoami
 
 
 def spec(prefix, **extra):
@@ -108,3 +110,61 @@ def test_bridge_name_taken_fails_before_any_change(netns, nsname):
     result = run_module("container_network", spec(prefix), netns=host)
     assert result["failed"] and "taken by a veth" in result["msg"]
     assert (links(host), namespaces()) == before
+
+
+def _break_rules(host, backend):
+    """By hand: delete the published port's DNAT rules and turn the subnet's forward-accept into a drop (the
+    comment, and so the tag, kept)."""
+    if backend == "nftables":
+        listing = sh("nft", "-a", "list", "table", "inet", "linuxns_net", netns=host).stdout
+        chain = None
+        for line in listing.splitlines():
+            if line.strip().startswith("chain "):
+                chain = line.split()[1]
+            if "dport 25000" in line and "dnat" in line:  # prerouting's and output's (the host's own connections)
+                sh("nft", "delete", "rule", "inet", "linuxns_net", chain, "handle", line.split()[-1], netns=host)
+            if chain == "forward" and "ip saddr 10.90.0.0/24 accept" in line:
+                comment = line[line.index('comment "'):line.index(" # handle")]
+                sh("nft", "replace", "rule", "inet", "linuxns_net", "forward", "handle", line.split()[-1],
+                   "ip", "saddr", "10.90.0.0/24", "drop", *comment.split(" ", 1), netns=host)
+        return
+    program, save = backend, f"{backend}-save"
+    for line in sh(save, "-t", "nat", netns=host).stdout.splitlines():
+        if line.startswith("-A LINUXNS-NET-DNAT") and "--dport 25000" in line and "DNAT" in line:
+            sh("sh", "-c", f"{program} -t nat -D {line[3:]}", netns=host)
+    for line in sh(save, "-t", "filter", netns=host).stdout.splitlines():
+        if line.startswith("-A LINUXNS-NET-FWD -s 10.90.0.0/24") and line.endswith("-j ACCEPT"):
+            sh("sh", "-c", f"{program} -D {line[3:]} && {program} -A {line[3:-len('ACCEPT')]}DROP", netns=host)
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables-legacy", "iptables-nft"])
+def test_a_rule_deleted_or_altered_by_hand_is_restored(netns, nsname, backend):
+    """Every rule set's rules are compared with what it makes, not only its tag: a published port's rule deleted by
+    hand and a forward-accept turned into a drop are found (check mode too) and restored."""
+    host = netns("host")
+    if backend != "nftables":
+        sh(backend, "-N", "SOMEONE-ELSES", netns=host)  # a neighbour's chain: auto picks that iptables variant
+    d0 = nsname("d0")
+    spec = {"name": "dr", "bridge": "br-dr", "subnet": "10.90.0.0/24", "containers": [{"name": d0, "ports": ["25000:80"]}]}
+    made = run_module("container_network", spec, netns=host)
+    assert made["backends"][""] == backend
+    server = start_whoami(d0, 80)
+    try:
+        assert whoami(host, "tcp", "10.90.0.1", 25000) == "10.90.0.1"
+        _break_rules(host, backend)
+        assert whoami(host, "tcp", "10.90.0.1", 25000).startswith("error")
+
+        predicted = run_module("container_network", spec, check_mode=True, diff=True, netns=host)
+        assert predicted["changed"], "check mode sees the drift"
+        assert whoami(host, "tcp", "10.90.0.1", 25000).startswith("error"), "check mode changed nothing"
+        views = {k: v for k, v in predicted["diff"]["before"].items() if v and "rules" in v}
+        assert views and all(v["rules"] == "missing or altered by hand" for v in views.values())
+        repaired = run_module("container_network", spec, netns=host)
+        assert repaired["changed"] and repaired["changes"] == predicted["changes"]
+        assert whoami(host, "tcp", "10.90.0.1", 25000) == "10.90.0.1"
+        assert not run_module("container_network", spec, netns=host)["changed"]
+        assert not run_module("container_network", spec, check_mode=True, netns=host)["changed"]
+    finally:
+        server.kill()
+        server.wait()
+    run_module("container_network", dict(spec, state="absent"), netns=host)

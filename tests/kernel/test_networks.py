@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from support import ETC_NETNS, addresses, links, ping, routes, run_module, sh, start_whoami, whoami
+from support import ETC_NETNS, addresses, links, namespaces, ping, routes, run_module, sh, start_whoami, whoami
 
 UPSTREAM = "198.18.101.2"
 
@@ -211,3 +211,43 @@ def test_a_network_name_cannot_write_lines_of_its_own(host, nsname):
         refused = run_module("container_network", network(name, "10.60.0.0/24", [{"name": c1}], bridge="br-x"), netns=host)
         assert refused["failed"] and "whitespace and control characters" in refused["msg"], refused.get("msg")
         assert "br-x" not in links(host) and _hosts(c1) is None
+
+
+def test_the_containers_list_is_the_whole_membership(host, nsname):
+    """A request that names only some of a network's containers: the others leave it (ports, names, interface, and
+    the namespace when it was their last network); state absent takes every container of the network, listed or not."""
+    host, _upstream = host
+    b1, b2, b3 = nsname("b1"), nsname("b2"), nsname("b3")
+    base = network("base", "10.38.0.0/24", [{"name": b1, "ports": ["8080:80"]}, {"name": b2}, {"name": b3}])
+    other = network("other", "10.39.0.0/24", [{"name": b3, "interface": "eth1"}])
+    made = run_module("container_network", base, netns=host)
+    run_module("container_network", other, netns=host)
+    server = start_whoami(b1, 80)
+    try:
+        assert whoami(host, "tcp", "10.38.0.1", 8080) == "10.38.0.1"
+    finally:
+        server.kill()
+        server.wait()
+
+    only_b2 = dict(base, containers=[{"name": b2}])
+    predicted = run_module("container_network", only_b2, check_mode=True, netns=host)
+    assert predicted["changed"] and b1 in namespaces() and "eth0" in links(b3)
+    shrunk = run_module("container_network", only_b2, netns=host)
+    assert shrunk["changes"] == predicted["changes"] and shrunk["addresses"] == {b2: made["addresses"][b2]}
+    assert b1 not in namespaces() and not (ETC_NETNS / b1).exists(), "b1 was only on base: its namespace went"
+    assert b3 in namespaces() and "eth0" not in links(b3) and addresses(b3, "eth1") == ["10.39.0.2/24"]
+    assert "base" not in _hosts(b3) and f"10.38.0.3\t{b2}" in _hosts(b2) and b1 not in _hosts(b2)
+    ports = [l for l in links(host).values() if l.get("master") == "br-base"]
+    assert len(ports) == 1
+    assert "dport 8080" not in sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout
+    assert not run_module("container_network", only_b2, netns=host)["changed"]
+
+    # back to three, then absent naming none of them: every member goes, b3 stays on other
+    run_module("container_network", base, netns=host)
+    gone = run_module("container_network", dict(base, state="absent", containers=[]), netns=host)
+    assert gone["changed"] and not {b1, b2} & set(namespaces()) and b3 in namespaces()
+    assert "br-base" not in links(host) and [l for l in links(host) if l.startswith("veth")] == [
+        l for l, v in links(host).items() if v.get("master") == "br-other"]
+    assert not (ETC_NETNS / b1).exists() and not (ETC_NETNS / b2).exists() and "base" not in _hosts(b3)
+    run_module("container_network", dict(other, state="absent"), netns=host)
+    assert b3 not in namespaces()

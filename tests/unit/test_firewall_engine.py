@@ -88,6 +88,9 @@ class FakeBackend:
     def apply(self, current, remove_tags, add_sets, keep_any):
         self.applied.append((list(remove_tags), [s.key for s in add_sets], keep_any))
 
+    def printed(self, sets):
+        return {s.tag: self.own.texts.get(s.tag) for s in sets}  # as found: no drift, unless a test says so
+
 
 class FakeSession:
     def exists(self, namespace):
@@ -144,10 +147,17 @@ def test_a_new_kind_is_planned_applied_and_converges_without_touching_the_engine
     result = plan.execute(check_mode=False)
     assert result["changed"] and result["changes"] == ["update firewall rules in the module's own namespace (fake): marker a"]
     assert backend.applied == [([], ["marker:a"], True)]
-    backend.own.add(Marker("a").tag, "ref", str(Marker("a").tag))  # now the backend holds its rules
+    backend.own.add(Marker("a").tag, "ref", str(Marker("a").tag), "input", "rule a")  # now the backend holds its rules
     again = Plan()
     plan_rule_sets(again, FakeSession(), [Marker("a")], check_mode=False)
-    assert not again.changed, "a set whose tag is there is left alone"
+    assert not again.changed, "a set whose tag is there, with its rules as made, is left alone"
+    drifted = Plan()
+    backend.printed = lambda sets: {s.tag: {"input": ["rule a", "rule a2"]} for s in sets}  # it makes two rules
+    plan_rule_sets(drifted, FakeSession(), [Marker("a")], check_mode=False)
+    assert drifted.changed, "a rule of the set is missing: the set is replaced"
+    drifted.execute(check_mode=False)
+    assert backend.applied[-1] == ([Marker("a").tag], ["marker:a"], True)
+    del backend.printed
     gone = Plan()
     plan_rule_sets(gone, FakeSession(), [Marker("a", state="absent")], check_mode=False)
     gone.execute(check_mode=False)
