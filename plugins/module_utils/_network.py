@@ -10,7 +10,8 @@ queued in one plan by the same planners the single-object modules use, so check 
 part-way undoes this run's objects.
 
 A container may be on several networks, one interface each (eth0 by default): a network only ever touches its own
-interface of a container, and a container's namespace goes with the last network it is on. A network never touches
+interface of a container, and a container's namespace goes with the last network it is on. The containers listed
+are the network's whole membership: one attached to the bridge but not listed leaves it. A network never touches
 another network's bridge: the bridge's alias names its owner.
 """
 
@@ -25,7 +26,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
-from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
     Forward, PortForwardSet, check_host_addresses)
@@ -198,14 +200,35 @@ def _plan_default_routes(plan, session, snaps, net, layout, present):
             plan_route(plan, session, snaps, tables, route)
 
 
+def unlisted_members(session, host, net):
+    """The containers attached to the network's bridge that the request does not list: named namespaces whose
+    veth (by its deterministic host end name, and its peer's namespace id) is a port of the bridge. The bridge's
+    ports tell, so this costs nothing unless some port is unaccounted for."""
+    bridge = host.by_name.get(net.bridge)
+    if bridge is None:
+        return []
+    listed = {host_end_name(net.bridge, c.name) for c in net.containers}
+    unknown = {link.name: link for link in host.by_name.values()
+               if link.master == bridge.index and link.kind == "veth" and link.peer_nsid != -1 and link.name not in listed}
+    if not unknown:
+        return []
+    found = []
+    for name in list_namespaces():
+        end = unknown.get(host_end_name(net.bridge, name))
+        if end is not None and session.nsid(None, session.fd(name)) == end.peer_nsid:
+            found.append(Container(name=name, state="absent"))
+    return found
+
+
 def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     net = normalize_network(params)
     plan = Plan()
+    snaps = Snapshots(session, check_mode, planned_namespaces=[c.name for c in net.containers if not session.exists(c.name)])
+    _check_bridge_owner(snaps[None], net)
+    # the list is the whole membership: a container of the network that it does not name leaves the network
+    net.containers += unlisted_members(session, snaps[None], net)
     present = [c for c in net.containers if c.state == "present"] if net.state == "present" else []
     leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
-    snaps = Snapshots(session, check_mode, planned_namespaces=[c.name for c in net.containers if not session.exists(c.name)])
-
-    _check_bridge_owner(snaps[None], net)
     if net.state == "absent":
         _plan_host_parts(plan, session, snaps, net)
         _plan_leave(plan, session, snaps, net, leaving)
