@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 from ansible_collections.linuxns.net.plugins.module_utils._errors import NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import (
     ForeignRules, Nftables, OwnRules, RuleTag, detect_backend)
-from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in, write_sysctl_in
+from ansible_collections.linuxns.net.plugins.module_utils._sysctl import (
+    FORWARDING, accept_ra_key, read_sysctl_in, router_advertised_interfaces, write_sysctl_in)
 
 
 class Backend(Protocol):
@@ -184,7 +185,17 @@ def _apply_inside(session, ns, backend, current, remove_tags, add_sets, keep_any
 
 def _plan_sysctls(plan, session, ns, keys, missing):
     """Set each of keys to 1 (forwarding, route_localnet). They are left set when the rules go: other users of the
-    namespace may rely on them, as they do on Docker's."""
+    namespace may rely on them, as they do on Docker's. Before IPv6 forwarding, the interfaces that get their IPv6
+    set-up from router advertisements are told to keep accepting them."""
+    if FORWARDING[6] in keys and not missing:
+        for interface in router_advertised_interfaces(session, ns):
+            key = accept_ra_key(interface)
+            if read_sysctl_in(session, ns, key) == "1":
+                mark = plan.mark
+                plan.add(f"set accept_ra=2 on '{interface}' in {where(ns)} (it learns its IPv6 routes from router "
+                         "advertisements, which IPv6 forwarding would make it ignore)",
+                         functools.partial(write_sysctl_in, session, ns, key, 2))
+                plan.record(f"{ns or ''}/{key}", "1", "2", mark)
     for key in keys:
         current = None if missing else read_sysctl_in(session, ns, key)
         if current != "1":

@@ -31,6 +31,7 @@ RTN_UNICAST, RT_TABLE_COMPAT, RT_SCOPE_NOWHERE = 1, 252, 255
 OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
 IFA_F_NODAD, IFA_F_PERMANENT = 0x02, 0x80
 RTPROT_STATIC = 4
+RTPROT_RA = 9  # a route learned from a router advertisement
 RTNH_F_ONLINK = 4
 NUD_PERMANENT = 0x80
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import SERVER_AS_SEEN
@@ -144,3 +145,60 @@ def test_published_port_on_both_families(site, nsname):
     assert not run_module("container_network", spec, check_mode=True, netns=host)["changed"]
     run_module("container_network", dict(spec, state="absent"), netns=host)
     assert "linuxns" not in sh("nft", "list", "ruleset", netns=host).stdout
+
+
+# a router advertisement (router lifetime 1800 s) sent to all nodes on an interface: what a LAN's router sends
+SEND_RA = """
+import socket, struct, sys
+index = socket.if_nametoindex(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+s.sendto(struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0), ("ff02::1", 0, 0, index))
+"""
+
+
+def _ra_default_route(ns, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [r for r in ip_json(ns, "-6", "route", "show", "default") if r.get("protocol") == "ra"]
+        if found:
+            return found
+        time.sleep(0.05)
+    return []
+
+
+def test_a_host_that_learns_its_ipv6_route_from_router_advertisements_keeps_it(netns, nsname):
+    """Turning IPv6 forwarding on makes the kernel drop the default routes that RAs gave, and ignore later RAs,
+    where accept_ra is 1: the host would lose its own IPv6 default route. The run sets accept_ra=2 on the uplink
+    first (as Docker does), and on no other interface."""
+    host, router = netns("host"), netns("router")
+    sh("ip", "-n", host, "link", "add", "up0", "type", "veth", "peer", "name", "up0", "netns", router)
+    for ns in (host, router):
+        sh("sysctl", "-q", "-w", "net.ipv6.conf.up0.accept_dad=0", netns=ns)
+        sh("ip", "-n", ns, "link", "set", "up0", "up")
+    assert sh("sysctl", "-n", "net.ipv6.conf.up0.accept_ra", netns=host).stdout.strip() == "1"
+    deadline = time.monotonic() + 5
+    while not ip_json(router, "-6", "addr", "show", "dev", "up0", "scope", "link") and time.monotonic() < deadline:
+        time.sleep(0.05)  # the router's link-local address, which it sends from
+    sh(sys.executable, "-c", SEND_RA, "up0", netns=router)
+    assert _ra_default_route(host), "the host learnt its default route from the router"
+
+    c = nsname("c")
+    spec = {"name": "ra", "bridge": "br-ra", "subnet6": "fd42:0:0:7::/64", "containers": [{"name": c}]}
+    predicted = run_module("container_network", spec, check_mode=True, netns=host)
+    assert any(line.startswith("set accept_ra=2 on 'up0'") for line in predicted["changes"])
+    made = run_module("container_network", spec, netns=host)
+    assert not made.get("failed"), made.get("msg")
+    assert made["changes"].index(next(l for l in made["changes"] if l.startswith("set accept_ra=2"))) < made["changes"].index(
+        f"set {'net.ipv6.conf.all.forwarding'}=1 in the module's own namespace"), "accept_ra before forwarding"
+    assert sh("sysctl", "-n", "net.ipv6.conf.all.forwarding", netns=host).stdout.strip() == "1"
+    assert sh("sysctl", "-n", "net.ipv6.conf.up0.accept_ra", netns=host).stdout.strip() == "2"
+    assert sh("sysctl", "-n", "net.ipv6.conf.br-ra.accept_ra", netns=host).stdout.strip() != "2", "only the uplink"
+    assert _ra_default_route(host, timeout=0.1), "forwarding on did not take the RA's default route away"
+    # later advertisements still count: the route comes back after it is removed
+    sh("ip", "-n", host, "-6", "route", "del", "default")
+    sh(sys.executable, "-c", SEND_RA, "up0", netns=router)
+    assert _ra_default_route(host)
+    assert not run_module("container_network", spec, netns=host)["changed"]
+    run_module("container_network", dict(spec, state="absent"), netns=host)
