@@ -90,7 +90,8 @@ def _module_command(name, args, check_mode, diff, netns, env):
 def start_module(name, args, netns=None):
     """Start a module in the background (to be killed by a fault test); returns the Popen."""
     argv, env, path = _module_command(name, args, False, False, netns, None)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # a process group of its own, so that a fault test can kill the module and every program it runs at once
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     proc.args_file = path
     return proc
 

@@ -1,14 +1,25 @@
-"""Faults: the container_network module SIGKILLed in the middle of a batch; a re-run converges, teardown is clean."""
+"""Faults: the container_network module and everything it started (nft, iptables-restore) SIGKILLed as a whole
+process tree, at random points of a build and of a teardown. A build's re-run converges; a teardown's re-run
+leaves nothing: no namespace, namespace file, link, rule, hosts file or directory."""
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 
-from support import links, namespaces, ping, routes, run_module, start_module
+from support import ETC_NETNS, links, namespaces, ping, routes, run_module, sh, start_module
 
 KILLS, N = 10, 60
+TEARDOWN_KILLS, TEARDOWN_N = 20, 100
+
+
+def kill_tree(proc):
+    """SIGKILL the module's whole process group: the module and any program it is running."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    os.unlink(proc.args_file)
 
 
 def test_module_killed_mid_batch_converges(netns, nsname, record):
@@ -22,9 +33,7 @@ def test_module_killed_mid_batch_converges(netns, nsname, record):
         proc = start_module("container_network", spec, netns=host)
         delay = rng.uniform(0.25, 0.9)  # past the imports, inside the batch
         time.sleep(delay)
-        proc.kill()
-        proc.wait()
-        os.unlink(proc.args_file)
+        kill_tree(proc)
         points.append(round(delay, 2))
 
         result = run_module("container_network", spec, netns=host)
@@ -39,3 +48,64 @@ def test_module_killed_mid_batch_converges(netns, nsname, record):
         assert not set(names) & set(namespaces()) and set(links(host)) == {"lo"}
     record("module_kills_survived", KILLS)
     record("module_kill_points_s", points)
+
+
+def _nothing_left(host, names):
+    """What a finished teardown must leave: nothing of the network."""
+    left = {
+        "namespaces": sorted(set(names) & set(namespaces())),
+        "namespace files": sorted(n for n in names if os.path.lexists(f"/run/netns/{n}")),
+        "links": sorted(set(links(host)) - {"lo"}),
+        "rules": sh("nft", "list", "table", "inet", "linuxns_net", netns=host, check=False).stdout.strip(),
+        "/etc/netns": sorted(n for n in names if (ETC_NETNS / n).exists()),
+    }
+    return {k: v for k, v in left.items() if v}
+
+
+def _counts(host, names):
+    """How much of the network there is: namespaces, links, rule lines, /etc/netns directories."""
+    left = _nothing_left(host, names)
+    return tuple(len(left.get(k, "")) if k != "rules" else left.get(k, "").count("\n")
+                 for k in ("namespaces", "links", "rules", "/etc/netns"))
+
+
+def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsname, record):
+    """A teardown of a dual-stack network with published ports and names, killed as a whole tree at a random point
+    of its run (from the imports to the last change), 20 times: the next teardown leaves nothing at all."""
+    host = netns("host")
+    prefix = nsname("t")
+    names = [nsname.adopt(f"{prefix}c{i}") for i in range(1, TEARDOWN_N + 1)]
+    spec = {"name": "t", "bridge": "br-t", "subnet": "10.101.0.0/24", "subnet6": "fd42:0:0:101::/64",
+            "containers": [{"name": n, "ports": [f"{20000 + i}:80"]} for i, n in enumerate(names)]}
+    absent = dict(spec, state="absent")
+    assert not run_module("container_network", spec, netns=host).get("failed")
+    started = time.monotonic()
+    assert run_module("container_network", absent, netns=host)["changed"]
+    duration = time.monotonic() - started  # one whole teardown, to spread the kills over
+    assert not _nothing_left(host, names)
+    rng = random.Random(21)
+    points, clean, midway = [], 0, 0
+    for _kill in range(TEARDOWN_KILLS):
+        built = run_module("container_network", spec, netns=host)
+        assert not built.get("failed"), built.get("msg")
+        full = _counts(host, names)
+        proc = start_module("container_network", absent, netns=host)
+        delay = rng.uniform(0.3 * duration, 1.05 * duration)  # past most of the imports, to just after the end
+        time.sleep(delay)
+        finished = proc.poll() is not None  # the teardown beat the kill: it counts as a point past the end
+        if finished:
+            os.unlink(proc.args_file)
+        else:
+            kill_tree(proc)
+        points.append(round(delay, 2) if not finished else None)
+        left = _counts(host, names)
+        midway += left != full and any(left)  # the kill landed among the changes, not before or after them
+        rerun = run_module("container_network", absent, netns=host)
+        assert not rerun.get("failed"), rerun.get("msg")
+        assert not _nothing_left(host, names), f"killed at {delay:.2f} s"
+        assert not run_module("container_network", absent, netns=host)["changed"]
+        clean += 1
+    record("teardown_kills_clean", clean)
+    record("teardown_kill_points_s", points)
+    record("teardown_kills_midway", midway)
+    assert midway >= TEARDOWN_KILLS // 4, "most kills must land among the changes, or the test proves little"
