@@ -46,6 +46,7 @@ METHODS = [
     ("role_teardown", "bridge_network role, state: absent"),
     ("ports_first", "bridge_network role, one published port per container, first run"),
     ("ports_rerun", "bridge_network role, one published port per container, re-run (changed=0)"),
+    ("ports_repair", "bridge_network role, one published port per container, re-run after one DNAT rule was deleted by hand (changed=1)"),
     ("dual_first", "bridge_network role, dual-stack (IPv4 + IPv6), first run"),
     ("dual_rerun", "bridge_network role, dual-stack (IPv4 + IPv6), re-run (changed=0)"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
@@ -96,9 +97,10 @@ def verify_clean(lab, host):
         raise BenchError(f"{host}: teardown left {left or 'br0'}")
 
 
-def bench_variant(lab, n, results, key, extra, check):
+def bench_variant(lab, n, results, key, extra, check, repair=None):
     """A variant of the role's network (published ports, dual-stack): first run (checked), re-run (changed=0),
-    timed as <key>_first and <key>_rerun; then removed."""
+    timed as <key>_first and <key>_rerun; with repair (a change by hand), the run that repairs it, as <key>_repair;
+    then removed."""
     t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
     verify(lab, ROLE_HOST, n)
     check()
@@ -107,6 +109,13 @@ def bench_variant(lab, n, results, key, extra, check):
     if changed:
         raise BenchError(f"{key} re-run at N={n} reported changed={changed}")
     results[f"{key}_rerun"].setdefault(n, []).append(t)
+    if repair is not None:
+        repair()  # drift by hand: the next run must find it and restore it
+        t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
+        if changed != 1:
+            raise BenchError(f"{key} repair at N={n} reported changed={changed}, not 1")
+        check()
+        results[f"{key}_repair"].setdefault(n, []).append(t)
     playbook(lab, "bench/playbooks/bridge.yml", *extra, "-e", "state=absent")
     verify_clean(lab, ROLE_HOST)
 
@@ -132,7 +141,12 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
             dnat = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout.count("dnat ip to")
             if dnat != n:
                 raise BenchError(f"ports at N={n}: {dnat} DNAT rules, not {n}")
-        bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports)
+
+        def delete_one_dnat():
+            listing = lab.exec(ROLE_HOST, "nft", "-a", "list", "chain", "inet", "linuxns_net", "prerouting").stdout
+            handle = next(line.split()[-1] for line in listing.splitlines() if "dnat ip to" in line)
+            lab.exec(ROLE_HOST, "nft", "delete", "rule", "inet", "linuxns_net", "prerouting", "handle", handle)
+        bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports, delete_one_dnat)
         bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
 
         results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))

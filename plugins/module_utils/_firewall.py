@@ -172,7 +172,7 @@ def _plan_group(plan, session, ns, backend, current, group):
     what = sorted({described.get(t.source, f"rules of {t.source}") for t in remove_tags} | {r.describe() for r in add_sets})
     mark = plan.mark
     plan.add(f"update firewall rules in {where(ns)} ({backend.name if backend else 'backend chosen at run time'}): "
-             f"{', '.join(what) or 'the jump rules'}",
+             f"{', '.join(what) or ('its chains' if isinstance(backend, Nftables) else 'the jump rules')}",
              functools.partial(_apply_inside, session, ns, backend, current, remove_tags, add_sets, keep_any))
     for key, before, after in views:
         plan.record(key, before, after, mark)

@@ -97,8 +97,8 @@ options:
     description:
       - The containers, each with a C(name) and an optional fixed C(address). The role
         P(linuxns.net.bridge_network#role) also takes plain names.
-      - The list is the network's whole membership, as C(connected) is in M(community.docker.docker_network). A
-        container attached to the network but not listed leaves it, as one listed with C(state=absent) does: its
+      - The list is the network's whole membership, as C(connected) is in C(community.docker.docker_network). A
+        container attached to the network but not listed leaves it, as one listed with C(state=absent) does. Its
         interface, published ports and names in this network go, and its namespace too when this was its last
         network. With O(state=absent), every container of the network leaves, listed or not.
       - In an ad-hoc command, pass the arguments as one JSON object after C(-a) (see the examples), since key=value

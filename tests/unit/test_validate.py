@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
@@ -26,6 +28,29 @@ def test_bad_interface_names_are_refused_with_the_reason(name, problem):
 
 def test_fifteen_characters_is_the_longest_name():
     assert validate.interface_name("a" * 15) == "a" * 15
+
+
+def test_names_are_measured_in_bytes_as_the_kernel_measures_them():
+    fifteen_bytes = "br-" + "\u00e9" * 6
+    assert validate.interface_name(fifteen_bytes) == fifteen_bytes
+    with pytest.raises(InvalidInput, match="16 bytes in UTF-8 \\(10 characters\\)"):
+        validate.interface_name("br-\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9a")
+
+
+@pytest.mark.parametrize("subnet, what", [
+    ("224.0.0.0/24", "is inside 224.0.0.0/4, multicast"), ("240.0.0.0/24", "reserved"), ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"), ("0.0.0.0/0", "covers 0.0.0.0/8"), ("0.0.0.0/4", "covers 0.0.0.0/8"),
+    ("::ffff:0:0/96", "IPv4-mapped"), ("::/0", "covers ::/127"),
+    ("fe80::/64", "link-local"), ("ff02::/64", "multicast"),
+])
+def test_subnets_that_cannot_hold_containers_are_refused(subnet, what):
+    with pytest.raises(InvalidInput, match=what):
+        validate.container_subnet(ipaddress.ip_network(subnet), "network 'n': subnet")
+
+
+@pytest.mark.parametrize("subnet", ["10.88.0.0/24", "100.64.0.0/24", "172.16.0.0/12", "fd42:0:0:1::/64", "2001:db8::/64"])
+def test_ordinary_subnets_pass(subnet):
+    assert validate.container_subnet(ipaddress.ip_network(subnet), "subnet") == ipaddress.ip_network(subnet)
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", ".", "..", "/abs"])
