@@ -21,6 +21,7 @@ inspect: setup
 ## Benchmarks against an ip script, an ip-loops playbook, the CNI bridge plugin and netavark, in lab hosts; results to bench/results/ and docs/benchmarks/.
 bench: setup
 	@scripts/setup bench
+	@python scripts/demo.py --make-room
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/lab.py
 	python bench/reachability.py
@@ -28,12 +29,14 @@ bench: setup
 ## The same benchmarks at CI size (N 10 and 50, one repeat, fleets of 1 and 4 hosts; about 5 minutes), not published.
 bench-quick: setup
 	@scripts/setup bench
+	@python scripts/demo.py --make-room
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --quick $(BENCH_ARGS)
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
 ## molecule scenario on the installed tarball, ansible-test sanity, the publishing checks and the docs site, then
 ## the unit, kernel and sanity tests on the older supported ansible-cores.
 test: setup
+	@python scripts/demo.py --make-room
 	python -m pytest
 	scripts/molecule test --all
 	scripts/sample-user-test
@@ -45,6 +48,7 @@ test-kernel: setup
 	python -m pytest tests/kernel
 
 molecule: setup
+	@python scripts/demo.py --make-room
 	scripts/molecule test --all
 
 sanity: setup

@@ -64,8 +64,16 @@ def main():
     parser.add_argument("--segments", type=int, default=1, help="underlay segments joined by a router (2: routed, "
                         "so that hosts on different segments are connected over the VXLAN overlay)")
     parser.add_argument("--down", action="store_true", help="tear the demo down")
+    parser.add_argument("--make-room", action="store_true", help="tear the demo down if it is up, saying why (the "
+                        "tests and benchmarks start labs on its underlay)")
     args = parser.parse_args()
     lab = Lab("lndemo", segments=args.segments)
+    if args.make_room:
+        if not lab.state():
+            return 0
+        print("The demo's lab is up on 198.51.100.0/24, where the tests and benchmarks start their own labs: tearing "
+              "it down first (make demo starts it again).")
+        args.down = True
     if args.down:
         if lab.state():
             timed_playbook(lab, "playbooks/teardown.yml", "-e", f"containers_per_host={args.containers}")
