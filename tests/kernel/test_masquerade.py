@@ -124,3 +124,28 @@ def test_missing_namespace(nsname):
     failed = run_module("masquerade", {"namespace": missing, "source": SUBNET})
     assert failed["failed"] and f"namespace '{missing}' does not exist" in failed["msg"]
     assert run_module("masquerade", {"namespace": missing, "source": SUBNET}, check_mode=True)["changed"]
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_a_masquerade_rule_deleted_by_hand_is_restored(network, backend):
+    """The masquerade module's own rule, deleted by hand (its forward-accept left): the upstream gets no reply
+    back, check mode sees it, the run restores it."""
+    host, c1 = network["host"], network["c1"]
+    args = {"namespace": host, "source": SUBNET, "exclude_out_interface": "br0", "backend": backend}
+    made = run_module("masquerade", args)
+    assert ping(c1, UPSTREAM)
+    if backend == "nftables":
+        listing = sh("nft", "-a", "list", "chain", "inet", "linuxns_net", "postrouting", netns=host).stdout
+        handle = next(line.split()[-1] for line in listing.splitlines() if " masquerade " in line)
+        sh("nft", "delete", "rule", "inet", "linuxns_net", "postrouting", "handle", handle, netns=host)
+    else:
+        save = f"{made['backends'][host]}-save"
+        rule = next(line for line in sh(save, "-t", "nat", netns=host).stdout.splitlines() if line.endswith("-j MASQUERADE"))
+        sh("sh", "-c", f"{made['backends'][host]} -t nat -D {rule[3:]}", netns=host)
+    assert not ping(c1, UPSTREAM)
+    predicted = run_module("masquerade", args, check_mode=True)
+    assert predicted["changed"] and not ping(c1, UPSTREAM)
+    repaired = run_module("masquerade", args)
+    assert repaired["changes"] == predicted["changes"] and ping(c1, UPSTREAM)
+    assert not run_module("masquerade", args)["changed"]
+    run_module("masquerade", dict(args, state="absent"))
