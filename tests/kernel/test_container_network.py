@@ -168,3 +168,23 @@ def test_a_rule_deleted_or_altered_by_hand_is_restored(netns, nsname, backend):
         server.kill()
         server.wait()
     run_module("container_network", dict(spec, state="absent"), netns=host)
+
+
+def test_a_base_chain_changed_by_hand_is_mended(netns, nsname):
+    """Our nftables forward chain given a drop policy by hand (the containers' traffic out stops), and our
+    prerouting chain deleted with its rules: the next run mends both, check mode predicts it."""
+    host = netns("host")
+    d0 = nsname("d0")
+    spec = {"name": "mend", "bridge": "br-mend", "subnet": "10.91.0.0/24", "containers": [{"name": d0, "ports": ["25001:80"]}]}
+    run_module("container_network", spec, netns=host)
+    sh("nft", "add chain inet linuxns_net forward { type filter hook forward priority filter; policy drop; }", netns=host)
+    sh("nft", "flush", "chain", "inet", "linuxns_net", "prerouting", netns=host)  # a chain goes only empty
+    sh("nft", "delete", "chain", "inet", "linuxns_net", "prerouting", netns=host)
+    predicted = run_module("container_network", spec, check_mode=True, netns=host)
+    assert predicted["changed"]
+    mended = run_module("container_network", spec, netns=host)
+    assert mended["changes"] == predicted["changes"]
+    listing = sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout
+    assert "policy drop" not in listing and "chain prerouting" in listing and "dport 25001" in listing
+    assert not run_module("container_network", spec, netns=host)["changed"]
+    run_module("container_network", dict(spec, state="absent"), netns=host)
