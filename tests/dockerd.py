@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from support import RUN_PREFIX, descendants, sh
+from support import RUN_PREFIX, descendants, kill_process_tree, sh
 
 DOCKERD, DOCKER, BUSYBOX = "/usr/sbin/dockerd", "/usr/bin/docker", "/bin/busybox"
 IMAGE = "lnt-busybox"
@@ -97,11 +97,6 @@ class Dockerd:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            for pid in [self.proc.pid] + descendants(self.proc.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.proc.wait()
+            kill_process_tree(self.proc)
         self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)

@@ -18,8 +18,6 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Invalid
 from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, DEFAULT_ROUTE, RouteSpec
 from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec
 
-LINK_LOCAL6 = ipaddress.ip_network("fe80::/10")
-
 
 @dataclass
 class FamilyLayout:
@@ -84,12 +82,9 @@ def _family_layout(wanted, network, family, net, gateway, current):
     """The FamilyLayout of one address family."""
     what = "subnet" if family == 4 else "subnet6"
     gateway_key = "gateway" if family == 4 else "gateway6"
-    if family == 6 and (net.is_link_local or net.overlaps(LINK_LOCAL6)):
-        raise InvalidInput(f"network '{network}': subnet6 {net} is link-local (fe80::/10 belongs to the kernel); "
-                           "use a unique local range such as fd42:0:0:1::/64")
-    if family == 6 and (net.is_multicast or net.prefixlen > 126):
-        raise InvalidInput(f"network '{network}': subnet6 {net} cannot hold a gateway and containers (at most /126, "
-                           "not multicast)")
+    # special ranges (link-local, multicast, ...) were refused at the edge: validate.container_subnet
+    if family == 6 and net.prefixlen > 126:
+        raise InvalidInput(f"network '{network}': subnet6 {net} cannot hold a gateway and containers (at most /126)")
     if net.num_addresses < 4:
         raise InvalidInput(f"network '{network}': {what} {net} is too small (it needs a gateway and at least one container)")
     hosts_first, hosts_last = net.network_address + 1, net.broadcast_address - 1

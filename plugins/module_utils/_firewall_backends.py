@@ -94,16 +94,6 @@ class OwnRules:
             self.notes.append((tag, note))
 
 
-def printed_rules(backend, sets):
-    """The rules of sets as backend's program prints them once made: made in a scratch namespace of their own (so
-    the comparison with what a namespace holds is exact, whatever the program's version prints), never in the
-    namespace itself. tag -> chain -> rule texts."""
-    with scratch_namespace():
-        fresh = backend.fresh()
-        fresh.apply(OwnRules(), [], sets, True)
-        return fresh.read().texts
-
-
 def _without_counters(expr):
     """An nft rule's expressions with counters' values left out (they change with every packet)."""
     return [{"counter": None} if "counter" in e else e for e in expr]
@@ -121,14 +111,25 @@ class ForeignRules:
 _MADE_BASE = re.compile(r'--comment "?linuxns\.net made-base ([A-Z]+)"?')
 # our comment in a rule as nft or iptables-save prints it (comment "..." or --comment "...")
 _COMMENT = re.compile(r'comment "?(linuxns\.net [^" ]+ [0-9a-f]+(?: [^" ]+)?)"?')
-_COUNTERS = re.compile(r"^\[\d+:\d+\] | -c \d+ \d+")  # iptables-save -c's, should a rule carry them
 IPTABLES_PROGRAMS = (("iptables", 4), ("ip6tables", 6))
 VARIANTS = ("legacy", "nft")
 
 
 # ---------------------------------------------------------------- nftables
 
-class Nftables:
+class _Printing:
+    """What both backends share: the rules of sets as read() shows them once made (OwnRules.texts), made in a
+    scratch namespace of their own, never in the target. So the comparison with what a namespace holds is exact,
+    whatever the program's version prints."""
+
+    def printed(self, sets):
+        with scratch_namespace():
+            fresh = self.fresh()
+            fresh.apply(OwnRules(), [], sets, True)
+            return fresh.read().texts
+
+
+class Nftables(_Printing):
     name = "nftables"
 
     def __init__(self, namespace):
@@ -136,11 +137,8 @@ class Nftables:
         self.repair = False
 
     def fresh(self):
-        """The same backend with nothing read yet (for printed_rules)."""
+        """The same backend with nothing read yet (for printed)."""
         return Nftables(self.namespace)
-
-    def printed(self, sets):
-        return printed_rules(self, sets)
 
     def read(self):
         """Our rules: their handles and texts, per chain; a base chain of ours missing or changed is repaired."""
@@ -181,7 +179,7 @@ class Nftables:
 
 # ---------------------------------------------------------------- iptables
 
-class Iptables:
+class Iptables(_Printing):
     def __init__(self, namespace, variant, family):
         self.namespace = namespace
         self.variant = variant  # "legacy" or "nft"
@@ -194,11 +192,8 @@ class Iptables:
         self.repair = False
 
     def fresh(self):
-        """The same backend with nothing read yet (for printed_rules)."""
+        """The same backend with nothing read yet (for printed)."""
         return Iptables(self.namespace, self.variant, self.family)
-
-    def printed(self, sets):
-        return printed_rules(self, sets)
 
     def _save(self, table):
         return run_program([f"{self.prefix}-{self.variant}-save", "-t", table], where(self.namespace)).stdout.splitlines()
@@ -223,7 +218,7 @@ class Iptables:
                         self.made_bases.add((table, made.group(1)))
                     elif m:
                         found.add(RuleTag.parse(m.group(1)), IptablesRuleRef(table, line[3:]), m.group(1),
-                                  f"{table} {words[1]}", _COUNTERS.sub("", line[3:]))
+                                  f"{table} {words[1]}", line[3:])  # read without -c: no counters
                 elif len(words) > 1 and words[0] == "-A" and words[1] in hooks and line in (
                         f"-A {words[1]} -m comment --comment {TAG} -j {hooks[words[1]]}",
                         f'-A {words[1]} -m comment --comment "{TAG}" -j {hooks[words[1]]}'):

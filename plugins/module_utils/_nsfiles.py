@@ -96,19 +96,6 @@ def _bind_namespace(source, name):
         raise
 
 
-def create_namespace(name):
-    """Create a new network namespace named name, in this thread, without forking."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        _check(_libc.unshare(CLONE_NEWNET), "unshare")
-        try:
-            _bind_namespace("/proc/thread-self/ns/net", name)
-        finally:
-            setns(own)
-    finally:
-        os.close(own)
-
-
 @contextlib.contextmanager
 def scratch_namespace():
     """Run the block (this thread only) in a new, empty network namespace without a name; the kernel frees it
@@ -122,6 +109,12 @@ def scratch_namespace():
             setns(own)
     finally:
         os.close(own)
+
+
+def create_namespace(name):
+    """Create a new network namespace named name, in this thread, without forking."""
+    with scratch_namespace():
+        _bind_namespace("/proc/thread-self/ns/net", name)
 
 
 def attach_namespace(name, pid):
