@@ -90,8 +90,10 @@ def nsname():
     existing = set(support.namespaces())
     for name in made:
         if name in existing:
-            support.sh("ip", "netns", "del", name, check=False)
+            support.sh("ip", "netns", "del", name, check=False)  # a stale file too: ip unmounts what it can, unlinks
         shutil.rmtree(support.ETC_NETNS / name, ignore_errors=True)  # names a test did not tear down itself
+    left = sorted(set(made) & set(support.namespaces()))
+    assert not left, f"namespaces this test made could not be removed: {left}"
 
 
 @pytest.fixture(scope="module")
