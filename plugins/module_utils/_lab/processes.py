@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program_status, start_program
 
 # A host's holder: private /run/netns and /etc/netns (each host's namespaces and their hosts files are its own),
 # sysfs of its own network namespace, its hostname. Login shells run no rc file, as on a stock host: every task's SSH
@@ -59,24 +60,22 @@ def stop(pid, start):
 def start_holder(host, etc_netns):
     """A host's holder process, in new network, mount and UTS namespaces; it prints "ready" once they are set up."""
     script = HOLDER_SCRIPT.format(etc_netns=etc_netns)
-    proc = subprocess.Popen(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
-                             "/bin/sh", "-c", script, host],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    return proc
+    return start_program(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
+                          "/bin/sh", "-c", script, host],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def start_in_host(holder_pid, argv, log_path):
     """Start argv in the namespaces of a host's holder, its output to log_path; returns its PID."""
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = start_program(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv),
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     return proc.pid
 
 
 def run_in_host(holder_pid, argv):
     """Run argv in the namespaces of a host's holder and wait for it."""
-    return subprocess.run(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv),
-                          capture_output=True, text=True, check=False)
+    return run_program_status(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv))
 
 
 def port_open(address, port):

@@ -1,4 +1,5 @@
-"""Fixtures shared by all tests: throwaway namespaces and a check that nothing leaks into the root namespace."""
+"""Fixtures shared by the kernel and fleet tests (their conftest.py files import them): throwaway namespaces and a
+check that nothing leaks into the root namespace. The unit tests need neither root nor these."""
 
 from __future__ import annotations
 
@@ -6,13 +7,10 @@ import itertools
 import json
 import os
 import shutil
-import sys
 
 import pytest
 
 import support
-
-sys.path.insert(0, str(support.collections_root()))
 
 PREFIX = support.RUN_PREFIX
 _counter = itertools.count()

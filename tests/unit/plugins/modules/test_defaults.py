@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import pathlib
 
 import yaml
 
-from support import REPO
 from ansible_collections.linuxns.net.plugins.module_utils import _defaults
+
+REPO = pathlib.Path(__file__).resolve().parents[4]  # the collection: tests/unit/plugins/modules/ is four below it
 
 
 def module_doc(name):

@@ -128,6 +128,6 @@ def test_the_role_makes_two_module_calls_per_host():
     """fleet_network: netns_info reads, container_network converges; the rest is controller work (set_fact)."""
     import pathlib
     import yaml
-    tasks = yaml.safe_load((pathlib.Path(__file__).parents[2] / "roles/fleet_network/tasks/main.yml").read_text())
+    tasks = yaml.safe_load((pathlib.Path(__file__).resolve().parents[4] / "roles/fleet_network/tasks/main.yml").read_text())
     modules = [next(k for k in task if "." in k) for task in tasks]
     assert [m for m in modules if m != "ansible.builtin.set_fact"] == ["linuxns.net.netns_info", "linuxns.net.container_network"]
