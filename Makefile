@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup bench bench-quick demo demo-down inspect test test-kernel molecule sanity support-range release-checks docs build lab-up lab-down
+.PHONY: setup bench bench-quick demo demo-down inspect test test-kernel molecule sanity units integration managed-pythons support-range release-checks docs build lab-up lab-down
 
 setup:
 	@scripts/setup
@@ -33,15 +33,16 @@ bench-quick: setup
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --quick $(BENCH_ARGS)
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
-## molecule scenario on the installed tarball, ansible-test sanity, the publishing checks and the docs site, then
-## the unit, kernel and sanity tests on the older supported ansible-cores.
+## molecule scenario on the installed tarball, ansible-test sanity, units (checkout and tarball) and integration, the
+## modules on the managed nodes' other Pythons, the publishing checks and the docs site, then the unit, kernel and
+## sanity tests and ansible-test units on the older supported ansible-cores.
 test: setup
 	@python scripts/demo.py --make-room
 	python -m pytest
 	scripts/molecule test --all
 	scripts/sample-user-test
 	scripts/sanity
-	$(MAKE) --no-print-directory release-checks docs
+	$(MAKE) --no-print-directory units integration managed-pythons release-checks docs
 	scripts/support-range
 
 test-kernel: setup
@@ -53,6 +54,19 @@ molecule: setup
 
 sanity: setup
 	scripts/sanity
+
+## ansible-test units from the checkout and from the installed tarball
+units: setup
+	scripts/units
+	scripts/units --tarball
+
+## ansible-test integration --allow-destructive: a target per module, each in namespaces of its own
+integration: setup
+	scripts/integration
+
+## the integration targets with the managed nodes' Pythons 3.9 (pyroute2 0.9.3), 3.10 and 3.13
+managed-pythons: setup
+	scripts/managed-pythons
 
 support-range: setup
 	scripts/support-range

@@ -1,6 +1,6 @@
 """A real Docker daemon beside the collection, for side-by-side checks: Debian's docker.io started in a network
 namespace that the test made, in a mount and PID namespace of its own (tmpfs over /run and /etc/docker, its data
-root on a tmpfs, a fresh sysfs for that network namespace with the cgroup mounts bound back in). Its only image is
+root in the test's own temporary directory, so that it survives a restart), a fresh sysfs for that network namespace with the cgroup mounts bound back in). Its only image is
 a busybox-static root filesystem made by `docker import`: no registry. When the daemon (the PID namespace's first
 process) exits, the kernel ends every process it started; the mounts go with the mount namespace."""
 
@@ -31,7 +31,6 @@ mount -t sysfs sysfs /sys
 mount --move "$WORK/cgroup" /sys/fs/cgroup
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /etc/docker
-mount -t tmpfs tmpfs "$WORK/data"
 mount -t tmpfs tmpfs /dev/shm
 exec "$DOCKERD" --data-root "$WORK/data" --exec-root /run/docker --pidfile /run/docker.pid -H "unix://$WORK/docker.sock" \
     --bip "$BRIDGE_IP" --default-address-pool "base=$POOL,size=24" --iptables=true --userland-proxy=false \
@@ -47,9 +46,13 @@ class Dockerd:
         self.work = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}-docker-")
         self.socket = os.path.join(self.work, "docker.sock")
         self.log = open(os.path.join(self.work, "dockerd.log"), "w")
+        self._start()
+        self._import_busybox()
+
+    def _start(self):
         env = dict(os.environ, WORK=self.work, DOCKERD=DOCKERD, BRIDGE_IP=BRIDGE_IP, POOL=POOL)
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{netns}", "unshare", "--mount", "--pid", "--fork", "--mount-proc",
+            ["nsenter", f"--net=/run/netns/{self.netns}", "unshare", "--mount", "--pid", "--fork", "--mount-proc",
              "sh", "-c", _SETUP], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while self.docker("version", check=False).returncode != 0:
@@ -57,7 +60,12 @@ class Dockerd:
                 self.stop()
                 raise AssertionError(f"dockerd did not start: {self.logs()}")
             time.sleep(0.2)
-        self._import_busybox()
+
+    def restart(self):
+        """Stop the daemon and start it again on the same data, as `systemctl restart docker` does: it rebuilds its
+        networks and iptables chains and restarts the containers that have a restart policy."""
+        self._terminate()
+        self._start()
 
     def docker(self, *args, check=True):
         return sh(DOCKER, "-H", f"unix://{self.socket}", *args, check=check)
@@ -71,7 +79,7 @@ class Dockerd:
         os.makedirs(os.path.join(root, "bin"))
         os.makedirs(os.path.join(root, "www"))
         shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))
-        for applet in ("sh", "httpd", "wget", "sleep", "ping", "ip", "cat", "nc", "printf"):
+        for applet in ("sh", "httpd", "wget", "sleep", "ping", "ip", "cat", "nc", "printf", "nslookup"):
             os.symlink("busybox", os.path.join(root, "bin", applet))
         with open(os.path.join(root, "www", "index.html"), "w") as f:
             f.write("busybox httpd\n")
@@ -81,11 +89,20 @@ class Dockerd:
 
     def run(self, name, network, *command, ip=None):
         """A container named name on network, detached; returns its address there."""
-        extra = ("--ip", ip) if ip else ()
-        self.docker("run", "-d", "--name", name, "--network", network, *extra, IMAGE, *command)
+        return self.run_with(name, network, ("--ip", ip) if ip else (), *command)
+
+    def run_with(self, name, network, options, *command):
+        """Like run, with more `docker run` options (ports, a restart policy)."""
+        self.docker("run", "-d", "--name", name, "--network", network, *options, IMAGE, *command)
         return self.docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).stdout.strip()
 
     def stop(self):
+        """Stop the daemon and remove its data."""
+        self._terminate()
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _terminate(self):
         """SIGTERM the daemon (it removes its containers' processes), SIGKILL after 10 s; the PID namespace's end
         ends the rest."""
         daemons = descendants(self.proc.pid)
@@ -98,5 +115,3 @@ class Dockerd:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             kill_process_tree(self.proc)
-        self.log.close()
-        shutil.rmtree(self.work, ignore_errors=True)

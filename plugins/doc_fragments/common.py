@@ -10,7 +10,7 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 options: {}
 requirements:
-  - Python >= 3.10 and pyroute2 >= 0.9 on the managed node.
+  - Python 3.9 to 3.13 and pyroute2 >= 0.9.3 (< 0.10) on the managed node.
   - Root (CAP_NET_ADMIN and CAP_SYS_ADMIN) on the managed node.
 notes:
   - Talks netlink directly through pyroute2 in the module's own process (no C(ip) commands, no helper processes).

@@ -24,7 +24,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._netlink import RouteS
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import is_namespace_file, namespace_path, setns
 
 LOCK_DIR = "/run/lock"
-PYROUTE2 = "pyroute2 >= 0.9 (pip install 'pyroute2>=0.9')"
+PYROUTE2 = "pyroute2 >= 0.9.3 (pip install 'pyroute2>=0.9.3,<0.10')"
 
 
 def pyroute2_missing():
@@ -41,14 +41,20 @@ class Pyroute2Socket:
     that callers catch one kind of error whether a request went through pyroute2 or through _netlink. Dumps are read
     to the end inside the call, so an error in the middle of one is converted too."""
 
-    def __init__(self):
+    def __init__(self, classes):
+        iproute, self._error = classes
+        self._ipr = iproute()
+
+    @staticmethod
+    def classes():
+        """pyroute2's IPRoute and NetlinkError. Call it in the namespace the module started in, never inside one that
+        a run may remove: pyroute2 0.9.1 and 0.9.2 open sockets when imported, and a socket keeps its namespace alive."""
         try:
             from pyroute2.iproute.linux import IPRoute  # only the submodule: the package's top level costs 0.2 s more
             from pyroute2.netlink.exceptions import NetlinkError
         except ImportError as exc:  # installed but broken: reported as missing; the plan undoes what it made
             raise LibraryMissing(PYROUTE2, exc) from None
-        self._ipr = IPRoute()
-        self._error = NetlinkError
+        return IPRoute, NetlinkError
 
     def __getattr__(self, name):
         method = getattr(self._ipr, name)
@@ -120,8 +126,9 @@ class Session:
     def pyroute2(self, namespace):
         """The netlink socket of a namespace, opened once per run."""
         if namespace not in self._sockets:
+            classes = Pyroute2Socket.classes()  # imported here, outside the namespace (see classes())
             with self.inside(namespace):
-                self._sockets[namespace] = Pyroute2Socket()
+                self._sockets[namespace] = Pyroute2Socket(classes)
         return self._sockets[namespace]
 
     def route_socket(self, namespace):

@@ -192,7 +192,7 @@ options:
     type: list
     elements: dict
     default: []
-    version_added: 0.3.0
+    version_added: 1.0.0
     suboptions:
       dest:
         description: Destination, V(default) or a CIDR.
@@ -223,7 +223,7 @@ options:
         C(linuxns.net.fleet_network) role puts its overlay to the hosts it does not share a link with here.
       - See M(linuxns.net.vxlan) for what each option does.
     type: dict
-    version_added: 0.3.0
+    version_added: 1.0.0
     suboptions:
       name:
         description: Name of the VXLAN device.

@@ -85,12 +85,16 @@ def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsn
     assert not _nothing_left(host, names)
     rng = random.Random(21)
     points, clean, midway = [], 0, 0
+    # the kills are spread from 0.3 of a teardown to just past its end; a kill that lands before the first change
+    # (the interpreter's start and imports take longer on some Pythons and machines) moves the window's start up to
+    # it, so that the kills land among the changes whatever the machine
+    earliest = 0.3 * duration
     for _kill in range(TEARDOWN_KILLS):
         built = run_module("container_network", spec, netns=host)
         assert not built.get("failed"), built.get("msg")
         full = _counts(host, names)
         proc = start_module("container_network", absent, netns=host)
-        delay = rng.uniform(0.3 * duration, 1.05 * duration)  # past most of the imports, to just after the end
+        delay = rng.uniform(earliest, 1.05 * duration)
         time.sleep(delay)
         finished = proc.poll() is not None  # the teardown beat the kill: it counts as a point past the end
         if finished:
@@ -100,6 +104,8 @@ def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsn
         points.append(round(delay, 2) if not finished else None)
         left = _counts(host, names)
         midway += left != full and any(left)  # the kill landed among the changes, not before or after them
+        if not finished and left == full:
+            earliest = min(max(earliest, delay), 0.9 * duration)
         rerun = run_module("container_network", absent, netns=host)
         assert not rerun.get("failed"), rerun.get("msg")
         assert not _nothing_left(host, names), f"killed at {delay:.2f} s"
@@ -108,4 +114,4 @@ def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsn
     record("teardown_kills_clean", clean)
     record("teardown_kill_points_s", points)
     record("teardown_kills_midway", midway)
-    assert midway >= TEARDOWN_KILLS // 4, "most kills must land among the changes, or the test proves little"
+    assert midway >= TEARDOWN_KILLS // 4, "a quarter of the kills at least must land among the changes, or the test proves little"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 
-from support import links, namespaces, run_module, sh, sysctl
+from support import collections_root as support_collections_root, links, namespaces, run_module, sh, sysctl
 
 
 def test_create_check_mode_idempotence_and_delete(nsname):
@@ -122,3 +123,40 @@ def test_a_stale_namespace_file_is_removed_on_delete(nsname):
     assert gone["changed"] and gone["changes"] == predicted["changes"]
     assert not os.path.lexists(f"/run/netns/{name}") and name not in namespaces()
     assert not run_module("netns", {"name": [name], "state": "absent"})["changed"]
+
+
+FAKE_PYROUTE2 = """
+import os
+IMPORTED_IN = os.stat("/proc/thread-self/ns/net").st_ino
+
+
+class IPRoute:
+    def close(self):
+        pass
+"""
+
+
+def test_pyroute2_is_imported_in_the_module_own_namespace_not_in_a_target(tmp_path, netns):
+    """pyroute2 0.9.1 and 0.9.2 open sockets when imported, which keep the namespace of the import alive (a lab's
+    switch could then not be removed). A stand-in pyroute2 records where it was imported; it must be the module's
+    home namespace even when the first socket is opened for another namespace."""
+    target = netns("target")
+    package = tmp_path / "pyroute2"
+    (package / "iproute").mkdir(parents=True)
+    (package / "netlink").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "iproute" / "__init__.py").write_text("")
+    (package / "iproute" / "linux.py").write_text(FAKE_PYROUTE2)
+    (package / "netlink" / "__init__.py").write_text("")
+    (package / "netlink" / "exceptions.py").write_text("class NetlinkError(Exception):\n    code = 0\n")
+    script = (
+        "import os, sys\n"
+        "from ansible_collections.linuxns.net.plugins.module_utils._session import Session\n"
+        "with Session(lock=False) as session:\n"
+        f"    session.pyroute2({target!r})\n"
+        "from pyroute2.iproute import linux\n"
+        "print(linux.IMPORTED_IN, os.stat('/proc/thread-self/ns/net').st_ino, os.stat('/run/netns/' + sys.argv[1]).st_ino)\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{support_collections_root()}")
+    out = subprocess.run([sys.executable, "-c", script, target], env=env, capture_output=True, text=True, check=True).stdout
+    imported_in, home, target_inode = (int(x) for x in out.split())
+    assert imported_in == home != target_inode
