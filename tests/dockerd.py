@@ -1,8 +1,9 @@
 """A real Docker daemon beside the collection, for side-by-side checks: Debian's docker.io started in a network
 namespace that the test made, in a mount and PID namespace of its own (tmpfs over /run and /etc/docker, its data
-root in the test's own temporary directory, so that it survives a restart), a fresh sysfs for that network namespace with the cgroup mounts bound back in). Its only image is
-a busybox-static root filesystem made by `docker import`: no registry. When the daemon (the PID namespace's first
-process) exits, the kernel ends every process it started; the mounts go with the mount namespace."""
+root in the test's own temporary directory, so that it survives a restart, a fresh sysfs for that network namespace
+with the cgroup mounts bound back in). Its only image is a busybox-static root filesystem made by `docker import`:
+no registry. When the daemon (the PID namespace's first process) exits, the kernel ends every process it started;
+the mounts go with the mount namespace."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+# pylint: disable-next=unused-import
 from fixtures import netns, netns_module, nothing_left_behind, nsname, record, root_and_cleanup  # noqa: F401
 from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
 import support

@@ -213,7 +213,7 @@ def test_docker_and_ours_side_by_side_behave_alike_and_as_documented(site, nsnam
     ours = OurSide(site["host"], nsname)
     try:
         theirs, mine = behaviours(docker_side, site), behaviours(ours, site)
-        table = {row: ("yes" if theirs[row] else "no", "yes" if mine[row] else "no") for row, _ in BEHAVIOURS}
+        table = {row: ("yes" if theirs[row] else "no", "yes" if mine[row] else "no") for row, _what in BEHAVIOURS}
         out = REPO / "tests" / "output"
         out.mkdir(exist_ok=True)
         (out / "docker-behaviours.json").write_text(json.dumps(table, indent=2) + "\n")

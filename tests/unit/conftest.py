@@ -4,4 +4,4 @@ ansible_collections.linuxns.net; ansible-test units does that itself (its collec
 import os
 
 if "ansible_pytest_collections" not in os.environ.get("PYTEST_PLUGINS", ""):
-    import support  # noqa: F401
+    import support  # noqa: F401  pylint: disable=unused-import
