@@ -9,7 +9,7 @@ import pytest
 from dockerd import MISSING, WHY_MISSING, Dockerd
 from support import run_module, sh, start_whoami, whoami
 
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING)
+pytestmark = [pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING), pytest.mark.long]
 HTTPD = ("sh", "-c", "httpd -f -p 80 -h /www")
 
 

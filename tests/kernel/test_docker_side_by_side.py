@@ -16,7 +16,7 @@ import pytest
 from dockerd import MISSING, WHY_MISSING, Dockerd
 from support import ETC_NETNS, REPO, run_module, sh, start_whoami
 
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING)
+pytestmark = [pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING), pytest.mark.long]
 
 HOST, NEIGHBOUR = "198.18.210.1", "198.18.210.2"
 HTTPD = ("httpd", "-f", "-p", "80", "-h", "/www")

@@ -9,6 +9,8 @@ import random
 import signal
 import time
 
+import pytest
+
 from support import ETC_NETNS, links, namespaces, ping, routes, run_module, sh, start_module
 
 KILLS, N = 10, 60
@@ -22,6 +24,7 @@ def kill_tree(proc):
     os.unlink(proc.args_file)
 
 
+@pytest.mark.long
 def test_module_killed_mid_batch_converges(netns, nsname, record):
     host = netns("host")
     prefix = nsname("p")
@@ -69,6 +72,7 @@ def _counts(host, names):
                  for k in ("namespaces", "links", "rules", "/etc/netns"))
 
 
+@pytest.mark.long
 def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsname, record):
     """A teardown of a dual-stack network with published ports and names, killed as a whole tree at a random point
     of its run (from the imports to the last change), 20 times: the next teardown leaves nothing at all."""
