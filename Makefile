@@ -34,16 +34,15 @@ bench-quick: setup
 
 ## The test command: unit, real-kernel and lab-fleet tests, the molecule scenarios, a user's repository with a
 ## molecule scenario on the installed tarball, ansible-test sanity, units (checkout and tarball) and integration, the
-## modules on the managed nodes' other Pythons, the publishing checks and the docs site, then the unit, kernel and
-## sanity tests and ansible-test units on the older supported ansible-cores.
+## modules on the managed nodes' other Pythons, the publishing checks and the docs site, and the unit, kernel and
+## sanity tests and ansible-test units on the older supported ansible-cores (scripts/checks: two lanes at once).
 test: setup
 	@python scripts/demo.py --make-room
 	python -m pytest
 	scripts/molecule test --all
 	scripts/sample-user-test
-	scripts/sanity
-	$(MAKE) --no-print-directory units integration managed-pythons release-checks docs
-	scripts/support-range
+	@scripts/setup release
+	scripts/checks
 
 test-kernel: setup
 	python -m pytest tests/kernel
