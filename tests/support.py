@@ -64,13 +64,15 @@ def routes(netns, *args):
     return ip_json(netns, "route", "show", *args)
 
 
-def namespaces():
+def namespaces(mine=False):
     """Every name in /run/netns, read directly: a stale file (nothing mounted on it) counts too, and the list does
-    not depend on `ip netns list` asking the kernel for each namespace's id."""
+    not depend on `ip netns list` asking the kernel for each namespace's id. mine: only this run's (its prefix), for
+    a before/after comparison that another suite running beside this one must not disturb."""
     try:
-        return sorted(os.listdir("/run/netns"))
+        names = sorted(os.listdir("/run/netns"))
     except FileNotFoundError:
         return []
+    return [n for n in names if n.startswith(RUN_PREFIX)] if mine else names
 
 
 def ping(netns, address, count=1):

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from support import RUN_PREFIX, namespaces, run_module, sh
+from support import namespaces, run_module, sh
 
 VXLAN = {"name": "vx0", "vni": 7, "local": "10.1.0.1"}
 
@@ -250,7 +250,7 @@ def _resolve(args, host):
 def snapshot(names):
     """What a module could change, without what the kernel manages by itself (IPv6 link-local autoconfiguration,
     carrier flags, counters)."""
-    state = {"namespaces": sorted(n for n in namespaces() if n.startswith(RUN_PREFIX))}  # this run's: others may run too
+    state = {"namespaces": namespaces(mine=True)}  # this run's: others may run too
     for ns in names:
         links = [(l["ifname"], l.get("master"), l.get("mtu"), "UP" in l["flags"], l.get("address"))
                  for l in json.loads(sh("ip", "-n", ns, "-d", "-j", "link").stdout)]

@@ -94,11 +94,11 @@ def test_drift_is_repaired(netns, nsname):
 def test_bad_network_fails_before_any_change(netns, nsname):
     host = netns("host")
     prefix = nsname("p")
-    before = (links(host), namespaces())
+    before = (links(host), namespaces(mine=True))
     result = run_module("container_network", spec(prefix, subnet="10.100.0.0/30",
                                                   containers=[{"name": n} for n in "abc"]), netns=host)
     assert result["failed"] and "is full" in result["msg"] and "network 'lab'" in result["msg"]
-    assert (links(host), namespaces()) == before
+    assert (links(host), namespaces(mine=True)) == before
 
 
 def test_bridge_name_taken_fails_before_any_change(netns, nsname):
@@ -106,10 +106,10 @@ def test_bridge_name_taken_fails_before_any_change(netns, nsname):
     prefix = nsname("p")
     nsname.adopt(f"{prefix}c1"), nsname.adopt(f"{prefix}c2")
     sh("ip", "-n", host, "link", "add", "br0", "type", "veth", "peer", "name", "br0p")
-    before = (links(host), namespaces())
+    before = (links(host), namespaces(mine=True))
     result = run_module("container_network", spec(prefix), netns=host)
     assert result["failed"] and "taken by a veth" in result["msg"]
-    assert (links(host), namespaces()) == before
+    assert (links(host), namespaces(mine=True)) == before
 
 
 def _break_rules(host, backend):

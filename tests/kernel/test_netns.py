@@ -84,10 +84,11 @@ def test_pid_gives_a_name_to_a_running_process_namespace(nsname):
 ])
 def test_bad_names_fail_before_anything_is_created(nsname, name, message):
     good = nsname()
-    before = namespaces()
+    before = namespaces(mine=True)
     result = run_module("netns", {"namespaces": [{"name": good}, {"name": name}]})
     assert result["failed"] and message in result["msg"] and repr(name)[1:-1] in result["msg"]
-    assert namespaces() == before
+    assert namespaces(mine=True) == before
+    assert "/" not in name or not os.path.lexists(f"/run/netns/{name.split('/')[0]}"), "nothing made of the name's first part"
 
 
 def test_sysctl_outside_net_is_refused(nsname):

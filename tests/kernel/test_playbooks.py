@@ -60,6 +60,7 @@ def readme_examples():
     return [line.strip() for line in section.splitlines() if line.strip().startswith("ansible localhost -m linuxns.net.")]
 
 
+@pytest.mark.global_names
 def test_readme_ad_hoc_examples_work_as_written(netns):
     examples = readme_examples()
     assert len({re.search(r"-m (\S+)", e)[1] for e in examples}) == 7, "one example for each of the seven modules"
