@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -174,3 +175,39 @@ def whoami(netns, proto, address, port):
     'error: ...' text if no answer came."""
     argv = (sys.executable, "-c", WHOAMI_CLIENT, proto, address, str(port))
     return sh(*argv, netns=netns).stdout.strip()
+
+
+# The side-by-side tests (a real Docker, a real podman): one TCP exchange, the same from our namespaces (Python) and
+# from a busybox container (nc). It sends a request line (busybox httpd waits for one) and prints the first answer.
+TCP_PROBE = ("import socket, sys\n"
+             "try:\n"
+             "    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
+             "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+             "    print(s.recv(200).decode(errors='replace').strip() or 'error: nothing')\n"
+             "except OSError as exc:\n"
+             "    print('error:', exc)\n")
+BUSYBOX_TCP_PROBE = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {address} {port}"
+
+
+def tcp_answer(netns, address, port):
+    """The first answer of address:port to a TCP exchange from netns, or "error: ..."."""
+    return sh(sys.executable, "-c", TCP_PROBE, address, str(port), netns=netns, check=False).stdout.strip()
+
+
+def foreign_iptables_rules(netns):
+    """The iptables rules in netns that are not ours (Docker's, netavark's), nft and legacy, counters aside, in order."""
+    rules = []
+    for save in ("iptables-nft-save", "iptables-legacy-save"):
+        out = sh(save, netns=netns, check=False).stdout.splitlines()
+        rules += [re.sub(r"^(:\S+ \S+) \[\d+:\d+\]$", r"\1", line) for line in out
+                  if not line.startswith("#") and "LINUXNS" not in line and "linuxns" not in line]
+    return rules
+
+
+def wire_lan(host, neighbour, host_address, neighbour_address):
+    """A /24 LAN of two namespaces (eth0 each), the host's default route pointing at the neighbour."""
+    sh("ip", "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", neighbour)
+    for netns, address in ((host, host_address), (neighbour, neighbour_address)):
+        sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
+        sh("ip", "-n", netns, "link", "set", "eth0", "up")
+    sh("ip", "-n", host, "route", "add", "default", "via", neighbour_address)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dockerd import MISSING, WHY_MISSING, Dockerd
-from support import run_module, sh, start_whoami, whoami
+from support import foreign_iptables_rules, run_module, sh, start_whoami, whoami
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING), pytest.mark.long]
 HTTPD = ("sh", "-c", "httpd -f -p 80 -h /www")
@@ -27,12 +27,6 @@ def http_from(docker, container, address):
     return docker.docker("exec", container, "sh", "-c", script, check=False).stdout
 
 
-def docker_rules(host):
-    """Docker's iptables rules, less ours and the counters."""
-    out = sh("iptables-nft-save", netns=host).stdout.splitlines()
-    return [line.split(" [")[0] for line in out if not line.startswith("#") and "LINUXNS" not in line and "linuxns" not in line]
-
-
 def test_internal_networks_side_by_side_with_dockers(docker, nsname):
     host = docker.netns
     docker.docker("network", "create", "--internal", "--subnet", "10.219.0.0/24", "dint")
@@ -41,7 +35,7 @@ def test_internal_networks_side_by_side_with_dockers(docker, nsname):
     assert "busybox httpd" in http_from(docker, "d2", d1), "Docker's internal network: containers reach each other"
     assert sh("sysctl", "-n", "net.bridge.bridge-nf-call-iptables", netns=host).stdout.strip() == "1"
     assert ":FORWARD DROP" in sh("iptables-nft-save", "-t", "filter", netns=host).stdout
-    before = docker_rules(host)
+    before = foreign_iptables_rules(host)
 
     a1, a2 = nsname("a1"), nsname("a2")
     ours = {"name": "back", "bridge": "br-back", "subnet": "10.34.0.0/24", "internal": True,
@@ -64,7 +58,7 @@ def test_internal_networks_side_by_side_with_dockers(docker, nsname):
     assert not run_module("container_network", ours, netns=host)["changed"]
 
     run_module("container_network", dict(ours, state="absent"), netns=host)
-    assert docker_rules(host) == before, "Docker's rules are as they were"
+    assert foreign_iptables_rules(host) == before, "Docker's rules are as they were"
     assert "busybox httpd" in http_from(docker, "d2", d1)
     docker.docker("rm", "-f", "d1", "d2")
     docker.docker("network", "rm", "dint")

@@ -6,29 +6,20 @@ they were."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-import sys
 import time
 
 import pytest
 
 from dockerd import MISSING, WHY_MISSING, Dockerd
-from support import ETC_NETNS, REPO, run_module, sh, start_whoami
+from support import (BUSYBOX_TCP_PROBE, ETC_NETNS, REPO, foreign_iptables_rules, run_module, start_whoami, tcp_answer,
+                     wire_lan)
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING), pytest.mark.long]
 
 HOST, NEIGHBOUR = "198.18.210.1", "198.18.210.2"
 HTTPD = ("httpd", "-f", "-p", "80", "-h", "/www")
 OUT_PORT = 9000  # the neighbour's echo service: it answers with the address it saw
-# one TCP exchange: send a request line (busybox httpd waits for one), print the first answer or "error: ..."
-PROBE = ("import socket, sys\n"
-         "try:\n"
-         "    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
-         "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
-         "    print(s.recv(200).decode(errors='replace').strip() or 'error: nothing')\n"
-         "except OSError as exc:\n"
-         "    print('error:', exc)\n")
 
 # The behaviours of the table, as (row, what it checks); the docs page lists the same rows with both results.
 BEHAVIOURS = [
@@ -49,10 +40,6 @@ BEHAVIOURS = [
 DIFFERENCES = {"published, from another network"}
 
 
-def probe_from_namespace(netns, address, port):
-    return sh(sys.executable, "-c", PROBE, address, str(port), netns=netns, check=False).stdout.strip()
-
-
 class DockerSide:
     """Docker's networks: dnet (d1 serving HTTP, published on 8081; d2), dother (d3), dint (internal; d4); every
     container with a restart policy."""
@@ -71,8 +58,8 @@ class DockerSide:
         docker.run_with("d4", "dint", always, "sleep", "3600")
 
     def probe(self, container, address, port):
-        script = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {address} {port}"
-        out = self.docker.docker("exec", container, "sh", "-c", script, check=False).stdout.strip()
+        out = self.docker.docker("exec", container, "sh", "-c", BUSYBOX_TCP_PROBE.format(address=address, port=port),
+                                 check=False).stdout.strip()
         return out or "error: nothing"
 
     def resolves(self, container, name):
@@ -117,7 +104,7 @@ class OurSide:
         self.server_process = start_whoami(a1, 7000)
 
     def probe(self, container, address, port):
-        return probe_from_namespace(container, address, port)
+        return tcp_answer(container, address, port)
 
     def resolves(self, container, name):
         """The name resolves to the server's address with getent hosts, the container's hosts file mounted over
@@ -158,9 +145,9 @@ def behaviours(side, host):
     return {
         "same network": reached(side.probe(peer, side.server_address(), port)),
         "out, masqueraded": out == HOST,
-        "published, from another host": reached(probe_from_namespace(host["neighbour"], HOST, side.port)),
-        "published, from the host": reached(probe_from_namespace(host["host"], HOST, side.port)),
-        "published, from 127.0.0.1": reached(probe_from_namespace(host["host"], "127.0.0.1", side.port)),
+        "published, from another host": reached(tcp_answer(host["neighbour"], HOST, side.port)),
+        "published, from the host": reached(tcp_answer(host["host"], HOST, side.port)),
+        "published, from 127.0.0.1": reached(tcp_answer(host["host"], "127.0.0.1", side.port)),
         "published, hairpin": reached(side.probe(peer, HOST, side.port)),
         "published, from another network": reached(side.probe(other, HOST, side.port)),
         "isolation between networks": reached(side.probe(other, side.server_address(), port)),
@@ -180,26 +167,12 @@ def documented_table():
     return rows
 
 
-def docker_rules(host):
-    """Docker's iptables rules (nft and legacy), less ours and the counters, in order."""
-    rules = []
-    for save in ("iptables-nft-save", "iptables-legacy-save"):
-        out = sh(save, netns=host, check=False).stdout.splitlines()
-        rules += [re.sub(r"^(:\S+ \S+) \[\d+:\d+\]$", r"\1", line) for line in out
-                  if not line.startswith("#") and "LINUXNS" not in line and "linuxns" not in line]
-    return rules
-
-
 @pytest.fixture(scope="module")
 def site(netns_module):
     """A host namespace with the daemon, and a neighbour on its LAN (the host's default route points at it) that runs
     the echo service."""
     host, neighbour = netns_module("dockhost"), netns_module("lan")
-    sh("ip", "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", neighbour)
-    for netns, address in ((host, HOST), (neighbour, NEIGHBOUR)):
-        sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
-        sh("ip", "-n", netns, "link", "set", "eth0", "up")
-    sh("ip", "-n", host, "route", "add", "default", "via", NEIGHBOUR)
+    wire_lan(host, neighbour, HOST, NEIGHBOUR)
     echo = start_whoami(neighbour, OUT_PORT)
     daemon = Dockerd(host)
     yield {"host": host, "neighbour": neighbour, "docker": daemon}
@@ -233,16 +206,16 @@ def test_docker_restarted_while_ours_stays_up_then_our_teardown_leaves_dockers_r
     ours = OurSide(site["host"], nsname)
     try:
         docker.restart()  # Docker rebuilds its chains (and FORWARD's policy and jumps) and restarts d1
-        assert _eventually(lambda: reached(probe_from_namespace(site["neighbour"], HOST, DockerSide.port)))
-        assert reached(probe_from_namespace(site["neighbour"], HOST, OurSide.port)), "ours stayed up"
+        assert _eventually(lambda: reached(tcp_answer(site["neighbour"], HOST, DockerSide.port)))
+        assert reached(tcp_answer(site["neighbour"], HOST, OurSide.port)), "ours stayed up"
         assert ours.probe(ours.container("peer"), NEIGHBOUR, OUT_PORT) == HOST
         assert reached(ours.probe(ours.container("peer"), ours.server_address(), 7000))
         assert ours.rerun_changes() == [False, False, False], "our re-run after Docker's restart changes nothing"
-        before = docker_rules(site["host"])
+        before = foreign_iptables_rules(site["host"])
     finally:
         ours.remove()
-    assert docker_rules(site["host"]) == before, "our teardown left Docker's rules as they were"
-    assert reached(probe_from_namespace(site["neighbour"], HOST, DockerSide.port)), "Docker's port still works"
+    assert foreign_iptables_rules(site["host"]) == before, "our teardown left Docker's rules as they were"
+    assert reached(tcp_answer(site["neighbour"], HOST, DockerSide.port)), "Docker's port still works"
     assert _eventually(lambda: reached(docker_side.probe("d2", docker_side.server_address(), 80))), "and its network"
 
 

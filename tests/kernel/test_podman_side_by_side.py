@@ -5,54 +5,26 @@ were with podman's traffic still flowing."""
 
 from __future__ import annotations
 
-import re
-import sys
-
 import pytest
 
 from podman import MISSING, WHY_MISSING, Podman
-from support import run_module, sh, start_whoami
+from support import BUSYBOX_TCP_PROBE, foreign_iptables_rules, run_module, start_whoami, tcp_answer, wire_lan
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING)
 
 HOST, NEIGHBOUR = "198.18.212.1", "198.18.212.2"
 HTTPD = ("httpd", "-f", "-p", "80", "-h", "/www")
 OUT_PORT, PODMAN_PORT, OUR_PORT = 9000, 8083, 8084
-PROBE = ("import socket, sys\n"
-         "try:\n"
-         "    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
-         "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
-         "    print(s.recv(200).decode(errors='replace').strip() or 'error: nothing')\n"
-         "except OSError as exc:\n"
-         "    print('error:', exc)\n")
-
-
-def probe(netns, address, port):
-    return sh(sys.executable, "-c", PROBE, address, str(port), netns=netns, check=False).stdout.strip()
 
 
 def podman_probe(podman, container, address, port):
-    script = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {address} {port}"
+    script = BUSYBOX_TCP_PROBE.format(address=address, port=port)
     return podman.podman("exec", container, "sh", "-c", script, check=False).stdout.strip() or "error: nothing"
-
-
-def netavark_rules(host):
-    """The iptables rules that are not ours (netavark's), counters aside, in order."""
-    rules = []
-    for save in ("iptables-nft-save", "iptables-legacy-save"):
-        out = sh(save, netns=host, check=False).stdout.splitlines()
-        rules += [re.sub(r"^(:\S+ \S+) \[\d+:\d+\]$", r"\1", line) for line in out
-                  if not line.startswith("#") and "LINUXNS" not in line and "linuxns" not in line]
-    return rules
 
 
 def test_podman_and_ours_side_by_side(netns, nsname):
     host, lan = netns("podhost"), netns("lan")
-    sh("ip", "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", lan)
-    for ns, address in ((host, HOST), (lan, NEIGHBOUR)):
-        sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    sh("ip", "-n", host, "route", "add", "default", "via", NEIGHBOUR)
+    wire_lan(host, lan, HOST, NEIGHBOUR)
     echo = start_whoami(lan, OUT_PORT)
     podman = Podman(host)
     a1, a2 = nsname("a1"), nsname("a2")
@@ -64,25 +36,25 @@ def test_podman_and_ours_side_by_side(netns, nsname):
         p1 = podman.run_with("p1", "pnet", ("-p", f"{PODMAN_PORT}:80"), *HTTPD)
         podman.run_with("p2", "pnet", (), "sleep", "3600")
         for answer, what in ((podman_probe(podman, "p2", p1, 80), "container to container"),
-                             (probe(lan, HOST, PODMAN_PORT), "published, from the LAN"),
-                             (probe(host, HOST, PODMAN_PORT), "published, from the host"),
-                             (probe(host, "127.0.0.1", PODMAN_PORT), "published, from 127.0.0.1")):
+                             (tcp_answer(lan, HOST, PODMAN_PORT), "published, from the LAN"),
+                             (tcp_answer(host, HOST, PODMAN_PORT), "published, from the host"),
+                             (tcp_answer(host, "127.0.0.1", PODMAN_PORT), "published, from 127.0.0.1")):
             assert answer.startswith("HTTP/1."), f"podman alone, {what}: {answer}"
         assert podman_probe(podman, "p2", NEIGHBOUR, OUT_PORT) == HOST, "podman's container out, masqueraded"
-        before = netavark_rules(host)
+        before = foreign_iptables_rules(host)
 
         made = run_module("container_network", ours, netns=host)
         assert not made.get("failed"), made.get("msg")
         server = start_whoami(a1, 7000)
         # ours works beside netavark's rules
-        assert probe(a2, made["addresses"][a1], 7000) == made["addresses"][a2]
-        assert probe(a2, NEIGHBOUR, OUT_PORT) == HOST
+        assert tcp_answer(a2, made["addresses"][a1], 7000) == made["addresses"][a2]
+        assert tcp_answer(a2, NEIGHBOUR, OUT_PORT) == HOST
         for source, address in ((lan, HOST), (host, HOST), (host, "127.0.0.1")):
-            assert not probe(source, address, OUR_PORT).startswith("error"), (source, address)
+            assert not tcp_answer(source, address, OUR_PORT).startswith("error"), (source, address)
         # and podman's still does, exactly as before ours came
         assert "HTTP" in podman_probe(podman, "p2", p1, 80)
-        assert not probe(lan, HOST, PODMAN_PORT).startswith("error")
-        assert not probe(host, "127.0.0.1", PODMAN_PORT).startswith("error")
+        assert not tcp_answer(lan, HOST, PODMAN_PORT).startswith("error")
+        assert not tcp_answer(host, "127.0.0.1", PODMAN_PORT).startswith("error")
         assert podman_probe(podman, "p2", NEIGHBOUR, OUT_PORT) == HOST
         assert not run_module("container_network", ours, netns=host)["changed"], "our re-run beside netavark"
 
@@ -90,8 +62,8 @@ def test_podman_and_ours_side_by_side(netns, nsname):
         server.wait()
         server = None
         assert run_module("container_network", dict(ours, state="absent"), netns=host)["changed"]
-        assert netavark_rules(host) == before, "our teardown left netavark's rules as they were"
-        assert not probe(lan, HOST, PODMAN_PORT).startswith("error"), "podman's port still works"
+        assert foreign_iptables_rules(host) == before, "our teardown left netavark's rules as they were"
+        assert not tcp_answer(lan, HOST, PODMAN_PORT).startswith("error"), "podman's port still works"
         assert podman_probe(podman, "p2", NEIGHBOUR, OUT_PORT) == HOST
     finally:
         if server:
