@@ -17,21 +17,17 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelE
 
 
 def run_program(argv, place, stdin=None, ok_codes=(0,), error=KernelError):
-    """Run argv; place says where, for messages ("namespace 'c1'", "lab 'lnlab'"); error is the class raised."""
+    """Run argv; place says where, for messages ("namespace 'c1'", "lab 'lnlab'"); error is the class raised.
+    ok_codes=None takes any exit code (the caller reads it)."""
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise error(f"{argv[0]} is not installed (needed in {place})") from None
     except OSError as exc:
         raise kernel_error(f"run {argv[0]} in {place}", exc) from None
-    if proc.returncode not in ok_codes:
+    if ok_codes is not None and proc.returncode not in ok_codes:
         raise error(f"{' '.join(argv[:3])} in {place} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc
-
-
-def run_program_status(argv):
-    """Run argv and return the finished process whatever its exit code (the caller reads it)."""
-    return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
 def start_program(argv, stdin=None, stdout=None, stderr=None, text=False):

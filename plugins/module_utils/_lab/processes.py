@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
-from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program_status, start_program
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program, start_program
 
 # A host's holder: private /run/netns and /etc/netns (each host's namespaces and their hosts files are its own),
 # sysfs of its own network namespace, its hostname. Login shells run no rc file, as on a stock host: every task's SSH
@@ -75,7 +75,8 @@ def start_in_host(holder_pid, argv, log_path):
 
 def run_in_host(holder_pid, argv):
     """Run argv in the namespaces of a host's holder and wait for it."""
-    return run_program_status(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv))
+    return run_program(["nsenter", "-t", str(holder_pid), "--net", "--mount", "--uts", "--"] + list(argv),
+                       f"the lab host of holder {holder_pid}", ok_codes=None)
 
 
 def port_open(address, port):
