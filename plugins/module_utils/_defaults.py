@@ -11,6 +11,13 @@ from __future__ import annotations
 
 # Device group that marks the bridges of isolated networks (Docker's isolation chains, as a group match).
 ISOLATION_GROUP = 27758
+# Device group of the bridges of networks that are not isolated: they reach each other's containers directly.
+OPEN_GROUP = 27759
+# Who may reach a network's containers at their own addresses (Docker 28's gateway modes): nat (only through
+# published ports on the host's addresses, and from declared sources), nat-unprotected (anyone who routes to them,
+# as before 2.0), routed (no masquerade; published container ports at the container's own address, nothing else).
+GATEWAY_MODES = ("nat", "nat-unprotected", "routed")
+GATEWAY_MODE = "nat"
 # Links are set up unless the request says otherwise.
 UP = True
 # A container's end of its veth, inside its namespace.

@@ -100,10 +100,10 @@ class RuleSet(Protocol):
         """(table, rule) pairs in iptables-restore form; chains: role (nat, dnat, forward, input) -> our chain."""
 
 
-def plan_rule_sets(plan, session, rule_sets, check_mode):
+def plan_rule_sets(plan, session, rule_sets, check_mode, own_rules=None):
     """Group the rule sets by the rules they share (nftables: one table for both families; iptables: one program
     per family), read each group's own rules once, check them, and plan one atomic change each, then the sysctls
-    they need.
+    they need. own_rules, if given, gets the rules read, per namespace (OwnRules, merged over its groups).
 
     Returns the backend chosen per namespace."""
     requests = {}
@@ -134,6 +134,8 @@ def plan_rule_sets(plan, session, rule_sets, check_mode):
             context = RuleContext(None, OwnRules(), leaving)
             for r in group:
                 r.check(context)
+        if own_rules is not None:
+            own_rules.setdefault(ns, OwnRules()).notes.extend(context.own.notes)
         _plan_group(plan, session, ns, backend, context.own, group)
         keys = sorted({k for r in group if r.state == "present" for k in r.sysctls()})
         _plan_sysctls(plan, session, ns, keys, backend is None)

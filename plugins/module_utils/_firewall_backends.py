@@ -94,7 +94,7 @@ class OwnRules:
             self.notes.append((tag, note))
 
 
-def _without_counters(expr):
+def without_counters(expr):
     """An nft rule's expressions with counters' values left out (they change with every packet)."""
     return [{"counter": None} if "counter" in e else e for e in expr]
 
@@ -155,7 +155,7 @@ class Nftables(_Printing):
                 chains[chain["name"]] = (chain.get("hook"), chain.get("policy"))
             tag = RuleTag.parse(rule.get("comment")) if rule else None
             if tag is not None:
-                text = json.dumps([_without_counters(rule["expr"]), rule.get("comment")], sort_keys=True)
+                text = json.dumps([without_counters(rule["expr"]), rule.get("comment")], sort_keys=True)
                 found.add(tag, NftRuleRef(rule["chain"], rule["handle"]), rule.get("comment"), rule["chain"], text)
         # a hook deleted or its policy changed by hand: the next change mends it (apply adds the chains first)
         self.repair = any(chains.get(name, (None, None)) != (spec.split()[3], "accept") for name, spec in NFT_CHAINS)

@@ -2,18 +2,39 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The forwarding rule kind: which forwarded traffic of a subnet passes. Forward-accept (beside a DROP policy), the
-isolation of networks from each other (Docker's isolation chains, as a device group match), and the two drops that
-make a network internal.
+isolation of networks from each other (Docker's isolation chains, as a device group match), the two drops that
+make a network internal, direct-access protection (a network's gateway mode: who may reach its containers at their
+own addresses) and ICC off (no traffic between the containers of one network through the host).
+
+Direct-access protection drops what is forwarded into the network's bridge from another interface unless it is a
+reply (established, related), a published port (DNAT), from a declared source (the fleet's own ranges, say), from a
+bridge of a network that is not isolated (device group OPEN_GROUP, when this network is not isolated either), or, in
+routed mode, to a published container port at the container's own address (with its allow-list). One rule per
+subnet, with anonymous sets: the rules a packet meets do not grow with the number of containers or ports.
 
 A kind of the firewall engine (_firewall.RuleSet); its key is "forward:<subnet>"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
+
+
+class OpenPort(NamedTuple):
+    """A container port reachable at the container's own address (routed mode): from sources (None: any)."""
+    destination: object  # an ipaddress address
+    protocol: str
+    ports: object  # a _ports.PortRange
+    sources: Optional[Tuple] = None  # ipaddress networks of the destination's family
+
+    def spec(self):
+        return [str(self.destination), self.protocol, str(self.ports), [str(n) for n in self.sources or ()]]
+
+
+POLICY_NOTE = "policy"
 
 
 @dataclass
@@ -25,6 +46,12 @@ class ForwardRules:
     forward_accept: bool = True
     isolation_group: Optional[int] = None  # None: not isolated
     internal: bool = False  # nothing forwarded between the bridge and any other interface
+    protect: bool = False  # direct-access protection (gateway modes nat and routed)
+    trusted: Tuple = ()  # ipaddress networks of this family that may reach the containers directly
+    open_group: Optional[int] = None  # exempt from the protection: bridges of this group (networks not isolated)
+    open_ports: Tuple = ()  # of OpenPort (routed mode)
+    icc: bool = True  # False: nothing forwarded from the bridge back into it unless DNATed (ports isolated too)
+    policy: bool = False  # some container of the network has a policy: the rules' comments say so (note "policy")
     ip_forward: bool = True
     state: str = "present"
     backend: str = "auto"
@@ -39,11 +66,22 @@ class ForwardRules:
 
     @property
     def empty(self):
-        return not (self.forward_accept or self.isolation_group is not None or self.internal)
+        return not (self.forward_accept or self.isolation_group is not None or self.internal or self.protect
+                    or not self.icc)
 
     @property
     def tag(self):
-        return RuleTag.of(self.key, [self.bridge, self.forward_accept, self.isolation_group, self.internal])
+        spec = [self.bridge, self.forward_accept, self.isolation_group, self.internal]
+        if self.protect or not self.icc:  # networks without either keep the tags of 1.0
+            spec += [self.protect, [str(n) for n in self.trusted], self.open_group, [p.spec() for p in self.open_ports],
+                     self.icc]
+        if self.policy:
+            spec.append("policy")
+        return RuleTag.of(self.key, spec)
+
+    def _comment(self, tag):
+        """The rules' comment: the tag, and the note that tells a later run to look for the containers' policies."""
+        return tag.with_note(POLICY_NOTE) if self.policy else str(tag)
 
     def describe(self):
         return f"forwarding of {self.source}"
@@ -54,6 +92,13 @@ class ForwardRules:
             view["isolation_group"] = self.isolation_group
         if self.internal:
             view["internal"] = True
+        if self.protect:
+            view["direct_access"] = {"protected": True, "from": [str(n) for n in self.trusted],
+                                     "open_ports": [f"{p.destination} {p.protocol}/{p.ports}" + (
+                                         f" from {','.join(str(n) for n in p.sources)}" if p.sources else "")
+                                         for p in self.open_ports]}
+        if not self.icc:
+            view["icc"] = False
         return view
 
     def sysctls(self):
@@ -64,15 +109,16 @@ class ForwardRules:
 
     def nft_rules(self, tag, table):
         fam = "ip" if self.family == 4 else "ip6"
-        src, comment = f"{fam} saddr {self.source}", f'comment "{tag}"'
+        src, comment = f"{fam} saddr {self.source}", f'comment "{self._comment(tag)}"'
         if self.internal:
             # the drops inserted at the top, ahead of every network's accept rules; the accept of traffic from the
             # bridge to itself, as Docker's, for hosts whose FORWARD policy is DROP and whose bridges pass frames
             # through it (bridge-nf-call-iptables)
-            return [f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
+            return self._nft_protection(fam, table, comment) + [
+                    f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
                     f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}',
                     f'add rule inet {table} forward iifname "{self.bridge}" oifname "{self.bridge}" accept {comment}']
-        out = []
+        out = self._nft_protection(fam, table, comment)
         if self.isolation_group is not None:
             # inserted at the top, ahead of every network's accept rules; published ports (DNAT) pass
             out.append(f'insert rule inet {table} forward {src} oifgroup {self.isolation_group} '
@@ -82,13 +128,66 @@ class ForwardRules:
             out.append(f"add rule inet {table} forward {fam} daddr {self.source} accept {comment}")
         return out
 
+    def _nft_protection(self, fam, table, comment):
+        """Direct-access protection and ICC off: drops inserted at the top, ahead of every accept rule."""
+        out = []
+        if not self.icc:
+            # routed between two containers of the network (one that set a route via the gateway, or every packet on
+            # a host that passes bridged frames through the firewall); frames between them are stopped by port
+            # isolation already
+            nfproto = "ipv4" if self.family == 4 else "ipv6"
+            out.append(f'insert rule inet {table} forward meta nfproto {nfproto} iifname "{self.bridge}" '
+                       f'oifname "{self.bridge}" ct status & dnat == 0 drop {comment}')
+        if not self.protect:
+            return out
+        match = (f'oifname "{self.bridge}" iifname != "{self.bridge}" {fam} daddr {self.source}'
+                 + (f" iifgroup != {self.open_group}" if self.open_group is not None else "")
+                 + " ct state != { established, related } ct status & dnat == 0")
+        if self.trusted:
+            match += f" {fam} saddr != {{ {', '.join(str(n) for n in self.trusted)} }}"
+        if self.open_ports:
+            anywhere = "0.0.0.0/0" if self.family == 4 else "::/0"
+            elements = [f"{source} . {p.destination} . {p.protocol} . {p.ports}"
+                        for p in self.open_ports for source in (p.sources or (anywhere,))]
+            match += f" {fam} saddr . {fam} daddr . meta l4proto . th dport != {{ {', '.join(elements)} }}"
+        out.append(f"insert rule inet {table} forward {match} drop {comment}")
+        return out
+
+    def _iptables_protection(self, comment, chains):
+        """The same drops in iptables form: the declared sources and open ports as accepts ahead of the drop (an
+        iptables rule cannot say "none of these"), kept from other isolated networks."""
+        out = []
+        fwd, bits = chains["forward"], 32 if self.family == 4 else 128
+        if not self.icc:
+            out.append(("filter", f"-I {fwd} 1 -i {self.bridge} -o {self.bridge} -m conntrack ! --ctstate DNAT "
+                                  f"{comment} -j DROP"))
+        if not self.protect:
+            return out
+        into = f"! -i {self.bridge} -o {self.bridge}"
+        drop = f"-I {fwd} 1 {into} -d {self.source}"
+        if self.open_group is not None:
+            drop += f" -m devgroup ! --src-group {self.open_group}"
+        out.append(("filter", f"{drop} -m conntrack ! --ctstate RELATED,ESTABLISHED -m conntrack ! --ctstate DNAT "
+                              f"{comment} -j DROP"))
+        # inserted after the drop, so above it; not for sources on the host's isolated networks, which isolation drops
+        not_isolated = f" -m devgroup ! --src-group {self.isolation_group}" if self.isolation_group is not None else ""
+        for network in self.trusted:
+            out.append(("filter", f"-I {fwd} 1 {into} -s {network} -d {self.source}{not_isolated} {comment} -j ACCEPT"))
+        for p in self.open_ports:
+            for source in p.sources or (None,):
+                from_ = f" -s {source}" if source is not None else ""
+                out.append(("filter", f"-I {fwd} 1 {into}{from_} -d {p.destination}/{bits} -p {p.protocol} -m {p.protocol} "
+                                      f"--dport {str(p.ports).replace('-', ':')}{not_isolated} {comment} -j ACCEPT"))
+        return out
+
     def iptables_rules(self, tag, chains):
-        src, comment = f"-s {self.source}", f'-m comment --comment "{tag}"'
+        src, comment = f"-s {self.source}", f'-m comment --comment "{self._comment(tag)}"'
         if self.internal:
-            return [("filter", f"-I {chains['forward']} 1 {src} ! -o {self.bridge} {comment} -j DROP"),
+            return self._iptables_protection(comment, chains) + [
+                    ("filter", f"-I {chains['forward']} 1 {src} ! -o {self.bridge} {comment} -j DROP"),
                     ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {self.bridge} {comment} -j DROP"),
                     ("filter", f"-A {chains['forward']} -i {self.bridge} -o {self.bridge} {comment} -j ACCEPT")]
-        out = []
+        out = self._iptables_protection(comment, chains)
         if self.isolation_group is not None:
             out.append(("filter", f"-I {chains['forward']} 1 {src} -m devgroup --dst-group {self.isolation_group} "
                                   f"! -o {self.bridge} -m conntrack ! --ctstate DNAT {comment} -j DROP"))

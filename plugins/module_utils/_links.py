@@ -31,6 +31,7 @@ class LinkSettings:
     addresses: list = None  # the exact set, when given
     up: bool = None
     hairpin: bool = None  # hairpin mode of the link's bridge port
+    isolated: bool = None  # port isolation of the link's bridge port (ICC off)
 
 
 def derived_mac(text):
@@ -99,6 +100,10 @@ def plan_link_settings(plan, session, namespace, name, link, want, what):
         plan.add(f"set {what} '{name}' in {where(namespace)}: hairpin {'on' if want.hairpin else 'off'}",
                  lambda: netlink_call(f"{what} '{name}'", namespace, sock().brport, "set",
                                       index=link_index(session, namespace, name), mode=int(want.hairpin)))
+    if want.isolated is not None and (current.isolated or False) != want.isolated and (link is not None or want.isolated):
+        plan.add(f"set {what} '{name}' in {where(namespace)}: port isolation {'on' if want.isolated else 'off'}",
+                 lambda: netlink_call(f"{what} '{name}'", namespace, sock().brport, "set",
+                                      index=link_index(session, namespace, name), isolated=int(want.isolated)))
     if want.addresses is not None:
         have = set(managed_addresses(current.addresses))
         wanted = {a.with_prefixlen: a for a in want.addresses}

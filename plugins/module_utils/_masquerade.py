@@ -141,12 +141,13 @@ def normalize_rule(r):
 
 def masquerade_rule_sets(namespace, source, *, state="present", backend="auto", ip_forward=True, out_interface=None,
                          bridge=None, exclude_destinations=(), isolation_group=None, masquerade=True, internal=False,
-                         forward_accept=True):
+                         forward_accept=True, access=None):
     """The masquerade rule set of a subnet, with its forwarding rule set in .forwarding, from validated values. An
-    internal network is neither masqueraded nor accepted."""
+    internal network is neither masqueraded nor accepted. access: the forwarding set's direct-access and ICC
+    settings (ForwardRules' protect, trusted, open_group, open_ports, icc)."""
     forwarding = ForwardRules(namespace, source, bridge=bridge, forward_accept=forward_accept and not internal,
                               isolation_group=isolation_group, internal=internal, ip_forward=ip_forward,
-                              state=state, backend=backend)
+                              state=state, backend=backend, **(access or {}))
     if forwarding.empty:
         forwarding.state = "absent"
     rule = MasqueradeRule(namespace, source, state=state if masquerade and not internal else "absent", backend=backend,

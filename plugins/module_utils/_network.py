@@ -21,14 +21,18 @@ import ipaddress
 
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import OwnRules
+from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, plan_policies
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
     Forward, PortForwardSet, check_host_addresses)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import (
@@ -38,9 +42,36 @@ from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec,
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import plan_vxlan
 
 
-def _rule_sets(net, layout=None):
+def _published(net, layout, family):
+    """(container, its ports published on this family) pairs: on every address a port is published on both
+    families, as Docker does; a port whose allow-list names no source of the family is not published there."""
+    if net.state != "present":
+        return []
+    out = []
+    for c in net.containers:
+        ports = [p for p in c.ports if (p.host_ip is None or p.host_ip.version == family) and p.sources(family) != []]
+        if c.state == "present" and ports:
+            out.append((c, ports))
+    return out
+
+
+def _access(net, layout, family):
+    """The forwarding set's direct-access and ICC settings for one family (ForwardRules' fields)."""
+    mode = net.gateway_mode_of(family)
+    open_ports = ()
+    if mode == "routed" and layout is not None:
+        addresses = layout.family(family).addresses
+        open_ports = tuple(OpenPort(addresses[c.name], p.protocol, p.target_ports,
+                                    None if p.sources(family) is None else tuple(p.sources(family)))
+                           for c, ports in _published(net, layout, family) for p in ports)
+    return {"protect": mode != "nat-unprotected" and not net.internal, "icc": net.icc,
+            "trusted": tuple(n for n in net.direct_access_from if n.version == family),
+            "open_group": OPEN_GROUP if net.isolation_group is None else None, "open_ports": open_ports}
+
+
+def _rule_sets(net, layout=None, policy=False):
     """The network's firewall rule sets: per address family its masquerade and forwarding sets, and its published
-    ports (on every address they are published on both families, as Docker does)."""
+    ports (DNAT in the nat modes; in routed mode the forwarding set opens the container ports instead)."""
     state = net.state
     sets = []
     for family, masquerade in ((4, net.masquerade), (6, net.masquerade6)):
@@ -49,23 +80,62 @@ def _rule_sets(net, layout=None):
             continue
         rule = masquerade_rule_sets(None, subnet, state=state, bridge=net.bridge,
                                     exclude_destinations=[n for n in net.masquerade_exclude if n.version == family],
-                                    isolation_group=net.isolation_group, masquerade=masquerade, internal=net.internal)
+                                    isolation_group=net.isolation_group, masquerade=masquerade, internal=net.internal,
+                                    access=dict(_access(net, layout, family), policy=policy))
         sets += [rule, rule.forwarding]
     for family in (4, 6):
         subnet = net.subnet_of(family)
         if subnet is None:
             continue
         forwards = []
-        if state == "present":
-            addresses = layout.family(family).addresses
-            for c in net.containers:
-                ports = [p for p in c.ports if p.host_ip is None or p.host_ip.version == family]
-                if c.state == "present" and ports:
-                    forwards.append(Forward(label=f"container '{c.name}'", destination=addresses[c.name], ports=ports,
-                                            via_interface=net.bridge, via_subnet=subnet))
+        if net.gateway_mode_of(family) != "routed":
+            addresses = layout.family(family).addresses if layout is not None else {}
+            forwards = [Forward(label=f"container '{c.name}'", destination=addresses[c.name], ports=ports,
+                                via_interface=net.bridge, via_subnet=subnet) for c, ports in _published(net, layout, family)]
         sets.append(PortForwardSet(namespace=None, owner=f"network:{net.name}", forwards=forwards, empty_family=family,
                                    state="present" if forwards else "absent"))
     return sets
+
+
+def _policy_resolver(net, layout, host):
+    """(kind, name) -> address ranges: this network's containers (their addresses, both families) and its own name
+    (its subnets), the host's other networks (their bridges' subnets, found by the bridges' aliases), and the names
+    in policy_peers (a fleet's other hosts)."""
+    containers = {name: [] for name in layout.families[min(layout.families)].addresses} if layout.families else {}
+    for half in layout.families.values():
+        for name, ip in half.addresses.items():
+            containers[name].append(ipaddress.ip_network(ip))
+    networks = {net.name: [s for s in (net.subnet, net.subnet6) if s is not None]}
+    for link in host.by_name.values():
+        if link.kind == "bridge" and link.alias and link.alias.startswith(BRIDGE_ALIAS_PREFIX):
+            networks.setdefault(link.alias[len(BRIDGE_ALIAS_PREFIX):], [
+                ipaddress.ip_interface(a).network for a in link.addresses if not ipaddress.ip_interface(a).is_link_local])
+
+    def resolve(peer, obj):
+        kind, name = peer
+        found = (containers if kind == "container" else networks).get(name)
+        if found is None:
+            found = net.policy_peers.get(name)
+        if found is None:
+            where_ = (f"on network '{net.name}' (nor in policy_peers)" if kind == "container"
+                      else "on this host (nor in policy_peers)")
+            raise InvalidInput(f"{obj}: {kind} '{name}' is not {where_}")
+        return found
+    return resolve
+
+
+def _policies(net, layout, host):
+    """The containers' policies, resolved (ContainerPolicy each; empty for a container without one)."""
+    resolve = _policy_resolver(net, layout, host)
+    out = []
+    for c in net.containers:
+        if c.state != "present":
+            continue
+        obj = f"network '{net.name}': container '{c.name}'"
+        out.append(ContainerPolicy(net.name, c.name, *(
+            compile_rules(c.name, rules, lambda peer, d=direction: resolve(peer, f"{obj}: {d}"))
+            for direction, rules in (("ingress", c.ingress), ("egress", c.egress)))))
+    return out
 
 
 def _plan_leave(plan, session, snaps, net, leaving):
@@ -245,21 +315,29 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
             current[c.name] = end.addresses
     layout = network_layout(net, current)
     _check_overlap(snaps[None], net)
-    rule_sets = _rule_sets(net, layout)
+    all_policies = _policies(net, layout, snaps[None])
+    policies = [p for p in all_policies if not p.empty]
+    rule_sets = _rule_sets(net, layout, policy=bool(policies))
     local = {ipaddress.ip_interface(a).ip for link in snaps[None].by_name.values() for a in link.addresses}
     local |= {half.gateway for half in layout.families.values()}
     for rule_set in rule_sets:
         if isinstance(rule_set, PortForwardSet):
             check_host_addresses(rule_set, local)
 
-    plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, mtu=net.mtu, group=net.isolation_group,
+    plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, mtu=net.mtu, group=net.bridge_group,
                                                  addresses=layout.gateway_interfaces, alias=bridge_alias(net.name)))
     plan_netns(plan, session, [NetnsSpec(c.name) for c in present], snaps)
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, pair)
     _plan_default_routes(plan, session, snaps, net, layout, present)
     _plan_leave(plan, session, snaps, net, leaving)
-    backends = plan_rule_sets(plan, session, rule_sets, check_mode)
+    own = {}
+    backends = plan_rule_sets(plan, session, rule_sets, check_mode, own_rules=own)
+    # the containers' policies: read only when some container has one now, or had one (the forwarding rules' note)
+    subnets = {f"forward:{s}" for s in (net.subnet, net.subnet6) if s is not None}
+    had = any(note == POLICY_NOTE and tag.source in subnets for tag, note in own.get(None, OwnRules()).notes)
+    if policies or had:
+        plan_policies(plan, session, [p for p in all_policies if not p.empty or had])
     names = [line for version in sorted(layout.families) for line in entries(layout.families[version].addresses)]
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
@@ -270,5 +348,5 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
                   gateway=str(four.gateway) if four else None,
                   addresses6={n: str(ip) for n, ip in six.addresses.items()} if six else {},
                   gateway6=str(six.gateway) if six else None, bridge=net.bridge, backends=backends,
-                  published={c.name: [p.text for p in c.ports] for c in present if c.ports})
+                  published={c.name: [p.spec for p in c.ports] for c in present if c.ports})
     return result

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP, bridge_name
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
+    CONTAINER_END, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP, OPEN_GROUP, bridge_name)
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
+from ansible_collections.linuxns.net.plugins.module_utils._policy import PolicyRule, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PublishedPort, parse_ports
 from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSpec, describe_key, normalize_route
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
 
-CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "state")
+CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "state")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Container:
     default_route: bool = True  # via this network's gateway
     ports: Tuple[PublishedPort, ...] = ()  # published ports, parsed
     state: str = "present"  # absent: the container leaves this network
+    ingress: Optional[Tuple[PolicyRule, ...]] = None  # None: no restriction; () allows nothing
+    egress: Optional[Tuple[PolicyRule, ...]] = None
 
 
 @dataclass
@@ -52,9 +56,22 @@ class NetworkSpec:
     hosts_file: bool = True
     routes: List[RouteSpec] = field(default_factory=list)  # the host's routes that come with the network
     vxlan: Optional[VxlanSpec] = None  # the host's overlay device that comes with the network
+    gateway_mode: str = GATEWAY_MODE  # IPv4's: one of GATEWAY_MODES
+    gateway_mode6: str = GATEWAY_MODE
+    direct_access_from: list = field(default_factory=list)  # of ipaddress networks, both families
+    icc: bool = True  # False: the containers cannot reach each other (port isolation, and a drop)
+    policy_peers: dict = field(default_factory=dict)  # names that policies may use beyond this host: name -> networks
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
+
+    def gateway_mode_of(self, family):
+        return self.gateway_mode if family == 4 else self.gateway_mode6
+
+    @property
+    def bridge_group(self):
+        """The bridge's device group: the isolation group, or OPEN_GROUP for a network that is not isolated."""
+        return OPEN_GROUP if self.isolation_group is None else self.isolation_group
 
 
 def normalize_network(params):
@@ -80,10 +97,14 @@ def normalize_network(params):
     group = params.get("isolation_group")
     isolated = params.get("isolated", True) is not False
     state = params.get("state") or "present"
+    modes = _gateway_modes(name, params)
     net = NetworkSpec(
         name=name, bridge=bridge, subnet=subnets.get(4), gateway=gateways.get(4), subnet6=subnets.get(6),
-        gateway6=gateways.get(6), masquerade=params.get("masquerade", True) is not False,
-        masquerade6=params.get("masquerade6", True) is not False,
+        gateway6=gateways.get(6), masquerade=modes[4] != "routed" and params.get("masquerade") is not False,
+        masquerade6=modes[6] != "routed" and params.get("masquerade6") is not False,
+        gateway_mode=modes[4], gateway_mode6=modes[6], icc=params.get("icc", True) is not False,
+        direct_access_from=_direct_access_from(name, params.get("direct_access_from"), subnets),
+        policy_peers=_policy_peers(name, params.get("policy_peers")),
         masquerade_exclude=[validate.network(n, f"network '{name}' masquerade_exclude") for n in params.get("masquerade_exclude") or []],
         mtu=validate.mtu(params.get("mtu"), f"network '{name}'"), state=state,
         containers=normalize_containers(params.get("containers") or [], name),
@@ -92,17 +113,75 @@ def normalize_network(params):
         routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")))
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
+    if net.isolation_group == OPEN_GROUP:
+        raise InvalidInput(f"network '{name}': isolation_group {OPEN_GROUP} is the device group of the networks that "
+                           "are not isolated; choose another")
     for c in net.containers:
         obj = f"network '{name}': container '{c.name}'"
         for p in c.ports:
             if p.host_ip is not None and net.subnet_of(p.host_ip.version) is None:
                 raise InvalidInput(f"{obj}: published port '{p.text}' has an IPv{p.host_ip.version} host address, but "
                                    f"the network has no IPv{p.host_ip.version} subnet")
+        for p in c.ports:
+            for source in p.allow_from:
+                if net.subnet_of(source.version) is None:
+                    raise InvalidInput(f"{obj}: published port '{p.text}': allow_from {source} is IPv{source.version}, "
+                                       f"but the network has no IPv{source.version} subnet to publish on")
         if c.ports and net.internal:
             raise InvalidInput(f"{obj} publishes ports {[p.text for p in c.ports]}, but the network is internal: nothing "
                                "from outside its bridge may reach it (put the container on a second, non-internal network "
                                "to publish)")
     return net
+
+
+def _gateway_modes(name, params):
+    """IPv4's and IPv6's gateway modes; routed means no masquerade, so asking for both is refused."""
+    modes = {}
+    for family, key, masquerade in ((4, "gateway_mode", "masquerade"), (6, "gateway_mode6", "masquerade6")):
+        mode = params.get(key) or GATEWAY_MODE
+        if mode not in GATEWAY_MODES:
+            raise InvalidInput(f"network '{name}': {key} '{mode}' must be one of {', '.join(GATEWAY_MODES)}")
+        if mode == "routed" and params.get(masquerade) is True:
+            raise InvalidInput(f"network '{name}': {key} routed and {masquerade} true conflict: a routed network's "
+                               "containers keep their own addresses (leave out masquerade, or use gateway mode nat)")
+        if mode != GATEWAY_MODE and params.get("internal"):
+            raise InvalidInput(f"network '{name}': {key} {mode} on an internal network: nothing from outside its bridge "
+                               "reaches it in any mode (leave out the gateway mode)")
+        modes[family] = mode
+    return modes
+
+
+def _policy_peers(name, values):
+    """Names of containers or networks elsewhere (a fleet's other hosts), with their address ranges."""
+    if not values:
+        return {}
+    if not isinstance(values, dict):
+        raise InvalidInput(f"network '{name}': policy_peers must map names to lists of address ranges, not {values!r}")
+    out = {}
+    for peer, ranges in values.items():
+        if isinstance(ranges, str):
+            ranges = [ranges]
+        if not isinstance(ranges, list):
+            raise InvalidInput(f"network '{name}': policy_peers '{peer}' must be a list of address ranges")
+        out[str(peer)] = sorted({validate.network(r, f"network '{name}' policy_peers '{peer}'") for r in ranges},
+                                key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+    return out
+
+
+def _direct_access_from(name, values, subnets):
+    """The sources that may reach the containers at their own addresses, whatever the gateway mode."""
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        raise InvalidInput(f"network '{name}': direct_access_from must be a list of source ranges, not {values!r}")
+    out = []
+    for value in values:
+        net = validate.network(value, f"network '{name}' direct_access_from")
+        if net.version not in subnets:
+            raise InvalidInput(f"network '{name}': direct_access_from {net} is IPv{net.version}, but the network has no "
+                               f"IPv{net.version} subnet")
+        out.append(net)
+    return sorted(set(out), key=lambda n: (n.version, int(n.network_address), n.prefixlen))
 
 
 def _host_routes(network, state, items):
@@ -153,8 +232,10 @@ def normalize_containers(items, network):
         if isinstance(ports, (str, int)):
             ports = [ports]
         fixed = {key: _fixed_address(item.get(key), network, name, key) for key in ("address", "address6")}
+        obj = f"network '{network}': container '{name}'"
         out.append(Container(name, fixed["address"], fixed["address6"], interface, bool(default_route),
-                             tuple(parse_ports(ports, f"network '{network}': container '{name}'")), state))
+                             tuple(parse_ports(ports, obj)), state, parse_policy(item.get("ingress"), "ingress", obj),
+                             parse_policy(item.get("egress"), "egress", obj)))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     return out
 

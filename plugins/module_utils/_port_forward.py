@@ -13,7 +13,9 @@ How a published port is reached (the datapath, chosen to work without a proxy pr
   reply would otherwise go straight back on the bridge, bypassing the NAT; the container's bridge port is put in
   hairpin mode so that a container can reach its own published port;
 - other containers of the host keep their own source address (a DNATed connection is neither masqueraded nor
-  dropped by network isolation): the service sees its real client, as it does for other hosts.
+  dropped by network isolation): the service sees its real client, as it does for other hosts;
+- a port with an allow-list is DNATed for its sources only, in both hooks: every other client, the host's own
+  processes included (127.0.0.1 is a source like any other), meets the host's own port instead.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class PortForwardSet:
 
     @property
     def tag(self):
-        return RuleTag.of(self.key, [self.owner, [[str(f.destination), [p.text for p in f.ports], f.via_interface,
+        return RuleTag.of(self.key, [self.owner, [[str(f.destination), [p.spec for p in f.ports], f.via_interface,
                                                    str(f.via_subnet) if f.via_subnet else None] for f in self.forwards]])
 
     def claims(self):
@@ -94,7 +96,7 @@ class PortForwardSet:
         return f"published ports of {owner_label(self.owner)}"
 
     def view(self):
-        return {"owner": self.owner, "ports": {str(f.destination): [p.text for p in f.ports] for f in self.forwards}}
+        return {"owner": self.owner, "ports": {str(f.destination): [p.spec for p in f.ports] for f in self.forwards}}
 
     def sysctls(self):
         """Forwarding (the DNATed connections are forwarded), and route_localnet on the interfaces that carry
@@ -140,6 +142,10 @@ class PortForwardSet:
             dest = "fib daddr type local" if p.host_ip is None else f"{fam} daddr {p.host_ip}"
             # ::1 cannot be forwarded (no route_localnet in IPv6): leave it to the host's own services
             local = dest if self.family == 4 or p.host_ip is not None else f"{fam} daddr != ::1 {dest}"
+            sources = p.sources(self.family)
+            if sources:
+                allowed = f"{fam} saddr {{ {', '.join(str(n) for n in sources)} }} "
+                dest, local = allowed + dest, allowed + local
             for ports, (addr, port) in self._dnat_targets(f, p):
                 rule = f'{p.protocol} dport {ports} dnat {fam} to {self._to(addr, port, self.family)} comment "{tag.with_note(claim.token())}"'
                 out += [f"add rule inet {table} prerouting {dest} {rule}", f"add rule inet {table} output {local} {rule}"]
@@ -166,6 +172,9 @@ class PortForwardSet:
                 dest = "-m addrtype --dst-type LOCAL" if self.family == 4 else "! -d ::1/128 -m addrtype --dst-type LOCAL"
             else:
                 dest = f"-d {p.host_ip}/{host_bits}"
+            sources = p.sources(self.family)
+            if sources:
+                dest = f"-s {','.join(str(n) for n in sources)} {dest}"
             for ports, (addr, port) in self._dnat_targets(f, p):
                 out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
                                    f"{str(ports).replace('-', ':')} -m comment --comment \"{tag.with_note(claim.token())}\" "

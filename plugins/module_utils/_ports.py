@@ -1,7 +1,7 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Published ports (Docker's -p): the mapping forms parsed once, the claims they make on a host's ports, and the
+"""Published ports (Docker's -p, or compose's long syntax with an allow-list): the mapping forms parsed once, the claims they make on a host's ports, and the
 claims that rules of others (Docker's, a user's) make. Pure functions; the rule kind is in _port_forward.py."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ PORT_PROTOCOLS = ("tcp", "udp", "sctp")
 ALL, ALL6 = "*", "*6"  # a claim on every IPv4, or every IPv6, address of the host
 EVERY = (ALL, ALL6)
 # [host_ip:]host_port[-end]:container_port[-end][/protocol]; an IPv6 host address is written in brackets
+LONG_KEYS = ("target", "published", "host_ip", "protocol", "allow_from")  # compose's long syntax, and our allow-list
 _MAPPING = re.compile(r"^(?:(?P<ip>\[[^\]]*\]|[^:\[\]]+):)?(?P<host>[^:]+):(?P<target>[^:/]+)(?:/(?P<proto>.*))?$")
 
 
@@ -46,6 +47,18 @@ class PublishedPort:
     host_ip: object  # an ipaddress address, or None for every address of the host
     host_ports: PortRange
     target_ports: PortRange
+    allow_from: tuple = ()  # of ipaddress networks, either family: the only sources it answers (empty: everyone)
+
+    @property
+    def spec(self):
+        """The mapping and its allow-list in one text: what rule tags and views carry."""
+        return self.text if not self.allow_from else f"{self.text} from {','.join(str(n) for n in self.allow_from)}"
+
+    def sources(self, family):
+        """The allowed sources of one family: None for everyone, [] for nobody (only the other family's listed)."""
+        if not self.allow_from:
+            return None
+        return [n for n in self.allow_from if n.version == family]
 
     @property
     def host(self):
@@ -57,7 +70,7 @@ class PublishedPort:
         return self.host_ip is None or self.host_ip.is_loopback
 
 
-def _port_range(text, what, obj):
+def port_range(text, what, obj):
     parts = str(text).split("-")
     # ASCII digits only: int() would also read '²' (and fail) or '١٢٣٤' (as 1234)
     if len(parts) > 2 or not all(p.isascii() and p.isdigit() for p in parts):
@@ -72,8 +85,11 @@ def _port_range(text, what, obj):
 
 
 def parse_port(value, obj):
-    """One mapping in Docker's -p forms: 8080:80, 8080:80/udp, 127.0.0.1:8443:443, 198.51.100.11:8080:80,
-    9000-9003:9000-9003, [::1]:8080:80. obj names the container for messages."""
+    """One mapping in Docker's -p forms (8080:80, 8080:80/udp, 127.0.0.1:8443:443, 198.51.100.11:8080:80,
+    9000-9003:9000-9003, [::1]:8080:80), or a dict in compose's long syntax with an allow-list. obj names the
+    container for messages."""
+    if isinstance(value, dict):
+        return _parse_long(value, obj)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(f"{obj}: published port {value!r} must be a string such as '8080:80'")
     if isinstance(value, int):
@@ -106,12 +122,52 @@ def parse_port(value, obj):
             host_ip = None  # 0.0.0.0 and [::] mean every address, as in Docker
         elif host_ip.is_multicast:
             raise InvalidInput(f"{obj}: published port '{value}': host address {host_ip} is a multicast address")
-    host_ports = _port_range(m.group("host"), "host port", f"{obj}: published port '{value}'")
-    target_ports = _port_range(m.group("target"), "container port", f"{obj}: published port '{value}'")
+    host_ports = port_range(m.group("host"), "host port", f"{obj}: published port '{value}'")
+    target_ports = port_range(m.group("target"), "container port", f"{obj}: published port '{value}'")
     if host_ports.size != target_ports.size:
         raise InvalidInput(f"{obj}: published port '{value}': the host range has {host_ports.size} ports and the "
                            f"container range {target_ports.size}; they must be the same length")
     return PublishedPort(text, proto, host_ip, host_ports, target_ports)
+
+
+def _parse_long(value, obj):
+    """Compose's long syntax: {target, published, host_ip, protocol} and allow_from (source ranges)."""
+    unknown = sorted(set(value) - set(LONG_KEYS))
+    if unknown:
+        raise InvalidInput(f"{obj}: published port {value!r} has unknown keys {unknown} (known: {', '.join(LONG_KEYS)})")
+    for key in ("target", "published"):
+        if value.get(key) is None or isinstance(value[key], bool) or not isinstance(value[key], (str, int)):
+            hint = " (a host port is required: the collection does not pick one)" if key == "published" else ""
+            raise InvalidInput(f"{obj}: published port {value!r}: '{key}' (a port or a range such as 9000-9003) is "
+                               f"required{hint}")
+    host_ip = value.get("host_ip")
+    if host_ip is not None and not isinstance(host_ip, str):
+        raise InvalidInput(f"{obj}: published port {value!r}: host_ip must be an address, as a string")
+    protocol = value.get("protocol") or "tcp"
+    host = ""
+    if host_ip:
+        host = (f"[{host_ip.strip('[]')}]" if ":" in host_ip else host_ip) + ":"
+    port = parse_port(f"{host}{value['published']}:{value['target']}/{protocol}", obj)
+    sources = value.get("allow_from")
+    if sources is None:
+        return port
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, (list, tuple)) or not sources:
+        raise InvalidInput(f"{obj}: published port '{port.text}': allow_from must be a non-empty list of source ranges "
+                           "(leave it out to allow every source)")
+    allowed = []
+    for source in sources:
+        try:
+            allowed.append(ipaddress.ip_network(str(source), strict=True))
+        except ValueError:
+            raise InvalidInput(f"{obj}: published port '{port.text}': allow_from {source!r} is not a network in CIDR "
+                               "form with no host bits set (write 10.1.0.0/16 or 198.51.100.7/32)") from None
+    if port.host_ip is not None and not any(n.version == port.host_ip.version for n in allowed):
+        raise InvalidInput(f"{obj}: published port '{port.text}': allow_from lists no IPv{port.host_ip.version} range, "
+                           f"so nothing could reach the port on {port.host_ip}")
+    unique = sorted(set(allowed), key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+    return PublishedPort(port.text, port.protocol, port.host_ip, port.host_ports, port.target_ports, tuple(unique))
 
 
 def parse_ports(values, obj, destination=None):
@@ -124,6 +180,9 @@ def parse_ports(values, obj, destination=None):
             raise InvalidInput(f"{obj}: published port '{p.text}': [::1] cannot be forwarded by the kernel (IPv6 has no "
                                "route_localnet; Docker needs its userland proxy for it): publish on [::] or on an "
                                "address of the host")
+        if destination is not None and p.allow_from and not p.sources(destination.version):
+            raise InvalidInput(f"{obj}: published port '{p.text}': allow_from lists no IPv{destination.version} range, "
+                               f"so nothing could reach {destination}")
     claims = [Claim(p.protocol, p.host, p.host_ports, "", "") for p in ports]
     for i, claim in enumerate(claims):
         for j in range(i):

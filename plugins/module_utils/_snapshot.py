@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils._errors import (
     InvalidInput, NamespaceMissing, kernel_error, where)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
-    IFA_ADDRESS, IFA_FLAGS, IFA_F_PERMANENT, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_MODE, IFLA_BR_STP_STATE,
+    IFA_ADDRESS, IFA_FLAGS, IFA_F_PERMANENT, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_ISOLATED, IFLA_BRPORT_MODE, IFLA_BR_STP_STATE,
     IFLA_BR_VLAN_FILTERING, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
     IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_MTU,
     IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6,
@@ -36,6 +36,7 @@ class Link:
     stp: bool = None
     vlan_filtering: bool = None
     hairpin: bool = None  # of a bridge port
+    isolated: bool = None  # of a bridge port: port isolation (reaches only ports that are not isolated)
     vxlan: dict = None  # of a vxlan device: vni, local, port, dev (index), learning
     alias: str = None  # ifalias: a network's bridge carries its owner's name there
     addresses: list = field(default_factory=list)
@@ -49,6 +50,8 @@ class Link:
             out["master"] = master.name if master else self.master
         if self.hairpin is not None:
             out["hairpin"] = self.hairpin
+        if self.isolated:
+            out["isolated"] = True
         return out
 
 
@@ -83,6 +86,7 @@ def _parse_link(msg):
     if text(info.get(IFLA_INFO_SLAVE_KIND)) == "bridge" and IFLA_INFO_SLAVE_DATA in info:
         slave = nested(info[IFLA_INFO_SLAVE_DATA])
         link.hairpin = bool(slave.get(IFLA_BRPORT_MODE, b"\0")[0])
+        link.isolated = bool(slave.get(IFLA_BRPORT_ISOLATED, b"\0")[0])
     if kind == "vxlan" and data is not None:
         port = data.get(IFLA_VXLAN_PORT)
         link.vxlan = {"vni": u32(data.get(IFLA_VXLAN_ID)), "port": int.from_bytes(port, "big") if port else None,

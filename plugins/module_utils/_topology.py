@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView
 
@@ -94,12 +94,22 @@ def fleet_model(infos):
     return hosts
 
 
+def _reaches(mine, theirs):
+    """Whether a container on bridge mine reaches one on bridge theirs of the same host: a bridge of ours (a device
+    group) lets in directly only the bridges of networks that are not isolated, when it is one too (gateway mode nat);
+    a bridge made otherwise (no group) is reached."""
+    if mine is None or theirs is None or not theirs.group:
+        return True
+    return mine.group == theirs.group == OPEN_GROUP
+
+
 def verify_probes(infos, me, outside=None, containers=None):
     """The probes host `me` runs: each of its containers (every named namespace, or those named in containers) to
     every container it should or should not reach, and to each outside target.
 
     Same bridge (on this host, or a bridge of the same name on another host: a fleet network): reachable. Another
-    bridge of this host: unreachable when both bridges are in the same isolation group, else reachable. Bridges
+    bridge of this host: reachable when both are networks that are not isolated (or the target's bridge is not a
+    network's), else unreachable. Bridges
     of other names on other hosts are not probed (whether they route to each other is the user's design). A
     container whose eth0 is not on a bridge (its veth was deleted, say) probes every container of its host, so that
     the failure names the pairs it broke.
@@ -128,9 +138,7 @@ def verify_probes(infos, me, outside=None, containers=None):
             if other is source or (containers is not None and other.host == me and other.name not in containers):
                 continue
             if other.host == me and other.bridge != source.bridge:
-                theirs = hosts[me].bridges.get(other.bridge)
-                isolated = mine and theirs and mine.group and mine.group == theirs.group
-                expect = "unreachable" if isolated else "reachable"
+                expect = "reachable" if _reaches(mine, hosts[me].bridges.get(other.bridge)) else "unreachable"
             elif other.bridge == source.bridge:
                 expect = "reachable"
             else:

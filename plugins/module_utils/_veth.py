@@ -33,6 +33,7 @@ class VethSpec:
     peer_mac: str = None
     master: str = None
     hairpin: bool = None
+    isolated: bool = None  # bridge port isolation
     addresses: list = None
     peer_addresses: list = None
 
@@ -59,9 +60,10 @@ def normalize_veth(p):
     spec.mac = validate.mac_address(p.get("mac"), obj, ns)
     spec.peer_mac = validate.mac_address(p.get("peer_mac"), f"peer of {obj}", peer_ns)
     spec.master = validate.interface_name(p["master"], "master", ns) if p.get("master") else None
-    spec.hairpin = p.get("hairpin")
-    if spec.hairpin is not None and not spec.master:
-        raise InvalidInput(f"{obj} in {where(ns)}: hairpin is a bridge port setting: it needs 'master'")
+    spec.hairpin, spec.isolated = p.get("hairpin"), p.get("isolated")
+    for key in ("hairpin", "isolated"):
+        if getattr(spec, key) is not None and not spec.master:
+            raise InvalidInput(f"{obj} in {where(ns)}: {key} is a bridge port setting: it needs 'master'")
     for key, namespace in (("addresses", ns), ("peer_addresses", peer_ns)):
         values = p.get(key)
         setattr(spec, key, None if values is None else validate.interface_addresses(values, f"{obj} {key}", namespace))
@@ -129,7 +131,7 @@ def plan_veth(plan, session, snaps, p):
                              f"link '{p.peer}'")
 
     want_end = LinkSettings(mtu=p.mtu, mac=p.mac, master_index=master, master=p.master, addresses=p.addresses, up=p.up,
-                            hairpin=p.hairpin)
+                            hairpin=p.hairpin, isolated=p.isolated)
     want_peer = LinkSettings(mtu=p.mtu, mac=p.peer_mac, addresses=p.peer_addresses, up=p.up)
     if pair_ok:
         plan_link_settings(plan, session, ns, name, link, want_end, "veth")
@@ -142,14 +144,14 @@ def plan_veth(plan, session, snaps, p):
 
 
 def _veth_want_view(p):
-    def end(mac, addresses, master=None, hairpin=None):
+    def end(mac, addresses, master=None, hairpin=None, isolated=None):
         out = {"kind": "veth", "up": p.up}
         for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", validate.address_texts(addresses)), ("master", master),
-                     ("hairpin", hairpin)):
+                     ("hairpin", hairpin), ("isolated", isolated or None)):
             if v is not None:
                 out[k] = v
         return out
-    return {"end": end(p.mac, p.addresses, p.master, p.hairpin),
+    return {"end": end(p.mac, p.addresses, p.master, p.hairpin, p.isolated),
             "peer": dict(end(p.peer_mac, p.peer_addresses), name=p.peer, namespace=p.peer_namespace)}
 
 
@@ -166,7 +168,8 @@ def _plan_veth_create(plan, session, p, master):
 
     plan.add(f"create {obj} with peer '{p.peer}' in {where(peer_ns)}", create,
              functools.partial(delete_if_present, session, ns, name))
-    plan_link_settings(plan, session, ns, name, None, LinkSettings(addresses=p.addresses, up=p.up, hairpin=p.hairpin), "veth")
+    plan_link_settings(plan, session, ns, name, None, LinkSettings(addresses=p.addresses, up=p.up, hairpin=p.hairpin,
+                                                                      isolated=p.isolated), "veth")
     plan_link_settings(plan, session, peer_ns, p.peer, None, LinkSettings(addresses=p.peer_addresses, up=p.up), "veth peer")
 
 

@@ -85,10 +85,10 @@ options:
   masquerade6:
     description:
       - Masquerade IPv6 traffic from O(subnet6) that leaves through another interface than the bridge. Defaults to
-        V(true), as Docker does for IPv6 networks since it manages ip6tables by default (Docker 27); set V(false)
-        for globally routed prefixes, which need no NAT.
+        V(true), as Docker does for IPv6 networks since it manages ip6tables by default (Docker 27), and to
+        V(false) with O(gateway_mode6=routed), which cannot be combined with V(true). Set V(false) for globally
+        routed prefixes, which need no NAT.
     type: bool
-    default: true
     version_added: 0.2.0
   mtu:
     description: MTU of the bridge and the veth pairs.
@@ -140,10 +140,43 @@ options:
           - Published ports, in Docker's C(-p) forms, as M(linuxns.net.port_forward)'s O(linuxns.net.port_forward#module:ports),
             for example V(8080:80), V(8080:80/udp), V(127.0.0.1:8443:443), V(198.51.100.11:8080:80) or
             V(9000-9003:9000-9003). Quote them.
+          - Or, as in compose's long syntax, a dict with C(target) (the container port or range), C(published) (the
+            host port or range), C(host_ip) and C(protocol), and our C(allow_from), a list of source ranges of either
+            family. A port with C(allow_from) answers those sources only; every other client, the host's own
+            processes through C(127.0.0.1) included, gets nothing from it. A family with no range listed is not
+            published on that family.
+          - With O(gateway_mode=routed) (or O(gateway_mode6=routed) for IPv6), nothing is published on the host's
+            addresses; the container port is opened at the container's own address instead (the host port is not
+            used), as Docker's routed mode does.
           - Not allowed on an internal network.
         type: list
         elements: raw
         version_added: 0.2.0
+      ingress:
+        description:
+          - Network policy, as Kubernetes' C(NetworkPolicy) ingress. Unset, the container accepts anything that
+            reaches it. Set, it accepts only what one of its rules allows (a list with no rule allows nothing);
+            replies to its own connections, its loopback and IPv6 neighbour discovery always pass.
+          - >-
+            Each rule is a dict with C(from), a list of peers, and C(ports). A peer is a container of this network
+            (its name, or C({container: NAME})), a network (C({network: NAME}), this one or another network of the
+            host, by name, or a name in O(policy_peers)), or an address range (C(10.1.0.0/16), or
+            C({cidr: 10.1.0.0/16})). C(from) left out means every peer.
+          - C(ports) is a list of C(80/tcp), C(53/udp), C(8000-8080/tcp), C(443) (TCP) or C(udp) (every UDP port);
+            left out, every protocol and port, ICMP included.
+          - Clients of a published port keep their own address (other hosts, other networks), so the rules must
+            allow them; a container of the same network that reaches a published port arrives from the gateway.
+          - Enforced in the container's own namespace (table C(inet linuxns_net_policy)), with nftables. A
+            container's policy is given in one of its networks only.
+        type: list
+        elements: dict
+        version_added: 2.0.0
+      egress:
+        description:
+          - As O(containers[].ingress), for what the container sends, with C(to) instead of C(from).
+        type: list
+        elements: dict
+        version_added: 2.0.0
       state:
         description:
           - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
@@ -153,9 +186,60 @@ options:
         default: present
         version_added: 0.2.0
   masquerade:
-    description: Masquerade traffic from the subnet that leaves through another interface than the bridge.
+    description:
+      - Masquerade traffic from the subnet that leaves through another interface than the bridge. Defaults to
+        V(true), and to V(false) with O(gateway_mode=routed), which cannot be combined with V(true).
+    type: bool
+  gateway_mode:
+    description:
+      - Who may reach the containers at their own IPv4 addresses, with Docker 28's values
+        (C(com.docker.network.bridge.gateway_mode_ipv4)).
+      - V(nat) (the default since 2.0.0) lets in, from outside the network's bridge, only replies, published ports
+        (on the host's addresses) and the sources in O(direct_access_from); a neighbour that routes the subnet via
+        this host reaches nothing else, on any port. Containers of networks that are not isolated (O(isolated=false))
+        reach each other when both are not isolated.
+      - V(nat-unprotected) lets in whatever is routed to the containers (the behaviour before 2.0.0).
+      - V(routed) masquerades nothing; the published container ports are reachable at the container's own address
+        (with their C(allow_from)), and nothing else.
+      - Not with O(internal=true), which lets nothing in in any mode.
+    type: str
+    choices: [nat, nat-unprotected, routed]
+    default: nat
+    version_added: 2.0.0
+  gateway_mode6:
+    description: As O(gateway_mode), for IPv6 (C(com.docker.network.bridge.gateway_mode_ipv6)).
+    type: str
+    choices: [nat, nat-unprotected, routed]
+    default: nat
+    version_added: 2.0.0
+  direct_access_from:
+    description:
+      - Source ranges, of either family, that may reach the containers at their own addresses, on any port, whatever
+        the gateway mode. The role P(linuxns.net.fleet_network#role) lists the fleet's own ranges here, so that
+        containers on different hosts reach each other.
+    type: list
+    elements: str
+    default: []
+    version_added: 2.0.0
+  policy_peers:
+    description:
+      - >-
+        Names that the containers' O(containers[].ingress) and O(containers[].egress) rules may use beyond this host,
+        each with its address ranges, for example C({fleet: [10.244.0.0/16], db-on-host2: [10.244.2.7/32]}).
+        The role P(linuxns.net.fleet_network#role) passes its network's name with the fleet's ranges.
+    type: dict
+    default: {}
+    version_added: 2.0.0
+  icc:
+    description:
+      - Inter-container communication (C(com.docker.network.bridge.enable_icc)). V(false) keeps the network's
+        containers from reaching each other on either family, at layer 2 too; each container's bridge port is
+        isolated (C(bridge link set dev PORT isolated on)), and traffic routed from the bridge back into it is
+        dropped unless it is for a published port. The containers still reach the gateway, the outside, other
+        networks as isolation allows, and published ports.
     type: bool
     default: true
+    version_added: 2.0.0
   masquerade_exclude:
     description: Destinations that the subnet reaches without NAT (for example a cluster range).
     type: list
@@ -165,6 +249,8 @@ options:
     description:
       - Keep this network from reaching the host's other isolated networks (as Docker's networks). Published
         ports stay reachable from them, since they are entries of the host.
+      - The bridges of networks that are not isolated carry device group 27759; in gateway mode V(nat) they reach
+        each other's containers, and nothing else reaches them directly.
     type: bool
     default: true
   internal:
@@ -410,7 +496,8 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END, ISOLATION_GROUP
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
+    CONTAINER_END, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP)
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 from ansible_collections.linuxns.net.plugins.module_utils._network import run_container_network
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VXLAN_OPTIONS
@@ -424,7 +511,7 @@ def main():
         gateway=dict(type="str"),
         subnet6=dict(type="str"),
         gateway6=dict(type="str"),
-        masquerade6=dict(type="bool", default=True),
+        masquerade6=dict(type="bool"),
         mtu=dict(type="int"),
         containers=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
@@ -433,9 +520,16 @@ def main():
             interface=dict(type="str", default=CONTAINER_END),
             default_route=dict(type="bool"),
             ports=dict(type="list", elements="raw"),
+            ingress=dict(type="list", elements="dict"),
+            egress=dict(type="list", elements="dict"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
-        masquerade=dict(type="bool", default=True),
+        masquerade=dict(type="bool"),
+        gateway_mode=dict(type="str", choices=list(GATEWAY_MODES), default=GATEWAY_MODE),
+        gateway_mode6=dict(type="str", choices=list(GATEWAY_MODES), default=GATEWAY_MODE),
+        direct_access_from=dict(type="list", elements="str", default=[]),
+        icc=dict(type="bool", default=True),
+        policy_peers=dict(type="dict", default={}),
         masquerade_exclude=dict(type="list", elements="str", default=[]),
         isolated=dict(type="bool", default=True),
         isolation_group=dict(type="int", default=ISOLATION_GROUP),

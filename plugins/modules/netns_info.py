@@ -64,7 +64,7 @@ namespace_names:
   elements: str
 namespaces:
   description:
-    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin (of a bridge port),
+    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin and isolated (of a bridge port),
       peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding), C(nat)
       (the collection's own rules, as text) and C(masquerade) (the subnets its masquerade rules cover, as data; with
       O(nat=true)).

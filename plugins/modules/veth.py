@@ -73,6 +73,15 @@ options:
       - Unset leaves the mode as it is.
     type: bool
     version_added: 0.2.0
+  isolated:
+    description:
+      - Port isolation of the O(name) end's bridge port (C(bridge link set dev NAME isolated on)). An isolated port
+        exchanges frames only with ports that are not isolated and with the bridge itself, never with another
+        isolated port. M(linuxns.net.container_network) sets it on every container's port for O(linuxns.net.container_network#module:icc=false).
+        Needs O(master).
+      - Unset leaves the setting as it is.
+    type: bool
+    version_added: 2.0.0
   up:
     description: Set both ends up (V(true)) or down (V(false)).
     type: bool
@@ -127,6 +136,10 @@ options:
       hairpin:
         description: As the top-level O(hairpin), which it inherits when left out.
         type: bool
+      isolated:
+        description: As the top-level O(isolated), which it inherits when left out.
+        type: bool
+        version_added: 2.0.0
       up:
         description: As the top-level O(up), which it inherits when left out.
         type: bool
@@ -179,6 +192,7 @@ ITEM = dict(
     peer_addresses=dict(type="list", elements="str"),
     master=dict(type="str"),
     hairpin=dict(type="bool"),
+    isolated=dict(type="bool"),
     up=dict(type="bool", default=UP),
     recreate=dict(type="bool", default=False),
 )

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from dockerd import MISSING, WHY_MISSING, Dockerd
-from support import (BUSYBOX_TCP_PROBE, ETC_NETNS, REPO, foreign_iptables_rules, run_module, start_whoami, tcp_answer,
-                     wire_lan)
+from support import (BUSYBOX_TCP_PROBE, ETC_NETNS, REPO, foreign_iptables_rules, ping, run_module, sh, start_whoami,
+                     tcp_answer, wire_lan)
 
 pytestmark = [pytest.mark.skipif(bool(MISSING), reason=WHY_MISSING), pytest.mark.long]
 
@@ -33,11 +33,15 @@ BEHAVIOURS = [
     ("isolation between networks", "a container of another network reaches the container's own address"),
     ("internal network, no way out", "a container of an internal network reaches a host on the LAN"),
     ("names", "a container resolves another of its network by name"),
+    ("direct, from the LAN", "a LAN host that routes the subnet via the host pings a container's address"),
+    ("direct to a published port", "that LAN host reaches the published container port at the container's own address"),
 ]
 # Where we differ on purpose (the docs page says why): Docker's isolation rules drop a packet from another network
 # after it was translated to a container's address; ours keep a published port a service of the host, which every
 # network reaches, as the host's other services are.
-DIFFERENCES = {"published, from another network"}
+# And Docker 20.10 predates gateway modes: a LAN host that routes the subnet via the host reaches a published
+# container port at the container's own address; our default is Docker 28's gateway mode nat, which does not.
+DIFFERENCES = {"published, from another network", "direct to a published port"}
 
 
 class DockerSide:
@@ -78,6 +82,10 @@ class DockerSide:
 
     def server_name(self):
         return "d1"
+
+    def peer_address(self):
+        return self.docker.docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                                  "d2").stdout.strip()
 
 
 class OurSide:
@@ -123,6 +131,9 @@ class OurSide:
     def server_name(self):
         return self.names["server"]
 
+    def peer_address(self):
+        return self.addresses[self.names["peer"]]
+
     def rerun_changes(self):
         return [run_module("container_network", network, netns=self.host)["changed"] for network in self.networks]
 
@@ -153,6 +164,8 @@ def behaviours(side, host):
         "isolation between networks": reached(side.probe(other, side.server_address(), port)),
         "internal network, no way out": reached(side.probe(internal, NEIGHBOUR, OUT_PORT)),
         "names": side.resolves(peer, side.server_name()),
+        "direct, from the LAN": ping(host["neighbour"], side.peer_address()),
+        "direct to a published port": reached(tcp_answer(host["neighbour"], side.server_address(), port)),
     }
 
 
@@ -173,6 +186,9 @@ def site(netns_module):
     the echo service."""
     host, neighbour = netns_module("dockhost"), netns_module("lan")
     wire_lan(host, neighbour, HOST, NEIGHBOUR)
+    # the neighbour routes Docker's subnets and ours via the host, as one that tries the containers directly would
+    for subnets in ("10.219.0.0/16", "10.32.0.0/11"):
+        sh("ip", "-n", neighbour, "route", "add", subnets, "via", HOST)
     echo = start_whoami(neighbour, OUT_PORT)
     daemon = Dockerd(host)
     yield {"host": host, "neighbour": neighbour, "docker": daemon}

@@ -56,7 +56,8 @@ table inet count {
     for label, ns in hosts.items():
         c = nsname(f"c{label}")
         spec = {"name": "ov", "bridge": "br-ov", "subnet": SUBNETS[label][0], "subnet6": SUBNETS[label][1],
-                "mtu": 1450, "masquerade_exclude": ["10.244.0.0/16", "fd42::/48"], "containers": [{"name": c}]}
+                "mtu": 1450, "masquerade_exclude": ["10.244.0.0/16", "fd42::/48"],
+                "direct_access_from": ["10.244.0.0/16", "fd42::/48"], "containers": [{"name": c}]}
         made = run_module("container_network", spec, netns=ns)
         assert not made.get("failed"), made.get("msg")
         containers[label] = (c, made["addresses"][c], made["addresses6"][c])

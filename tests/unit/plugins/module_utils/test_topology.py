@@ -32,9 +32,11 @@ def host(underlay, bridges, containers, routes=(), masquerade=()):
 def fleet():
     return {
         "h1": host("198.51.100.11/24", {"br-blue": ("10.1.0.1/24", 27758), "br-green": ("10.2.0.1/24", 27758),
-                                        "br-open": ("10.3.0.1/24", 0)},
+                                        "br-open": ("10.3.0.1/24", 27759), "br-open2": ("10.4.0.1/24", 27759),
+                                        "br-hand": ("10.5.0.1/24", 0)},
                    {"b1": ("br-blue", "10.1.0.2/24", True), "b2": ("br-blue", "10.1.0.3/24", True),
-                    "g1": ("br-green", "10.2.0.2/24", True), "o1": ("br-open", "10.3.0.2/24", True)},
+                    "g1": ("br-green", "10.2.0.2/24", True), "o1": ("br-open", "10.3.0.2/24", True),
+                    "o2": ("br-open2", "10.4.0.2/24", True), "x1": ("br-hand", "10.5.0.2/24", True)},
                    routes=[{"dest": "10.1.1.0/24", "gateway": "198.51.100.12"}],
                    masquerade=["10.1.0.0/24"]),
         "h2": host("198.51.100.12/24", {"br-blue": ("10.1.1.1/24", 27758)},
@@ -48,10 +50,13 @@ def expectations(probes, source):
 
 def test_probes_follow_bridges_isolation_and_fleet_networks(fleet):
     probes = verify_probes(fleet, "h1", [{"address": "198.51.100.254", "proto": "tcp", "port": 7007}])
-    assert expectations(probes, "b1") == {"10.1.0.3": "reachable", "10.2.0.2": "unreachable", "10.3.0.2": "reachable",
+    assert expectations(probes, "b1") == {"10.1.0.3": "reachable", "10.2.0.2": "unreachable", "10.3.0.2": "unreachable",
+                                          "10.4.0.2": "unreachable", "10.5.0.2": "reachable",
                                           "10.1.1.2": "reachable", "198.51.100.254": "reachable"}
     assert expectations(probes, "g1")["10.1.0.2"] == "unreachable" and "10.1.1.2" not in expectations(probes, "g1")
-    assert expectations(probes, "o1")["10.1.0.2"] == "reachable", "a network that is not isolated reaches the others"
+    assert expectations(probes, "o1")["10.4.0.2"] == "reachable", "networks that are not isolated reach each other"
+    assert expectations(probes, "o1")["10.1.0.2"] == "unreachable", "but not an isolated one (gateway mode nat)"
+    assert expectations(probes, "x1")["10.3.0.2"] == "unreachable", "nor a bridge that is not a network's"
     assert all("fe80" not in p["address"] for p in probes)
     assert verify_probes(fleet, "h1", containers=["b1"]) == [
         {"source": "b1", "address": "10.1.1.2", "proto": "icmp", "expect": "reachable"}], "only the named ones, here and as targets"
@@ -69,7 +74,8 @@ def test_dual_stack_containers_probe_both_families_and_outside_targets_of_their_
                {"address": "2001:db8:100::254", "proto": "tcp", "port": 7007}]
     probes = verify_probes(fleet, "h1", outside)
     assert expectations(probes, "b1") == {"10.1.0.3": "reachable", "fd42::3": "reachable", "10.2.0.2": "unreachable",
-                                          "10.3.0.2": "reachable", "10.1.1.2": "reachable", "fd42:0:0:1::2": "reachable",
+                                          "10.3.0.2": "unreachable", "10.4.0.2": "unreachable", "10.5.0.2": "reachable",
+                                          "10.1.1.2": "reachable", "fd42:0:0:1::2": "reachable",
                                           "198.51.100.254": "reachable", "2001:db8:100::254": "reachable"}
     assert "fd42::2" not in expectations(probes, "g1") and "2001:db8:100::254" not in expectations(probes, "g1"), \
         "an IPv4-only container probes no IPv6 address"

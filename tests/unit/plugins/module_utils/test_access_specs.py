@@ -1,0 +1,91 @@
+"""Who may talk to whom, without the kernel: compose's long syntax with allow-lists, gateway modes, and network
+policy parsed and compiled to the sets the rules carry."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules, OpenPort
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
+from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, parse_policy
+from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, parse_port
+
+NET = ipaddress.ip_network
+
+
+def test_long_syntax_is_the_short_form_with_an_allow_list():
+    port = parse_port({"target": 80, "published": "8080", "protocol": "udp", "allow_from": ["fd42::/64", "10.0.0.0/8"]}, "c")
+    assert (port.text, port.protocol, port.host_ports, port.target_ports) == ("8080:80/udp", "udp", PortRange(8080, 8080),
+                                                                              PortRange(80, 80))
+    assert port.spec == "8080:80/udp from 10.0.0.0/8,fd42::/64", "sorted by family, then address"
+    assert port.sources(4) == [NET("10.0.0.0/8")] and port.sources(6) == [NET("fd42::/64")]
+    assert parse_port("8080:80", "c").sources(4) is None, "no list: everyone"
+    assert parse_port({"target": 80, "published": 8080, "allow_from": ["10.0.0.0/8"]}, "c").sources(6) == [], "nobody on IPv6"
+    assert parse_port({"target": 443, "published": 8443, "host_ip": "::1"}, "c").host_ip == ipaddress.ip_address("::1")
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ({"target": 80}, "'published'"),
+    ({"published": 80}, "'target'"),
+    ({"target": 80, "published": 80, "mode": "host"}, "unknown keys ['mode']"),
+    ({"target": 80, "published": 80, "allow_from": "nope"}, "allow_from 'nope' is not a network"),
+    ({"target": 80, "published": 80, "allow_from": []}, "non-empty list"),
+    ({"target": 80, "published": 80, "host_ip": "10.1.0.1", "allow_from": ["fd42::/64"]}, "no IPv4 range"),
+])
+def test_long_syntax_refusals_name_the_container_and_the_problem(value, fragment):
+    with pytest.raises(InvalidInput, match="^c1: ") as err:
+        parse_port(value, "c1")
+    assert fragment in str(err.value)
+
+
+def test_gateway_modes_and_masquerade():
+    base = {"name": "n", "subnet": "10.5.0.0/24", "subnet6": "fd42:5::/64"}
+    net = normalize_network(dict(base, gateway_mode="routed"))
+    assert (net.gateway_mode, net.gateway_mode6, net.masquerade, net.masquerade6) == ("routed", "nat", False, True)
+    assert normalize_network(base).gateway_mode == "nat", "nat is the default"
+    with pytest.raises(InvalidInput, match="gateway_mode6 routed and masquerade6 true conflict"):
+        normalize_network(dict(base, gateway_mode6="routed", masquerade6=True))
+
+
+def test_protection_is_one_rule_whatever_the_number_of_ports():
+    open_ports = tuple(OpenPort(ipaddress.ip_address(f"10.5.0.{i}"), "tcp", PortRange(80, 81)) for i in range(2, 200))
+    rules = ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n", protect=True, trusted=(NET("10.244.0.0/16"),),
+                         open_ports=open_ports, forward_accept=False)
+    tag = rules.tag
+    drops = [r for r in rules.nft_rules(tag, "t") if r.endswith(f'drop comment "{tag}"')]
+    assert len(drops) == 1 and "ip saddr != { 10.244.0.0/16 }" in drops[0] and "10.5.0.199 . tcp . 80-81" in drops[0]
+    assert ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n").tag != tag
+
+
+def test_policy_compiles_peers_and_ports_to_triples():
+    rules = parse_policy([{"from": ["web1", {"network": "back"}, "10.9.0.0/16"], "ports": ["80/tcp", "53/udp", "udp"]},
+                          {"ports": ["8000-8080"]}], "ingress", "c")
+    resolved = {("container", "web1"): [NET("10.5.0.2/32"), NET("fd42:5::2/128")], ("network", "back"): [NET("10.6.0.0/24")]}
+    triples = compile_rules("c", rules, lambda peer: resolved[peer])
+    assert (NET("10.5.0.2/32"), "6", "80-80") in triples and (NET("fd42:5::2/128"), "17", "53-53") in triples
+    assert (NET("10.9.0.0/16"), "17", "0-65535") in triples, "a protocol alone: every port of it"
+    assert (NET("::/0"), "6", "8000-8080") in triples, "no peers: every peer of both families"
+    policy = ContainerPolicy("n", "c", triples, None)
+    script = policy.script()
+    assert not any(" output " in line for line in script), "no egress rules: no output chain"
+    assert sum(" . meta l4proto . th dport {" in line for line in script) == 2, "one set per family"
+    assert compile_rules("c", parse_policy([], "egress", "c"), None) == (), "an empty list allows nothing"
+    assert parse_policy(None, "egress", "c") is None
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ({"from": ["a"]}, "must be a list of rules"),
+    ([{"to": ["a"], "ports": ["80/icmp"]}], "protocol 'icmp'"),
+    ([{"to": ["a"], "ports": ["0/tcp"]}], "port 0 is out of range"),
+    ([{"to": ["a"], "ports": ["90-80/tcp"]}], "ends before it starts"),
+    ([{"to": [{"pod": "a"}]}], "must name one of container, network, cidr"),
+    ([{"to": ["10.1.0.1/16"]}], "no host bits"),
+    ([{"to": ["a"], "from": ["b"]}], "unknown keys ['from']"),
+])
+def test_policy_refusals_name_the_rule(value, fragment):
+    with pytest.raises(InvalidInput, match="^network 'n': container 'c'") as err:
+        parse_policy(value, "egress", "network 'n': container 'c'")
+    assert fragment in str(err.value)
