@@ -49,6 +49,12 @@ METHODS = [
     ("ports_repair", "bridge_network role, one published port per container, re-run after one DNAT rule was deleted by hand (changed=1)"),
     ("dual_first", "bridge_network role, dual-stack (IPv4 + IPv6), first run"),
     ("dual_rerun", "bridge_network role, dual-stack (IPv4 + IPv6), re-run (changed=0)"),
+    ("icc_first", "bridge_network role, ICC off (ports isolated), first run"),
+    ("icc_rerun", "bridge_network role, ICC off, re-run (changed=0)"),
+    ("allow_first", "bridge_network role, one allow-listed published port per container, first run"),
+    ("allow_rerun", "bridge_network role, one allow-listed published port per container, re-run (changed=0)"),
+    ("policy_first", "bridge_network role, five ingress policy rules per container, first run"),
+    ("policy_rerun", "bridge_network role, five ingress policy rules per container, re-run (changed=0)"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
     ("ip_loops", "a playbook of ip commands in loops over the containers (seed 004's recipe; first run, a re-run fails)"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
@@ -78,10 +84,10 @@ def timed_exec(lab, host, *argv):
     return time.monotonic() - start
 
 
-def verify(lab, host, n, family=4):
-    """A working network: c1 reaches the gateway and (if there is one) c2, on that family."""
+def verify(lab, host, n, family=4, peer=True):
+    """A working network: c1 reaches the gateway and (if there is one, and peer) c2, on that family."""
     targets = [GATEWAY if family == 4 else GATEWAY6]
-    if n >= 2:
+    if n >= 2 and peer:
         out = lab.exec(host, "ip", "-n", "c2", f"-{family}", "-o", "addr", "show", "scope", "global").stdout.split()
         targets.insert(0, out[3].split("/")[0])
     for target in targets:
@@ -97,12 +103,12 @@ def verify_clean(lab, host):
         raise BenchError(f"{host}: teardown left {left or 'br0'}")
 
 
-def bench_variant(lab, n, results, key, extra, check, repair=None):
+def bench_variant(lab, n, results, key, extra, check, repair=None, peer=True):
     """A variant of the role's network (published ports, dual-stack): first run (checked), re-run (changed=0),
     timed as <key>_first and <key>_rerun; with repair (a change by hand), the run that repairs it, as <key>_repair;
     then removed."""
     t, _changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
-    verify(lab, ROLE_HOST, n)
+    verify(lab, ROLE_HOST, n, peer=peer)
     check()
     results[f"{key}_first"].setdefault(n, []).append(t)
     t, changed = playbook(lab, "bench/playbooks/bridge.yml", *extra)
@@ -148,6 +154,7 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
             lab.exec(ROLE_HOST, "nft", "delete", "rule", "inet", "linuxns_net", "prerouting", "handle", handle)
         bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports, delete_one_dnat)
         bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
+        bench_access(lab, n, results, extra)
 
         results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
         verify(lab, SCRIPT_HOST, n)
@@ -172,6 +179,28 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
             timed_exec(lab, CNI_HOST, "bash", str(REPO / "bench/netavark.sh"), str(n), "teardown", confdir))
         lab.exec(CNI_HOST, "ip", "link", "del", "br0", check=False)  # as with CNI, the bridge may stay
         verify_clean(lab, CNI_HOST)
+
+
+def bench_access(lab, n, results, extra):
+    """Who may talk to whom at N containers: ICC off, an allow-listed port each, five policy rules each."""
+    def check_isolated():
+        ports = json.loads(lab.exec(ROLE_HOST, "bridge", "-j", "-d", "link", "show").stdout)
+        if sum(1 for p in ports if p.get("master") == "br0" and p.get("isolated")) != n:
+            raise BenchError(f"icc at N={n}: not every port of br0 is isolated")
+
+    def check_allow_lists():
+        rules = lab.exec(ROLE_HOST, "nft", "list", "chain", "inet", "linuxns_net", "prerouting").stdout
+        if rules.count("ip saddr { 198.51.100.0/24 }") != n:
+            raise BenchError(f"allow at N={n}: not {n} allow-listed DNAT rules")
+
+    def check_policy():
+        for name in ("c1", f"c{n}"):
+            table = lab.exec(ROLE_HOST, "ip", "netns", "exec", name, "nft", "list", "table", "inet", "linuxns_net_policy").stdout
+            if table.count("accept") < 4 or "drop" not in table:
+                raise BenchError(f"policy at N={n}: {name} has no policy table")
+    bench_variant(lab, n, results, "icc", (*extra, "-e", "icc=false"), check_isolated, peer=False)
+    bench_variant(lab, n, results, "allow", (*extra, "-e", "allow=true"), check_allow_lists)
+    bench_variant(lab, n, results, "policy", (*extra, "-e", "policy=true"), check_policy, peer=False)
 
 
 def bench_loops(lab, n, results):
@@ -290,11 +319,15 @@ def targets(rows, fleet, memory):
         if med("netavark_setup", 250) is not None:
             add("role first run at N=250 faster than netavark's 250 setups",
                 f"{med('role_first', 250):.2f} s vs {med('netavark_setup', 250):.2f} s", med("role_first", 250) < med("netavark_setup", 250))
-        for kind, label in (("ports", "one published port per container"), ("dual", "dual-stack (IPv4 + IPv6)")):
+        for kind, label, limit in (("ports", "one published port per container", 1.5), ("dual", "dual-stack (IPv4 + IPv6)", 1.5),
+                                   ("icc", "ICC off", 1.3), ("allow", "one allow-listed port per container", 1.3),
+                                   ("policy", "five policy rules per container", 1.3)):
             for run in ("first", "rerun"):
-                add(f"{label}: {'first run' if run == 'first' else 're-run'} at N=250 within 1.5 x the plain network",
+                if med(kind + "_" + run, 250) is None:
+                    continue
+                add(f"{label}: {'first run' if run == 'first' else 're-run'} at N=250 within {limit} x the plain network",
                     f"{med(kind + '_' + run, 250):.2f} s vs {med('role_' + run, 250):.2f} s",
-                    med(kind + "_" + run, 250) <= 1.5 * med("role_" + run, 250))
+                    med(kind + "_" + run, 250) <= limit * med("role_" + run, 250))
     calls = module_calls_per_host()
     add("fleet_network: at most 2 module calls per host", f"{calls} (netns_info, container_network)", calls <= 2)
     points, per_host = fleet_curve(fleet, "first")

@@ -19,6 +19,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._programs import run_p
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
 
 NFT_TABLE = "linuxns_net"
+POLICY_TABLE = "linuxns_net_policy"  # in a container's own namespace: its network policy (_policy.py)
 CHAIN_PREFIX = "LINUXNS-NET-"
 CHAINS = {"nat": "LINUXNS-NET-NAT", "dnat": "LINUXNS-NET-DNAT", "forward": "LINUXNS-NET-FWD", "input": "LINUXNS-NET-IN"}
 # (table, built-in chain, our chain): one tagged jump each
@@ -345,8 +346,9 @@ def our_rule_lines(namespace):
     program prints it, its RuleTag)."""
     rules = []
     if shutil.which("nft"):
-        proc = run_program(["nft", "list", "table", "inet", NFT_TABLE], where(namespace), ok_codes=(0, 1))
-        rules += [("nftables", line.strip()) for line in proc.stdout.splitlines() if TAG in line]
+        for table in (NFT_TABLE, POLICY_TABLE):  # the host's rules; a container's network policy
+            proc = run_program(["nft", "list", "table", "inet", table], where(namespace), ok_codes=(0, 1))
+            rules += [("nftables", line.strip()) for line in proc.stdout.splitlines() if TAG in line]
     for program, _family in save_programs():
         proc = run_program([program], where(namespace), ok_codes=(0, 1))
         rules += [(program[:-len("-save")], line) for line in proc.stdout.splitlines()

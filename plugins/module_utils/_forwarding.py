@@ -115,9 +115,9 @@ class ForwardRules:
             # bridge to itself, as Docker's, for hosts whose FORWARD policy is DROP and whose bridges pass frames
             # through it (bridge-nf-call-iptables)
             return self._nft_protection(fam, table, comment) + [
-                    f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
-                    f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}',
-                    f'add rule inet {table} forward iifname "{self.bridge}" oifname "{self.bridge}" accept {comment}']
+                f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
+                f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}',
+                f'add rule inet {table} forward iifname "{self.bridge}" oifname "{self.bridge}" accept {comment}']
         out = self._nft_protection(fam, table, comment)
         if self.isolation_group is not None:
             # inserted at the top, ahead of every network's accept rules; published ports (DNAT) pass
@@ -184,9 +184,9 @@ class ForwardRules:
         src, comment = f"-s {self.source}", f'-m comment --comment "{self._comment(tag)}"'
         if self.internal:
             return self._iptables_protection(comment, chains) + [
-                    ("filter", f"-I {chains['forward']} 1 {src} ! -o {self.bridge} {comment} -j DROP"),
-                    ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {self.bridge} {comment} -j DROP"),
-                    ("filter", f"-A {chains['forward']} -i {self.bridge} -o {self.bridge} {comment} -j ACCEPT")]
+                ("filter", f"-I {chains['forward']} 1 {src} ! -o {self.bridge} {comment} -j DROP"),
+                ("filter", f"-I {chains['forward']} 1 -d {self.source} ! -i {self.bridge} {comment} -j DROP"),
+                ("filter", f"-A {chains['forward']} -i {self.bridge} -o {self.bridge} {comment} -j ACCEPT")]
         out = self._iptables_protection(comment, chains)
         if self.isolation_group is not None:
             out.append(("filter", f"-I {chains['forward']} 1 {src} -m devgroup --dst-group {self.isolation_group} "

@@ -27,6 +27,7 @@ class LinkView:
     group: int = 0
     peer_name: Optional[str] = None  # a veth's other end
     peer_namespace: Optional[str] = None  # where it is (None: the same namespace)
+    isolated: bool = False  # a bridge port with port isolation (its network's ICC is off)
 
     @property
     def interfaces(self):
@@ -116,4 +117,4 @@ def _link(link):
     peer = link.get("peer") or {}
     return LinkView(name=link["name"], kind=link.get("kind") or "", addresses=tuple(link.get("addresses") or ()),
                     mtu=link.get("mtu"), master=link.get("master"), group=link.get("group") or 0,
-                    peer_name=peer.get("name"), peer_namespace=peer.get("namespace"))
+                    peer_name=peer.get("name"), peer_namespace=peer.get("namespace"), isolated=bool(link.get("isolated")))

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
-from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag, without_counters
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import POLICY_TABLE, RuleTag, without_counters
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
-POLICY_TABLE = "linuxns_net_policy"
 RULE_KEYS = {"ingress": ("from", "ports"), "egress": ("to", "ports")}
 PEER_KINDS = ("container", "network", "cidr")
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
@@ -158,8 +158,8 @@ class ContainerPolicy:
         """The table as an nft script (its chains, rules and sets), every rule tagged."""
         comment = f'comment "{self.tag}"'
         lines = [f"add table inet {table}"]
-        for chain, hook, triples, addr, lo in (("input", "input", self.ingress, "saddr", "iif"),
-                                              ("output", "output", self.egress, "daddr", "oif")):
+        sides = (("input", "input", self.ingress, "saddr", "iif"), ("output", "output", self.egress, "daddr", "oif"))
+        for chain, hook, triples, addr, lo in sides:
             if triples is None:
                 continue
             lines.append(f"add chain inet {table} {chain} {{ type filter hook {hook} priority filter; policy accept; }}")
@@ -230,6 +230,12 @@ def plan_policies(plan, session, policies):
     """Make each container's policy table exact: policies is a list of ContainerPolicy (an empty one removes the
     table). One read per container; one scratch namespace for the comparison; one nft transaction per change."""
     current, wanted = {}, []
+    if policies and not shutil.which("nft"):
+        with_policy = next((p for p in policies if not p.empty), policies[0])
+        raise InvalidInput(f"network '{with_policy.network}': container '{with_policy.container}' has a network policy, "
+                           "which the collection enforces with nftables in the container's namespace, and nft is not "
+                           "installed on this host (install the nftables package; the host's own firewall may stay "
+                           "iptables)")
     for p in policies:
         if not session.exists(p.container):
             current[p.container] = None  # made by this plan, before its policy

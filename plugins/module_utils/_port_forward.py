@@ -31,7 +31,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import BACKENDS, RuleTag
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._ports import (
-    ALL6, Claim, PortRange, check_claims, foreign_claims, owner_label, parse_ports)
+    ALL6, Claim, check_claims, foreign_claims, owner_label, parse_ports)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
@@ -112,14 +112,23 @@ class PortForwardSet:
             return []
         return sorted({f.via_interface for f in self.forwards if f.via_interface and any(p.reaches_loopback for p in f.ports)})
 
-    def _dnat_targets(self, f, p):
-        """(host ports, destination) pairs: one rule keeps the ports when the ranges are equal, else one per port."""
+    def _nft_dnat(self, f, p, fam):
+        """One DNAT statement per mapping, whatever its length: the ports kept when the ranges are equal, one port,
+        or a map from each host port to the destination and its container port (one lookup per packet)."""
         if p.host_ports == p.target_ports:
-            return [(p.host_ports, (str(f.destination), None))]
+            return f"dnat {fam} to {f.destination}"
         if p.host_ports.size == 1:
-            return [(p.host_ports, (str(f.destination), p.target_ports.first))]
-        return [(PortRange(p.host_ports.first + i, p.host_ports.first + i), (str(f.destination), p.target_ports.first + i))
-                for i in range(p.host_ports.size)]
+            return f"dnat {fam} to {self._to(f.destination, p.target_ports.first, self.family)}"
+        pairs = ", ".join(f"{p.host_ports.first + i} : {f.destination} . {p.target_ports.first + i}" for i in range(p.host_ports.size))
+        return f"dnat {fam} to {p.protocol} dport map {{ {pairs} }}"
+
+    def _iptables_dnat(self, f, p):
+        """The same in iptables: a shifted range (--to-destination ADDR:FIRST-LAST/BASE) when the ranges differ."""
+        if p.host_ports == p.target_ports:
+            return str(f.destination)
+        if p.host_ports.size == 1:
+            return self._to(f.destination, p.target_ports.first, self.family)
+        return self._to(f.destination, f"{p.target_ports}/{p.host_ports.first}", self.family)
 
     def _ports_and_claims(self):
         claims = iter(self.claims())
@@ -146,9 +155,8 @@ class PortForwardSet:
             if sources:
                 allowed = f"{fam} saddr {{ {', '.join(str(n) for n in sources)} }} "
                 dest, local = allowed + dest, allowed + local
-            for ports, (addr, port) in self._dnat_targets(f, p):
-                rule = f'{p.protocol} dport {ports} dnat {fam} to {self._to(addr, port, self.family)} comment "{tag.with_note(claim.token())}"'
-                out += [f"add rule inet {table} prerouting {dest} {rule}", f"add rule inet {table} output {local} {rule}"]
+            rule = f'{p.protocol} dport {p.host_ports} {self._nft_dnat(f, p, fam)} comment "{tag.with_note(claim.token())}"'
+            out += [f"add rule inet {table} prerouting {dest} {rule}", f"add rule inet {table} output {local} {rule}"]
             match = f"{fam} daddr {f.destination} {p.protocol} dport {p.target_ports}"
             if f.via_subnet is not None:
                 out.append(f"insert rule inet {table} postrouting {fam} saddr {f.via_subnet} {match} ct status dnat masquerade {comment}")
@@ -175,10 +183,9 @@ class PortForwardSet:
             sources = p.sources(self.family)
             if sources:
                 dest = f"-s {','.join(str(n) for n in sources)} {dest}"
-            for ports, (addr, port) in self._dnat_targets(f, p):
-                out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
-                                   f"{str(ports).replace('-', ':')} -m comment --comment \"{tag.with_note(claim.token())}\" "
-                                   f"-j DNAT --to-destination {self._to(addr, port, self.family)}"))
+            out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
+                               f"{str(p.host_ports).replace('-', ':')} -m comment --comment \"{tag.with_note(claim.token())}\" "
+                               f"-j DNAT --to-destination {self._iptables_dnat(f, p)}"))
             match = (f"-d {f.destination}/{host_bits} -p {p.protocol} -m {p.protocol} --dport "
                      f"{str(p.target_ports).replace('-', ':')}")
             if f.via_subnet is not None:

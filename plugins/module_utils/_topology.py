@@ -26,6 +26,7 @@ class ContainerModel:
     bridge: str = None  # the bridge its veth's host end is on
     host_end: str = None
     routes: list = field(default_factory=list)
+    isolated: bool = False  # its bridge port is isolated: its network's ICC is off
 
     @property
     def ips(self):
@@ -87,7 +88,8 @@ def fleet_model(infos):
             model.containers[name] = ContainerModel(host, name, end.managed_addresses if end else [],
                                                     host_end.master if host_end else None,
                                                     host_end.name if host_end else None,
-                                                    [r for r in ns.routes if r.gateway])
+                                                    [r for r in ns.routes if r.gateway],
+                                                    bool(host_end and host_end.isolated))
         model.routes = view.host.gateway_routes
         model.nat = list(view.host.masquerade)
         hosts[host] = model
@@ -107,7 +109,8 @@ def verify_probes(infos, me, outside=None, containers=None):
     """The probes host `me` runs: each of its containers (every named namespace, or those named in containers) to
     every container it should or should not reach, and to each outside target.
 
-    Same bridge (on this host, or a bridge of the same name on another host: a fleet network): reachable. Another
+    Same bridge (on this host, or a bridge of the same name on another host: a fleet network): reachable, unless
+    either container's bridge port is isolated (ICC off). Another
     bridge of this host: reachable when both are networks that are not isolated (or the target's bridge is not a
     network's), else unreachable. Bridges
     of other names on other hosts are not probed (whether they route to each other is the user's design). A
@@ -140,7 +143,9 @@ def verify_probes(infos, me, outside=None, containers=None):
             if other.host == me and other.bridge != source.bridge:
                 expect = "reachable" if _reaches(mine, hosts[me].bridges.get(other.bridge)) else "unreachable"
             elif other.bridge == source.bridge:
-                expect = "reachable"
+                # ICC off: no container of the network reaches another, on this host (port isolation) or another
+                # (the fleet's ranges are not let in directly)
+                expect = "unreachable" if source.isolated or other.isolated else "reachable"
             else:
                 continue
             probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": expect}

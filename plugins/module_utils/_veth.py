@@ -168,8 +168,8 @@ def _plan_veth_create(plan, session, p, master):
 
     plan.add(f"create {obj} with peer '{p.peer}' in {where(peer_ns)}", create,
              functools.partial(delete_if_present, session, ns, name))
-    plan_link_settings(plan, session, ns, name, None, LinkSettings(addresses=p.addresses, up=p.up, hairpin=p.hairpin,
-                                                                      isolated=p.isolated), "veth")
+    end = LinkSettings(addresses=p.addresses, up=p.up, hairpin=p.hairpin, isolated=p.isolated)
+    plan_link_settings(plan, session, ns, name, None, end, "veth")
     plan_link_settings(plan, session, peer_ns, p.peer, None, LinkSettings(addresses=p.peer_addresses, up=p.up), "veth peer")
 
 

@@ -64,10 +64,10 @@ namespace_names:
   elements: str
 namespaces:
   description:
-    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin and isolated (of a bridge port),
-      peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward), C(ipv6_forwarding), C(nat)
-      (the collection's own rules, as text) and C(masquerade) (the subnets its masquerade rules cover, as data; with
-      O(nat=true)).
+    - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin and
+      isolated (of a bridge port), peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward),
+      C(ipv6_forwarding), C(nat) (the collection's own rules, as text, a container's network policy included) and
+      C(masquerade) (the subnets its masquerade rules cover, as data; with O(nat=true)).
   returned: always
   type: dict
   sample:

@@ -54,7 +54,8 @@ options:
         length, C(9000-9003:9000-9003). Protocols are C(tcp) (the default), C(udp) and C(sctp).
       - Quote each mapping. YAML reads an unquoted C(22:22) as the number 1342.
       - The host address must be one of the namespace's own addresses, or a loopback address.
-      - Or a dict in compose's long syntax, C(target), C(published), C(host_ip), C(protocol), with C(allow_from), a
+      - >-
+        Or a dict in compose's long syntax, C(target), C(published), C(host_ip), C(protocol), with C(allow_from), a
         list of the only source ranges the port answers (the host's own processes included, whose source through
         the loopback interface is C(127.0.0.1)). It must list a range of O(to)'s family.
         For example C({published: 8443, target: 443, allow_from: [198.51.100.0/24]}).

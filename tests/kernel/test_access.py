@@ -128,9 +128,10 @@ def test_direct_access_from_lets_declared_sources_in(site):
     assert other_source.startswith("error"), "a source that is not declared stays out"
 
 
-def test_routed_mode_opens_published_container_ports_at_their_own_addresses(site):
+@pytest.mark.parametrize("neighbour", [None, docker_neighbour], ids=["nftables", "iptables-nft-beside-docker"])
+def test_routed_mode_opens_published_container_ports_at_their_own_addresses(site, neighbour):
     host, lan, names, build = site
-    net, result = build(gateway_mode="routed", gateway_mode6="routed",
+    net, result = build(neighbour, gateway_mode="routed", gateway_mode6="routed",
                         c2_ports=("8080:80", "8080:80/udp"))
     seen = direct(lan)
     assert seen[(C2, 80)] == {"tcp": LAN, "udp": LAN} and seen[(C2_6, 80)] == {"tcp": LAN6, "udp": LAN6}, seen
@@ -144,14 +145,19 @@ def test_routed_mode_opens_published_container_ports_at_their_own_addresses(site
     finally:
         lan_server.kill()
         lan_server.wait()
-    nft = sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout
-    assert "masquerade" not in nft and "dnat" not in nft.replace("ct status ! dnat", "").replace("ct status dnat", "")
+    if neighbour is None:
+        nft = sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout
+        assert "masquerade" not in nft and "dnat" not in nft.replace("ct status ! dnat", "").replace("ct status dnat", "")
+    else:
+        ours = [line for line in sh("iptables-nft-save", netns=host).stdout.splitlines() if "LINUXNS" in line]
+        assert not any("MASQUERADE" in line or "-j DNAT" in line for line in ours), ours
     assert not run_module("container_network", net, netns=host)["changed"]
 
 
-def test_icc_off_stops_container_to_container_traffic_at_layer_2_and_3(site):
+@pytest.mark.parametrize("neighbour", [None, docker_neighbour], ids=["nftables", "iptables-nft-beside-docker"])
+def test_icc_off_stops_container_to_container_traffic_at_layer_2_and_3(site, neighbour):
     host, lan, names, build = site
-    net, result = build(icc=False)
+    net, result = build(neighbour, icc=False)
     c1, c2 = names["c1"], names["c2"]
     ports = json.loads(sh("bridge", "-j", "-d", "link", "show", netns=host).stdout)
     assert ports and all(p.get("isolated") for p in ports), ports
@@ -260,12 +266,15 @@ def test_network_policy_allows_exactly_what_its_rules_name(site, nsname):
         # c3's egress: the neighbour's 7070 only
         assert whoami(c3, "tcp", LAN, 7070) == HOST and whoami(c3, "tcp", LAN6, 7070) == HOST6, "masqueraded"
         assert whoami(c3, "udp", LAN, 7070).startswith("error") and not ping(c3, LAN) and not ping(c3, C2)
+        # netns_info shows the policy in force, in the container's own rules
+        info = run_module("netns_info", {"namespaces": [c1], "host": False}, netns=host)
+        assert any("policy:acc" in line and "drop" in line for line in info["namespaces"][c1]["nat"]), info["namespaces"][c1]
         # exact: re-run and check mode change nothing
         assert not run_module("container_network", policy, netns=host)["changed"]
         assert not run_module("container_network", policy, check_mode=True, netns=host)["changed"]
         # a rule deleted by hand is put back
-        handle = [r["rule"]["handle"] for r in json.loads(sh("nft", "-j", "list", "table", "inet", "linuxns_net_policy",
-                                                            netns=c1).stdout)["nftables"] if "rule" in r][-1]
+        table = json.loads(sh("nft", "-j", "list", "table", "inet", "linuxns_net_policy", netns=c1).stdout)["nftables"]
+        handle = [r["rule"]["handle"] for r in table if "rule" in r][-1]
         sh("nft", "delete", "rule", "inet", "linuxns_net_policy", "input", "handle", str(handle), netns=c1)
         assert ping(c2, C1), "the drop was deleted by hand"
         assert run_module("container_network", policy, netns=host)["changed"]
@@ -284,3 +293,21 @@ def test_network_policy_allows_exactly_what_its_rules_name(site, nsname):
     for ns in (c1, c3):
         assert "linuxns_net_policy" not in sh("nft", "list", "tables", netns=ns).stdout
     assert ping(c2, C1) and ping(c3, LAN)
+
+
+@pytest.mark.parametrize("neighbour", [None, docker_neighbour], ids=["nftables", "iptables-nft-beside-docker"])
+def test_a_shifted_range_is_one_rule_whatever_its_length(site, neighbour):
+    """A published range whose host ports differ from its container ports: one DNAT rule per hook (an nft map, an
+    iptables shifted range), not one per port."""
+    host, lan, names, build = site
+    build(neighbour, c2_ports=("15000-15999:5000-5999", "20000-20999:80-1079/udp"))
+    assert whoami(lan, "tcp", HOST, 15555) == LAN and whoami(lan, "udp", HOST, 20000) == LAN
+    assert whoami(lan, "tcp", HOST6, 15555) == LAN6
+    assert whoami(lan, "tcp", HOST, 15556).startswith("error"), "5556: nothing listens there"
+    if neighbour is None:
+        dnat = [line for line in sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout.splitlines()
+                if "dnat ip" in line and "map" in line]
+    else:
+        dnat = [line for line in sh("iptables-nft-save", "-t", "nat", netns=host).stdout.splitlines()
+                if "LINUXNS" in line and "-j DNAT" in line]
+    assert len(dnat) == 2 * (2 if neighbour is None else 1), dnat  # nft: prerouting and output; iptables: one chain

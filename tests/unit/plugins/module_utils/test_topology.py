@@ -111,3 +111,13 @@ def test_bad_input_is_named():
         topology_dot({"x": {"namespaces": {}}})
     with pytest.raises(InvalidInput, match="host 'nope' has no netns_info result"):
         verify_probes({}, "nope")
+
+
+def test_icc_off_makes_the_containers_of_a_network_unreachable_from_each_other(fleet):
+    for link in fleet["h1"]["host"]["links"]:
+        if link["name"] in ("vb1", "vb2"):
+            link["isolated"] = True
+    expected = expectations(verify_probes(fleet, "h1"), "b1")
+    assert expected["10.1.0.3"] == "unreachable", "b2, on the same bridge, with ICC off"
+    assert expected["10.1.1.2"] == "unreachable", "b3 on the fleet's other host: its ranges are not let in either"
+    assert expectations(verify_probes(fleet, "h2"), "b3")["10.1.0.2"] == "unreachable", "and from there"

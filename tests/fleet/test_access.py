@@ -1,0 +1,68 @@
+"""Who may talk to whom across the lab's three hosts (role fleet_network): a network policy that names the fleet,
+ICC off across hosts, and the upstream as a neighbour that routes the fleet's range via a host, which gateway mode
+nat keeps out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hoststate import address_of, echo_server, ns_exec, ping, source_seen
+
+pytestmark = pytest.mark.slow
+HOSTS = ("host1", "host2", "host3")
+
+
+def tcp_reaches(lab, host, ns, address, port):
+    code = (f"import socket\ntry:\n    socket.create_connection(({address!r}, {port}), timeout=2); print('yes')\n"
+            "except OSError:\n    print('no')")
+    return ns_exec(lab, host, ns, "python3", "-c", code, check=True).stdout.strip() == "yes"
+
+
+def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook):
+    policy = {"app1_ingress": [{"from": [{"network": "fleet"}], "ports": ["7100/tcp"]}]}
+    extra = ("-e", "containers_per_host=2", "-e", json.dumps(policy))
+    try:
+        playbook("playbooks/fleet.yml", *extra)
+        assert playbook("playbooks/fleet.yml", *extra).changed == 0, "exact"
+        app1 = {h: address_of(lab, h, "app1") for h in HOSTS}
+        # app1 on host2 accepts TCP 7100 from the fleet (host1's app2, keeping its own address), nothing else
+        server = echo_server(lab, "host2", "app1", app1["host2"], 7100)
+        try:
+            assert source_seen(lab, "host1", "app2", app1["host2"], 7100) == address_of(lab, "host1", "app2")
+        finally:
+            server.wait(timeout=10)
+        assert not ping(lab, "host1", "app2", app1["host2"]) and not ping(lab, "host3", "app1", app1["host2"])
+        assert not tcp_reaches(lab, "host3", "app2", app1["host2"], 7101)
+        # app2 has no policy: the fleet reaches it, on both families
+        for family in (4, 6):
+            assert ping(lab, "host3", "app1", address_of(lab, "host2", "app2", family=family))
+        # app1's own connections and their replies pass: the upstream, both families
+        upstream = lab.state()["hosts"]["upstream"]["address"]
+        assert ping(lab, "host2", "app1", upstream) and ping(lab, "host2", "app1", lab.address6(upstream))
+        # the upstream routes the fleet's range via host1, as a neighbour trying the containers directly would: no
+        # container answers, with a policy or without (gateway mode nat)
+        host1 = lab.state()["hosts"]["host1"]["address"]
+        lab.exec("upstream", "ip", "route", "replace", "10.244.0.0/16", "via", host1, check=True)
+        try:
+            for container in ("app1", "app2"):
+                target = address_of(lab, "host1", container)
+                assert not lab.exec("upstream", "ping", "-c", "1", "-W", "1", "-q", target).returncode == 0, container
+            assert ping(lab, "host2", "app2", address_of(lab, "host1", "app2")), "the fleet still does"
+        finally:
+            lab.exec("upstream", "ip", "route", "del", "10.244.0.0/16", check=False)
+
+        # ICC off: no container of the fleet reaches another, on its host or across; the outside still answers
+        off = (*extra, "-e", "fleet_network_icc=false")
+        playbook("playbooks/fleet.yml", *off)
+        assert not ping(lab, "host1", "app2", address_of(lab, "host1", "app1"))
+        assert not ping(lab, "host1", "app2", address_of(lab, "host2", "app2"))
+        assert not ping(lab, "host3", "app2", address_of(lab, "host1", "app2", family=6))
+        assert ping(lab, "host1", "app2", upstream)
+        assert playbook("playbooks/fleet.yml", *off).changed == 0
+    finally:
+        playbook("playbooks/fleet.yml", *extra, "-e", "fleet_network_state=absent")
+    for host in HOSTS:
+        assert lab.exec(host, "ip", "netns", "list").stdout.strip() == ""
+        assert "linuxns" not in lab.exec(host, "nft", "list", "ruleset").stdout
