@@ -98,9 +98,9 @@ def _rule_sets(net, layout=None, policy=False):
 
 
 def _policy_resolver(net, layout, host):
-    """(kind, name) -> address ranges: this network's containers (their addresses, both families) and its own name
-    (its subnets), the host's other networks (their bridges' subnets, found by the bridges' aliases), and the names
-    in policy_peers (a fleet's other hosts)."""
+    """(kind, name) -> address ranges: the names in policy_peers (a fleet's), this network's containers (their
+    addresses, both families) and its own name (its subnets), and the host's other networks (their bridges' subnets,
+    found by the bridges' aliases)."""
     containers = {name: [] for name in layout.families[min(layout.families)].addresses} if layout.families else {}
     for half in layout.families.values():
         for name, ip in half.addresses.items():
@@ -113,9 +113,10 @@ def _policy_resolver(net, layout, host):
 
     def resolve(peer, obj):
         kind, name = peer
-        found = (containers if kind == "container" else networks).get(name)
+        # policy_peers first: a fleet's network name stands for the whole fleet, not this host's part of it
+        found = net.policy_peers.get(name)
         if found is None:
-            found = net.policy_peers.get(name)
+            found = (containers if kind == "container" else networks).get(name)
         if found is None:
             where_ = (f"on network '{net.name}' (nor in policy_peers)" if kind == "container"
                       else "on this host (nor in policy_peers)")

@@ -226,7 +226,8 @@ options:
       - >-
         Names that the containers' O(containers[].ingress) and O(containers[].egress) rules may use beyond this host,
         each with its address ranges, for example C({fleet: [10.244.0.0/16], db-on-host2: [10.244.2.7/32]}).
-        The role P(linuxns.net.fleet_network#role) passes its network's name with the fleet's ranges.
+        The role P(linuxns.net.fleet_network#role) passes its network's name with the fleet's ranges. A name here
+        wins over a container or network of the same name on this host.
     type: dict
     default: {}
     version_added: 2.0.0

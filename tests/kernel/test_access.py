@@ -306,7 +306,7 @@ def test_a_shifted_range_is_one_rule_whatever_its_length(site, neighbour):
     assert whoami(lan, "tcp", HOST, 15556).startswith("error"), "5556: nothing listens there"
     if neighbour is None:
         dnat = [line for line in sh("nft", "list", "table", "inet", "linuxns_net", netns=host).stdout.splitlines()
-                if "dnat ip" in line and "map" in line]
+                if " dnat ip to " in line and "map" in line]
     else:
         dnat = [line for line in sh("iptables-nft-save", "-t", "nat", netns=host).stdout.splitlines()
                 if "LINUXNS" in line and "-j DNAT" in line]
