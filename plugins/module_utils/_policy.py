@@ -22,12 +22,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import POLICY_TABLE, RuleTag, without_counters
-from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace, setns
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
@@ -204,44 +205,119 @@ def _read_table(ns):
 
 
 def _rule_texts(items):
+    """A table as read (nft -j): its chains, and its rules with each anonymous set's elements taken out (as canonical
+    (network, protocol interval, port interval) tuples per chain and family) and the comments apart, so that tables
+    that differ only in their sets and tags compare equal in shape."""
     chains = sorted((i["chain"]["name"], i["chain"].get("hook"), i["chain"].get("policy")) for i in items if "chain" in i)
-    rules = [json.dumps([i["rule"]["chain"], without_counters(i["rule"]["expr"]), i["rule"].get("comment")], sort_keys=True)
-             for i in items if "rule" in i]
-    owners = sorted({tag.source for i in items if "rule" in i for tag in [RuleTag.parse(i["rule"].get("comment"))] if tag})
-    return {"chains": chains, "rules": rules, "owners": owners}
+    rules, elements, comments = [], {}, []
+    for item in items:
+        rule = item.get("rule")
+        if not rule:
+            continue
+        expr = without_counters(rule["expr"])
+        for e in expr:
+            match = e.get("match") or {}
+            right = match.get("right")
+            # our allowed (peer, protocol, port) sets: anonymous sets matched by a concatenation
+            if isinstance(right, dict) and isinstance(right.get("set"), list) and "concat" in (match.get("left") or {}):
+                left = json.dumps(e["match"]["left"], sort_keys=True)
+                elements[(rule["chain"], left)] = sorted(_element(x) for x in right["set"])
+                e["match"]["right"] = {"set": "elements"}
+        rules.append(json.dumps([rule["chain"], expr], sort_keys=True))
+        comments.append(rule.get("comment"))
+    owners = sorted({tag.source for c in comments for tag in [RuleTag.parse(c)] if tag})
+    return {"chains": chains, "rules": rules, "elements": elements, "comments": comments, "owners": owners}
+
+
+def _element(value):
+    """One set element as nft prints it, canonical: a tuple of texts (networks, and intervals "a-b")."""
+    parts = value["concat"] if isinstance(value, dict) and "concat" in value else [value]
+    return tuple(_part(part) for part in parts)
+
+
+def _part(value):
+    if isinstance(value, dict) and "prefix" in value:
+        return str(ipaddress.ip_network(f"{value['prefix']['addr']}/{value['prefix']['len']}"))
+    if isinstance(value, dict) and "range" in value:
+        first, last = (_number(v) for v in value["range"])
+        return f"{first}-{last}"
+    if isinstance(value, str) and any(c in value for c in ".:"):
+        return str(ipaddress.ip_network(value))
+    number = _number(value)
+    return f"{number}-{number}"
+
+
+def _number(value):
+    """A protocol or port as a number (nft prints well-known protocols by name)."""
+    if isinstance(value, str) and value in PROTOCOL_NUMBERS:
+        return PROTOCOL_NUMBERS[value]
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def _wanted_elements(policy):
+    """What _rule_texts' elements of this policy's table are: chain and family -> canonical tuples."""
+    out = {}
+    for chain, triples, addr in (("input", policy.ingress, "saddr"), ("output", policy.egress, "daddr")):
+        for family, fam in ((4, "ip"), (6, "ip6")):
+            mine = sorted({(str(net), proto if "-" in proto else f"{proto}-{proto}", ports)
+                           for net, proto, ports in triples or () if net.version == family})
+            if mine:
+                left = json.dumps({"concat": [{"payload": {"protocol": fam, "field": addr}}, {"meta": {"key": "l4proto"}},
+                                              {"payload": {"protocol": "th", "field": "dport"}}]}, sort_keys=True)
+                out[(chain, left)] = mine
+    return out
+
+
+def _shape(policy):
+    """Policies of one shape make the same rules but for their sets and tags: one is printed for all of them."""
+    return tuple(None if triples is None else tuple(sorted({net.version for net, _p, _d in triples}))
+                 for triples in (policy.ingress, policy.egress))
 
 
 def _printed(policies):
-    """What each policy's table reads as once made: made in one scratch namespace, one table per policy."""
-    if not policies:
+    """The shape (chains, rules less sets and comments) of each policy's table once made: one table per shape, made in
+    one scratch namespace, never in the target."""
+    shapes = {}
+    for p in policies:
+        shapes.setdefault(_shape(p), p)
+    if not shapes:
         return {}
     with scratch_namespace():
-        script = [line for i, p in enumerate(policies) for line in p.script(f"p{i}")]
+        examples = list(shapes.values())
+        script = [line for i, p in enumerate(examples) for line in p.script(f"p{i}")]
         run_program(["nft", "-f", "-"], "a scratch namespace", stdin="\n".join(script) + "\n")
         items = json.loads(run_program(["nft", "-j", "list", "ruleset"], "a scratch namespace").stdout).get("nftables", [])
-    out = {}
-    for i, p in enumerate(policies):
-        mine = [it for it in items if it.get("chain", it.get("rule", {})).get("table") == f"p{i}"]
-        out[p.container] = _rule_texts(mine)
-    return out
+    printed = {}
+    for i, (shape, _p) in enumerate(shapes.items()):
+        texts = _rule_texts([it for it in items if it.get("chain", it.get("rule", {})).get("table") == f"p{i}"])
+        printed[shape] = (texts["chains"], texts["rules"])
+    return {p.container: printed[_shape(p)] for p in policies}
+
+
+def _exact(have, printed, policy):
+    """The table as read is the policy's: same shape, every rule tagged with the policy's tag, the same elements."""
+    return ((have["chains"], have["rules"]) == printed and all(c == str(policy.tag) for c in have["comments"])
+            and have["elements"] == _wanted_elements(policy))
 
 
 def plan_policies(plan, session, policies):
     """Make each container's policy table exact: policies is a list of ContainerPolicy (an empty one removes the
-    table). One read per container; one scratch namespace for the comparison; one nft transaction per change."""
-    current, wanted = {}, []
+    table). Each table is read once and compared by shape (one scratch table per shape) and by its sets; what differs
+    is made, replaced or removed as a whole, one nft transaction per container. Reads and changes run side by side
+    (nft's latency, mostly the kernel's commit, is paid once per batch, not once per container)."""
     if policies and not shutil.which("nft"):
         with_policy = next((p for p in policies if not p.empty), policies[0])
         raise InvalidInput(f"network '{with_policy.network}': container '{with_policy.container}' has a network policy, "
                            "which the collection enforces with nftables in the container's namespace, and nft is not "
                            "installed on this host (install the nftables package; the host's own firewall may stay "
                            "iptables)")
+    existing = [p.container for p in policies if session.exists(p.container)]  # the others: made by this plan
+    current = dict.fromkeys(p.container for p in policies)
+    current.update(in_each(session, existing, _read_table))
+    wanted = []
     for p in policies:
-        if not session.exists(p.container):
-            current[p.container] = None  # made by this plan, before its policy
-            continue
-        with session.inside(p.container):
-            current[p.container] = _read_table(p.container)
         owners = (current[p.container] or {}).get("owners", [])
         if any(owner != p.key for owner in owners):
             if p.empty:
@@ -253,33 +329,53 @@ def plan_policies(plan, session, policies):
         if not p.empty and current[p.container] is not None:
             wanted.append(p)
     printed = _printed(wanted)
+    scripts, made, views = {}, [], []
     for p in policies:
         have = current[p.container]
         if p.empty:
             if have is not None:
-                mark = plan.mark
-                plan.add(f"remove the network policy of {where(p.container)}",
-                         lambda ns=p.container: _apply(session, ns, [f"delete table inet {POLICY_TABLE}"]))
-                plan.record(f"{p.container}/policy", {"policy": "present"}, None, mark)
+                scripts[p.container] = [f"delete table inet {POLICY_TABLE}"]
+                views.append((p.container, {"policy": "present"}, None))
             continue
-        if have is not None and have == printed.get(p.container):
+        if have is not None and _exact(have, printed[p.container], p):
             continue
-        mark = plan.mark
-        script = [f"add table inet {POLICY_TABLE}", f"delete table inet {POLICY_TABLE}"] + p.script()
-        plan.add(f"{'replace' if have is not None else 'make'} the network policy of {where(p.container)}",
-                 lambda ns=p.container, s=script: _apply(session, ns, s),
-                 None if have is not None else lambda ns=p.container: _remove_if_present(session, ns))
-        before = None if have is None else {"rules": "missing or altered by hand" if any(
-            str(p.tag) in r for r in have["rules"]) else "of another spec"}
-        plan.record(f"{p.container}/policy", before, p.view(), mark)
+        scripts[p.container] = [f"add table inet {POLICY_TABLE}", f"delete table inet {POLICY_TABLE}"] + p.script()
+        if have is None:
+            made.append(p.container)
+        views.append((p.container, None if have is None else {
+            "rules": "missing or altered by hand" if str(p.tag) in have["comments"] else "of another spec"}, p.view()))
+    if not scripts:
+        return
+    mark = plan.mark
+    names = sorted(scripts)
+    shown = ", ".join(f"'{n}'" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    plan.add(f"make, replace or remove the network policy of {len(names)} container{'s' if len(names) > 1 else ''} "
+             f"({shown})", lambda: in_each(session, names, lambda ns: _apply(ns, scripts[ns])),
+             (lambda: in_each(session, [n for n in made if session.exists(n)], _remove_if_present)) if made else None)
+    for container, before, after in views:
+        plan.record(f"{container}/policy", before, after, mark)
 
 
-def _apply(session, ns, script):
-    with session.inside(ns):
-        run_program(["nft", "-f", "-"], where(ns), stdin="\n".join(script) + "\n")
+def in_each(session, namespaces, work):
+    """work(namespace) run inside each namespace, side by side (each thread enters its own); returns name -> result.
+    The first error is raised once every started one has ended."""
+    fds = {name: session.fd(name) for name in namespaces}  # opened here, not in the threads
+
+    def one(name):
+        setns(fds[name])
+        try:
+            return work(name)
+        finally:
+            setns(session.home_fd)
+    if not namespaces:
+        return {}
+    with ThreadPoolExecutor(min(8, len(namespaces))) as pool:
+        return dict(zip(namespaces, pool.map(one, namespaces)))
 
 
-def _remove_if_present(session, ns):
-    if session.exists(ns):
-        with session.inside(ns):
-            run_program(["nft", "delete", "table", "inet", POLICY_TABLE], where(ns), ok_codes=(0, 1))
+def _apply(ns, script):
+    run_program(["nft", "-f", "-"], where(ns), stdin="\n".join(script) + "\n")
+
+
+def _remove_if_present(ns):
+    run_program(["nft", "delete", "table", "inet", POLICY_TABLE], where(ns), ok_codes=(0, 1))

@@ -6,6 +6,7 @@ mode, and nothing left after teardown."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -70,22 +71,21 @@ def site(netns, nsname):
 
 def answers(ns, address, port):
     """tcp and udp: what whoami answered (the client address), or None."""
-    out = {}
-    for proto in ("tcp", "udp"):
-        seen = whoami(ns, proto, address, port)
-        out[proto] = None if seen.startswith("error") else seen
-    return out
+    with ThreadPoolExecutor(2) as pool:
+        seen = dict(zip(("tcp", "udp"), pool.map(lambda proto: whoami(ns, proto, address, port), ("tcp", "udp"))))
+    return {proto: None if text.startswith("error") else text for proto, text in seen.items()}
 
 
 def direct(lan):
     """What the LAN neighbour gets from the containers at their own addresses: (address, port) -> tcp/udp answers,
-    and ping."""
-    out = {}
-    for address in (C1, C2, C1_6, C2_6):
-        for port in (80, UNPUBLISHED):
-            out[(address, port)] = answers(lan, address, port)
-        out[(address, "icmp")] = ping(lan, address)
-    return out
+    and ping. The probes run side by side: most of them wait for an answer that must not come."""
+    keys = [(address, port) for address in (C1, C2, C1_6, C2_6) for port in (80, UNPUBLISHED, "icmp")]
+
+    def probe(key):
+        address, port = key
+        return ping(lan, address) if port == "icmp" else answers(lan, address, port)
+    with ThreadPoolExecutor(len(keys)) as pool:
+        return dict(zip(keys, pool.map(probe, keys)))
 
 
 @pytest.mark.parametrize("neighbour", [None, docker_neighbour], ids=["nftables", "iptables-nft-beside-docker"])
