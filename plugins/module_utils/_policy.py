@@ -30,6 +30,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflic
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import POLICY_TABLE, RuleTag, without_counters
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace, setns
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
+from ansible_collections.linuxns.net.plugins.module_utils._nft import run_nft
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 RULE_KEYS = {"ingress": ("from", "ports"), "egress": ("to", "ports")}
@@ -195,13 +196,13 @@ def compile_rules(container, rules, resolve):
 
 
 def _read_table(ns):
-    """Our policy table in a namespace (already inside it): its rules' (chain, expr, comment), or None."""
-    proc = run_program(["nft", "-j", "list", "table", "inet", POLICY_TABLE], where(ns), ok_codes=(0, 1))
-    if proc.returncode != 0:
-        if "No such file or directory" in proc.stderr:
+    """Our policy table in a namespace (already inside it), as _rule_texts makes it, or None."""
+    result = run_nft(f"list table inet {POLICY_TABLE}", where(ns), json_output=True, ok_codes=(0, 1))
+    if result.returncode != 0:
+        if "No such file or directory" in result.stderr:
             return None
-        raise KernelError(f"nft list table {POLICY_TABLE} in {where(ns)} failed: {proc.stderr.strip()}")
-    return _rule_texts(json.loads(proc.stdout).get("nftables", []))
+        raise KernelError(f"nft list table {POLICY_TABLE} in {where(ns)} failed: {result.stderr.strip()}")
+    return _rule_texts(json.loads(result.stdout).get("nftables", []))
 
 
 def _rule_texts(items):
@@ -287,8 +288,8 @@ def _printed(policies):
     with scratch_namespace():
         examples = list(shapes.values())
         script = [line for i, p in enumerate(examples) for line in p.script(f"p{i}")]
-        run_program(["nft", "-f", "-"], "a scratch namespace", stdin="\n".join(script) + "\n")
-        items = json.loads(run_program(["nft", "-j", "list", "ruleset"], "a scratch namespace").stdout).get("nftables", [])
+        run_nft("\n".join(script), "a scratch namespace")
+        items = json.loads(run_nft("list ruleset", "a scratch namespace", json_output=True).stdout).get("nftables", [])
     printed = {}
     for i, (shape, _p) in enumerate(shapes.items()):
         texts = _rule_texts([it for it in items if it.get("chain", it.get("rule", {})).get("table") == f"p{i}"])
@@ -374,6 +375,7 @@ def in_each(session, namespaces, work):
 
 
 def _apply(ns, script):
+    """One transaction, by the program: changes wait on the kernel's commit, and programs wait side by side."""
     run_program(["nft", "-f", "-"], where(ns), stdin="\n".join(script) + "\n")
 
 

@@ -6,11 +6,12 @@ mode, and nothing left after teardown."""
 from __future__ import annotations
 
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support import ping, run_module, sh, start_whoami, whoami
+from support import collections_root, ping, run_module, sh, start_whoami, whoami
 
 HOST, LAN = "198.18.23.1", "198.18.23.2"  # the host, and a neighbour on its LAN
 HOST6, LAN6 = "2001:db8:23::1", "2001:db8:23::2"
@@ -311,3 +312,19 @@ def test_a_shifted_range_is_one_rule_whatever_its_length(site, neighbour):
         dnat = [line for line in sh("iptables-nft-save", "-t", "nat", netns=host).stdout.splitlines()
                 if "LINUXNS" in line and "-j DNAT" in line]
     assert len(dnat) == 2 * (2 if neighbour is None else 1), dnat  # nft: prerouting and output; iptables: one chain
+
+
+def test_nft_through_the_library_and_through_the_program_agree(netns):
+    """_nft.run_nft: the same commands, by libnftables in the process and by the nft program (the fallback)."""
+    ns = netns("nft")
+    code = (f"import json, sys; sys.path.insert(0, {str(collections_root())!r})\n"
+            "from ansible_collections.linuxns.net.plugins.module_utils import _nft\n"
+            "lib = _nft.run_nft('add table inet t\\nadd chain inet t c { type filter hook input priority 0; }\\n"
+            "add rule inet t c tcp dport { 22, 80 } accept', 'here')\n"
+            "a = _nft.run_nft('list table inet t', 'here', json_output=True)\n"
+            "_nft._LIBRARY[:] = [None]\n"
+            "b = _nft.run_nft('list table inet t', 'here', json_output=True)\n"
+            "missing = _nft.run_nft('list table inet nope', 'here', ok_codes=(0, 1))\n"
+            "strip = lambda r: [{k: v for k, v in i.get('rule', {}).items() if k != 'handle'} for i in json.loads(r.stdout)['nftables']]\n"
+            "print(json.dumps([strip(a) == strip(b), len(strip(a)), missing.returncode, 'No such file' in missing.stderr]))")
+    assert json.loads(sh(sys.executable, "-c", code, netns=ns).stdout) == [True, 4, 1, True]  # metainfo, table, chain, rule
