@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -171,7 +172,7 @@ class ContainerPolicy:
                       f"{rule} icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
                       f"nd-router-advert }} accept {comment}"]
             for family, fam in ((4, "ip"), (6, "ip6")):
-                elements = sorted({f"{net} . {proto} . {ports}" for net, proto, ports in triples if net.version == family})
+                elements = [_element_text(box, family) for box in disjoint_boxes(triples, family)]
                 if elements:
                     lines.append(f"{rule} {fam} {addr} . meta l4proto . th dport {{ {', '.join(elements)} }} accept {comment}")
             lines.append(f"{rule} drop {comment}")
@@ -231,39 +232,102 @@ def _rule_texts(items):
 
 
 def _element(value):
-    """One set element as nft prints it, canonical: a tuple of texts (networks, and intervals "a-b")."""
+    """One set element as nft prints it, canonical: a tuple of (first, last) integer intervals."""
     parts = value["concat"] if isinstance(value, dict) and "concat" in value else [value]
     return tuple(_part(part) for part in parts)
 
 
 def _part(value):
     if isinstance(value, dict) and "prefix" in value:
-        return str(ipaddress.ip_network(f"{value['prefix']['addr']}/{value['prefix']['len']}"))
+        net = ipaddress.ip_network(f"{value['prefix']['addr']}/{value['prefix']['len']}")
+        return (int(net.network_address), int(net.broadcast_address))
     if isinstance(value, dict) and "range" in value:
         first, last = (_number(v) for v in value["range"])
-        return f"{first}-{last}"
-    if isinstance(value, str) and any(c in value for c in ".:"):
-        return str(ipaddress.ip_network(value))
+        return (first, last)
     number = _number(value)
-    return f"{number}-{number}"
+    return (number, number)
 
 
 def _number(value):
-    """A protocol or port as a number (nft prints well-known protocols by name)."""
+    """An address, protocol or port as a number (nft prints well-known protocols by name)."""
     if isinstance(value, str) and value in PROTOCOL_NUMBERS:
         return PROTOCOL_NUMBERS[value]
     if isinstance(value, str) and value.isdigit():
         return int(value)
+    if isinstance(value, str):
+        try:
+            return int(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+        try:
+            return socket.getprotobyname(value)
+        except OSError:
+            return value  # not ours to read: compared as it is
     return value
 
 
+def _interval(text):
+    first, _sep, last = text.partition("-")
+    return (int(first), int(last or first))
+
+
+def disjoint_boxes(triples, family):
+    """The (address, protocol, port) boxes of the triples of one family, as integer intervals, cut so that no two
+    overlap: nft refuses overlapping elements in a set of concatenations, and rules may overlap (a network on every
+    port beside one of its containers on one port). Cut along the addresses, then the protocols, then merge the ports;
+    neighbouring address pieces with the same boxes are joined again."""
+    boxes = [((int(net.network_address), int(net.broadcast_address)), _interval(proto), _interval(ports))
+             for net, proto, ports in triples if net.version == family]
+    out = []
+    for addresses, inner in _cut(boxes):
+        for protocols, ports in _cut(inner):
+            for port_range in _merge([p[0] for p in ports]):
+                out.append((addresses, protocols, port_range))
+    return sorted(out)
+
+
+def _cut(boxes):
+    """[(interval, rest...)] -> [(piece, [rest...])]: the first dimension cut into pieces at every boundary, each
+    with the rests of the boxes that cover it; neighbouring pieces with the same rests joined."""
+    edges = sorted({b[0][0] for b in boxes} | {b[0][1] + 1 for b in boxes})
+    pieces = []
+    for first, nxt in zip(edges, edges[1:]):
+        rests = sorted({b[1:] for b in boxes if b[0][0] <= first and nxt - 1 <= b[0][1]})
+        if not rests:
+            continue
+        if pieces and pieces[-1][1] == rests and pieces[-1][0][1] == first - 1:
+            pieces[-1] = ((pieces[-1][0][0], nxt - 1), rests)
+        else:
+            pieces.append(((first, nxt - 1), rests))
+    return pieces
+
+
+def _merge(intervals):
+    merged = []
+    for first, last in sorted(intervals):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _element_text(box, family):
+    """A box as an nft set element: address (a prefix or a range), protocol, ports."""
+    (first, last), (p1, p2), (d1, d2) = box
+    kind = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    start, end = kind(first), kind(last)
+    nets = list(ipaddress.summarize_address_range(start, end))
+    address = str(nets[0]) if len(nets) == 1 else f"{start}-{end}"
+    return f"{address} . {p1}-{p2} . {d1}-{d2}"
+
+
 def _wanted_elements(policy):
-    """What _rule_texts' elements of this policy's table are: chain and family -> canonical tuples."""
+    """What _rule_texts' elements of this policy's table are: chain and set -> canonical tuples."""
     out = {}
     for chain, triples, addr in (("input", policy.ingress, "saddr"), ("output", policy.egress, "daddr")):
         for family, fam in ((4, "ip"), (6, "ip6")):
-            mine = sorted({(str(net), proto if "-" in proto else f"{proto}-{proto}", ports)
-                           for net, proto, ports in triples or () if net.version == family})
+            mine = sorted(disjoint_boxes(triples or (), family))
             if mine:
                 left = json.dumps({"concat": [{"payload": {"protocol": fam, "field": addr}}, {"meta": {"key": "l4proto"}},
                                               {"payload": {"protocol": "th", "field": "dport"}}]}, sort_keys=True)

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules, OpenPort
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
-from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, parse_policy
+from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, disjoint_boxes, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, parse_port
 
 NET = ipaddress.ip_network
@@ -89,3 +89,23 @@ def test_policy_refusals_name_the_rule(value, fragment):
     with pytest.raises(InvalidInput, match="^network 'n': container 'c'") as err:
         parse_policy(value, "egress", "network 'n': container 'c'")
     assert fragment in str(err.value)
+
+
+def test_overlapping_rules_become_disjoint_set_elements():
+    """nft refuses overlapping elements in a set of concatenations: a network on every port beside one of its
+    containers on one port, or two ranges that overlap, are cut into pieces that do not overlap and cover the same."""
+    rules = parse_policy([{"from": ["10.0.0.0/8"], "ports": ["1-100/tcp"]}, {"from": ["10.100.0.0/16"], "ports": ["50-200/tcp"]},
+                          {"from": ["10.100.0.2/32"]}, {"from": ["10.100.0.2/32"], "ports": ["80/tcp"]}], "ingress", "c")
+    triples = compile_rules("c", rules, None)
+    boxes = disjoint_boxes(triples, 4)
+
+    def covered(address, proto, port):
+        ip = int(ipaddress.ip_address(address))
+        return sum(1 for (a1, a2), (p1, p2), (d1, d2) in boxes if a1 <= ip <= a2 and p1 <= proto <= p2 and d1 <= port <= d2)
+    for address, proto, port, expected in (("10.1.0.1", 6, 100, 1), ("10.1.0.1", 6, 101, 0), ("10.100.9.9", 6, 150, 1),
+                                           ("10.100.9.9", 6, 20, 1), ("10.100.9.9", 17, 20, 0), ("10.100.0.2", 17, 5, 1),
+                                           ("10.100.0.2", 6, 80, 1), ("11.0.0.1", 6, 80, 0)):
+        assert covered(address, proto, port) == expected, (address, proto, port)
+    for i, x in enumerate(boxes):
+        for y in boxes[i + 1:]:
+            assert not all(u[0] <= v[1] and v[0] <= u[1] for u, v in zip(x, y)), f"{x} and {y} overlap"
