@@ -19,6 +19,8 @@ SUBNET, SUBNET6 = "10.23.0.0/24", "fd42:23::/64"
 C1, C2 = "10.23.0.2", "10.23.0.3"
 C1_6, C2_6 = "fd42:23::2", "fd42:23::3"
 UNPUBLISHED = 5555  # every container serves it; nobody publishes it
+# a minute of kernel behaviour that does not depend on ansible-core: the main suite runs it, the older cores' not
+pytestmark = pytest.mark.long
 
 
 def docker_neighbour(host):
