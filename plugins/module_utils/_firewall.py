@@ -100,10 +100,10 @@ class RuleSet(Protocol):
         """(table, rule) pairs in iptables-restore form; chains: role (nat, dnat, forward, input) -> our chain."""
 
 
-def plan_rule_sets(plan, session, rule_sets, check_mode, own_rules=None):
+def plan_rule_sets(plan, session, rule_sets, check_mode, notes=None):
     """Group the rule sets by the rules they share (nftables: one table for both families; iptables: one program
     per family), read each group's own rules once, check them, and plan one atomic change each, then the sysctls
-    they need. own_rules, if given, gets the rules read, per namespace (OwnRules, merged over its groups).
+    they need. notes, if given (a dict), gets the notes of the rules read, per namespace: [(RuleTag, note)].
 
     Returns the backend chosen per namespace."""
     requests = {}
@@ -134,8 +134,8 @@ def plan_rule_sets(plan, session, rule_sets, check_mode, own_rules=None):
             context = RuleContext(None, OwnRules(), leaving)
             for r in group:
                 r.check(context)
-        if own_rules is not None:
-            own_rules.setdefault(ns, OwnRules()).notes.extend(context.own.notes)
+        if notes is not None:
+            notes.setdefault(ns, []).extend(context.own.notes)
         _plan_group(plan, session, ns, backend, context.own, group)
         keys = sorted({k for r in group if r.state == "present" for k in r.sysctls()})
         _plan_sysctls(plan, session, ns, keys, backend is None)

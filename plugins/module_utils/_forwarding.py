@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag
+from ansible_collections.linuxns.net.plugins.module_utils._nftsets import (
+    disjoint, element_text, network_interval, number_interval)
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
 
@@ -146,12 +148,16 @@ class ForwardRules:
         if self.trusted:
             match += f" {fam} saddr != {{ {', '.join(str(n) for n in self.trusted)} }}"
         if self.open_ports:
-            anywhere = "0.0.0.0/0" if self.family == 4 else "::/0"
-            elements = [f"{source} . {p.destination} . {p.protocol} . {p.ports}"
-                        for p in self.open_ports for source in (p.sources or (anywhere,))]
+            elements = [element_text(box, (self.family, self.family, None, None)) for box in self._open_boxes()]
             match += f" {fam} saddr . {fam} daddr . meta l4proto . th dport != {{ {', '.join(elements)} }}"
         out.append(f"insert rule inet {table} forward {match} drop {comment}")
         return out
+
+    def _open_boxes(self):
+        """The open ports as disjoint (source, destination, protocol, ports) boxes: allow-lists may overlap."""
+        anywhere = "0.0.0.0/0" if self.family == 4 else "::/0"
+        return disjoint((network_interval(source), network_interval(p.destination), number_interval(p.protocol),
+                         (p.ports.first, p.ports.last)) for p in self.open_ports for source in (p.sources or (anywhere,)))
 
     def _iptables_protection(self, comment, chains):
         """The same drops in iptables form: the declared sources and open ports as accepts ahead of the drop (an

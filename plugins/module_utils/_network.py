@@ -24,7 +24,6 @@ from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeS
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
-from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import OwnRules
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
@@ -101,10 +100,10 @@ def _policy_resolver(net, layout, host):
     """(kind, name) -> address ranges: the names in policy_peers (a fleet's), this network's containers (their
     addresses, both families) and its own name (its subnets), and the host's other networks (their bridges' subnets,
     found by the bridges' aliases)."""
-    containers = {name: [] for name in layout.families[min(layout.families)].addresses} if layout.families else {}
+    containers = {}
     for half in layout.families.values():
         for name, ip in half.addresses.items():
-            containers[name].append(ipaddress.ip_network(ip))
+            containers.setdefault(name, []).append(ipaddress.ip_network(ip))
     networks = {net.name: [s for s in (net.subnet, net.subnet6) if s is not None]}
     for link in host.by_name.values():
         if link.kind == "bridge" and link.alias and link.alias.startswith(BRIDGE_ALIAS_PREFIX):
@@ -134,7 +133,7 @@ def _policies(net, layout, host):
             continue
         obj = f"network '{net.name}': container '{c.name}'"
         out.append(ContainerPolicy(net.name, c.name, *(
-            compile_rules(c.name, rules, lambda peer, d=direction: resolve(peer, f"{obj}: {d}"))
+            compile_rules(rules, lambda peer, d=direction: resolve(peer, f"{obj}: {d}"))
             for direction, rules in (("ingress", c.ingress), ("egress", c.egress)))))
     return out
 
@@ -332,11 +331,11 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         plan_veth(plan, session, snaps, pair)
     _plan_default_routes(plan, session, snaps, net, layout, present)
     _plan_leave(plan, session, snaps, net, leaving)
-    own = {}
-    backends = plan_rule_sets(plan, session, rule_sets, check_mode, own_rules=own)
+    notes = {}
+    backends = plan_rule_sets(plan, session, rule_sets, check_mode, notes=notes)
     # the containers' policies: read only when some container has one now, or had one (the forwarding rules' note)
     subnets = {f"forward:{s}" for s in (net.subnet, net.subnet6) if s is not None}
-    had = any(note == POLICY_NOTE and tag.source in subnets for tag, note in own.get(None, OwnRules()).notes)
+    had = any(note == POLICY_NOTE and tag.source in subnets for tag, note in notes.get(None, []))
     if policies or had:
         plan_policies(plan, session, [p for p in all_policies if not p.empty or had])
     names = [line for version in sorted(layout.families) for line in entries(layout.families[version].addresses)]

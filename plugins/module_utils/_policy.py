@@ -22,21 +22,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-import socket
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import POLICY_TABLE, RuleTag, without_counters
-from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace, setns
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratch_namespace
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
 from ansible_collections.linuxns.net.plugins.module_utils._nft import run_nft
+from ansible_collections.linuxns.net.plugins.module_utils._nftsets import (
+    PROTOCOL_NUMBERS, disjoint, element_text, network_interval, number_interval, read_element)
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 RULE_KEYS = {"ingress": ("from", "ports"), "egress": ("to", "ports")}
 PEER_KINDS = ("container", "network", "cidr")
-PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
 ANY_PROTOCOL, ANY_PORT = "0-255", "0-65535"
 
 
@@ -172,14 +171,14 @@ class ContainerPolicy:
                       f"{rule} icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
                       f"nd-router-advert }} accept {comment}"]
             for family, fam in ((4, "ip"), (6, "ip6")):
-                elements = [_element_text(box, family) for box in disjoint_boxes(triples, family)]
+                elements = [element_text(box, (family, None, None)) for box in boxes_of(triples, family)]
                 if elements:
                     lines.append(f"{rule} {fam} {addr} . meta l4proto . th dport {{ {', '.join(elements)} }} accept {comment}")
             lines.append(f"{rule} drop {comment}")
         return lines
 
 
-def compile_rules(container, rules, resolve):
+def compile_rules(rules, resolve):
     """A direction's rules as (network, protocol interval, port interval) triples; resolve maps (kind, name) to
     networks. Every peer of a rule with no peers is every address of both families."""
     if rules is None:
@@ -223,7 +222,7 @@ def _rule_texts(items):
             # our allowed (peer, protocol, port) sets: anonymous sets matched by a concatenation
             if isinstance(right, dict) and isinstance(right.get("set"), list) and "concat" in (match.get("left") or {}):
                 left = json.dumps(e["match"]["left"], sort_keys=True)
-                elements[(rule["chain"], left)] = sorted(_element(x) for x in right["set"])
+                elements[(rule["chain"], left)] = sorted(read_element(x) for x in right["set"])
                 e["match"]["right"] = {"set": "elements"}
         rules.append(json.dumps([rule["chain"], expr], sort_keys=True))
         comments.append(rule.get("comment"))
@@ -231,95 +230,10 @@ def _rule_texts(items):
     return {"chains": chains, "rules": rules, "elements": elements, "comments": comments, "owners": owners}
 
 
-def _element(value):
-    """One set element as nft prints it, canonical: a tuple of (first, last) integer intervals."""
-    parts = value["concat"] if isinstance(value, dict) and "concat" in value else [value]
-    return tuple(_part(part) for part in parts)
-
-
-def _part(value):
-    if isinstance(value, dict) and "prefix" in value:
-        net = ipaddress.ip_network(f"{value['prefix']['addr']}/{value['prefix']['len']}")
-        return (int(net.network_address), int(net.broadcast_address))
-    if isinstance(value, dict) and "range" in value:
-        first, last = (_number(v) for v in value["range"])
-        return (first, last)
-    number = _number(value)
-    return (number, number)
-
-
-def _number(value):
-    """An address, protocol or port as a number (nft prints well-known protocols by name)."""
-    if isinstance(value, str) and value in PROTOCOL_NUMBERS:
-        return PROTOCOL_NUMBERS[value]
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(ipaddress.ip_address(value))
-        except ValueError:
-            pass
-        try:
-            return socket.getprotobyname(value)
-        except OSError:
-            return value  # not ours to read: compared as it is
-    return value
-
-
-def _interval(text):
-    first, _sep, last = text.partition("-")
-    return (int(first), int(last or first))
-
-
-def disjoint_boxes(triples, family):
-    """The (address, protocol, port) boxes of the triples of one family, as integer intervals, cut so that no two
-    overlap: nft refuses overlapping elements in a set of concatenations, and rules may overlap (a network on every
-    port beside one of its containers on one port). Cut along the addresses, then the protocols, then merge the ports;
-    neighbouring address pieces with the same boxes are joined again."""
-    boxes = [((int(net.network_address), int(net.broadcast_address)), _interval(proto), _interval(ports))
-             for net, proto, ports in triples if net.version == family]
-    out = []
-    for addresses, inner in _cut(boxes):
-        for protocols, ports in _cut(inner):
-            for port_range in _merge([p[0] for p in ports]):
-                out.append((addresses, protocols, port_range))
-    return sorted(out)
-
-
-def _cut(boxes):
-    """[(interval, rest...)] -> [(piece, [rest...])]: the first dimension cut into pieces at every boundary, each
-    with the rests of the boxes that cover it; neighbouring pieces with the same rests joined."""
-    edges = sorted({b[0][0] for b in boxes} | {b[0][1] + 1 for b in boxes})
-    pieces = []
-    for first, nxt in zip(edges, edges[1:]):
-        rests = sorted({b[1:] for b in boxes if b[0][0] <= first and nxt - 1 <= b[0][1]})
-        if not rests:
-            continue
-        if pieces and pieces[-1][1] == rests and pieces[-1][0][1] == first - 1:
-            pieces[-1] = ((pieces[-1][0][0], nxt - 1), rests)
-        else:
-            pieces.append(((first, nxt - 1), rests))
-    return pieces
-
-
-def _merge(intervals):
-    merged = []
-    for first, last in sorted(intervals):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged
-
-
-def _element_text(box, family):
-    """A box as an nft set element: address (a prefix or a range), protocol, ports."""
-    (first, last), (p1, p2), (d1, d2) = box
-    kind = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
-    start, end = kind(first), kind(last)
-    nets = list(ipaddress.summarize_address_range(start, end))
-    address = str(nets[0]) if len(nets) == 1 else f"{start}-{end}"
-    return f"{address} . {p1}-{p2} . {d1}-{d2}"
+def boxes_of(triples, family):
+    """The (address, protocol, port) triples of one family as disjoint boxes of integer intervals (_nftsets)."""
+    return disjoint((network_interval(net), number_interval(proto), number_interval(ports))
+                    for net, proto, ports in triples if net.version == family)
 
 
 def _wanted_elements(policy):
@@ -327,7 +241,7 @@ def _wanted_elements(policy):
     out = {}
     for chain, triples, addr in (("input", policy.ingress, "saddr"), ("output", policy.egress, "daddr")):
         for family, fam in ((4, "ip"), (6, "ip6")):
-            mine = sorted(disjoint_boxes(triples or (), family))
+            mine = boxes_of(triples or (), family)
             if mine:
                 left = json.dumps({"concat": [{"payload": {"protocol": fam, "field": addr}}, {"meta": {"key": "l4proto"}},
                                               {"payload": {"protocol": "th", "field": "dport"}}]}, sort_keys=True)
@@ -380,7 +294,7 @@ def plan_policies(plan, session, policies):
                            "iptables)")
     existing = [p.container for p in policies if session.exists(p.container)]  # the others: made by this plan
     current = dict.fromkeys(p.container for p in policies)
-    current.update(in_each(session, existing, _read_table))
+    current.update(session.in_each(existing, _read_table))
     wanted = []
     for p in policies:
         owners = (current[p.container] or {}).get("owners", [])
@@ -415,27 +329,10 @@ def plan_policies(plan, session, policies):
     names = sorted(scripts)
     shown = ", ".join(f"'{n}'" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     plan.add(f"make, replace or remove the network policy of {len(names)} container{'s' if len(names) > 1 else ''} "
-             f"({shown})", lambda: in_each(session, names, lambda ns: _apply(ns, scripts[ns])),
-             (lambda: in_each(session, [n for n in made if session.exists(n)], _remove_if_present)) if made else None)
+             f"({shown})", lambda: session.in_each(names, lambda ns: _apply(ns, scripts[ns])),
+             (lambda: session.in_each([n for n in made if session.exists(n)], _remove_if_present)) if made else None)
     for container, before, after in views:
         plan.record(f"{container}/policy", before, after, mark)
-
-
-def in_each(session, namespaces, work):
-    """work(namespace) run inside each namespace, side by side (each thread enters its own); returns name -> result.
-    The first error is raised once every started one has ended."""
-    fds = {name: session.fd(name) for name in namespaces}  # opened here, not in the threads
-
-    def one(name):
-        setns(fds[name])
-        try:
-            return work(name)
-        finally:
-            setns(session.home_fd)
-    if not namespaces:
-        return {}
-    with ThreadPoolExecutor(min(8, len(namespaces))) as pool:
-        return dict(zip(namespaces, pool.map(one, namespaces)))
 
 
 def _apply(ns, script):

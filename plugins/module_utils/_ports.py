@@ -1,8 +1,9 @@
 # Copyright (c) 2026, linuxns.net contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Published ports (Docker's -p, or compose's long syntax with an allow-list): the mapping forms parsed once, the claims they make on a host's ports, and the
-claims that rules of others (Docker's, a user's) make. Pure functions; the rule kind is in _port_forward.py."""
+"""Published ports (Docker's -p, or compose's long syntax with an allow-list): the mapping forms parsed once, the
+claims they make on a host's ports, and the claims that rules of others (Docker's, a user's) make. Pure functions;
+the rule kind is in _port_forward.py."""
 
 from __future__ import annotations
 

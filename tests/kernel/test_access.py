@@ -332,3 +332,15 @@ def test_nft_through_the_library_and_through_the_program_agree(netns):
             "strip = lambda r: [{k: v for k, v in i.get('rule', {}).items() if k != 'handle'} for i in json.loads(r.stdout)['nftables']]\n"
             "print(json.dumps([strip(a) == strip(b), len(strip(a)), missing.returncode, 'No such file' in missing.stderr]))")
     assert json.loads(sh(sys.executable, "-c", code, netns=ns).stdout) == [True, 4, 1, True]  # metainfo, table, chain, rule
+
+
+def test_routed_mode_takes_overlapping_allow_lists(site):
+    """Allow-lists that overlap (a range and a smaller one inside it, on two mappings of one port): nftables refuses
+    overlapping elements in a set of concatenations, so the set is cut into pieces that do not."""
+    host, lan, names, build = site
+    build(gateway_mode="routed", gateway_mode6="routed",
+          c2_ports=({"target": 80, "published": 8080, "allow_from": ["198.18.23.0/24", "2001:db8:23::/64"]},
+                    {"target": 80, "published": 8081, "allow_from": ["198.18.23.2/32"]},
+                    {"target": 80, "published": 8080, "protocol": "udp", "allow_from": ["198.18.23.2/32"]}))
+    assert answers(lan, C2, 80) == {"tcp": LAN, "udp": LAN} and whoami(lan, "tcp", C2_6, 80) == LAN6
+    assert answers(lan, C2, UNPUBLISHED) == {"tcp": None, "udp": None}

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules, OpenPort
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
-from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, disjoint_boxes, parse_policy
+from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, boxes_of, compile_rules, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, parse_port
 
 NET = ipaddress.ip_network
@@ -56,7 +56,7 @@ def test_protection_is_one_rule_whatever_the_number_of_ports():
                          open_ports=open_ports, forward_accept=False)
     tag = rules.tag
     drops = [r for r in rules.nft_rules(tag, "t") if r.endswith(f'drop comment "{tag}"')]
-    assert len(drops) == 1 and "ip saddr != { 10.244.0.0/16 }" in drops[0] and "10.5.0.199 . tcp . 80-81" in drops[0]
+    assert len(drops) == 1 and "ip saddr != { 10.244.0.0/16 }" in drops[0] and "0.0.0.0/0 . 10.5.0.2-10.5.0.199 . 6-6 . 80-81 }" in drops[0]
     assert ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n").tag != tag
 
 
@@ -64,7 +64,7 @@ def test_policy_compiles_peers_and_ports_to_triples():
     rules = parse_policy([{"from": ["web1", {"network": "back"}, "10.9.0.0/16"], "ports": ["80/tcp", "53/udp", "udp"]},
                           {"ports": ["8000-8080"]}], "ingress", "c")
     resolved = {("container", "web1"): [NET("10.5.0.2/32"), NET("fd42:5::2/128")], ("network", "back"): [NET("10.6.0.0/24")]}
-    triples = compile_rules("c", rules, lambda peer: resolved[peer])
+    triples = compile_rules(rules, lambda peer: resolved[peer])
     assert (NET("10.5.0.2/32"), "6", "80-80") in triples and (NET("fd42:5::2/128"), "17", "53-53") in triples
     assert (NET("10.9.0.0/16"), "17", "0-65535") in triples, "a protocol alone: every port of it"
     assert (NET("::/0"), "6", "8000-8080") in triples, "no peers: every peer of both families"
@@ -72,7 +72,7 @@ def test_policy_compiles_peers_and_ports_to_triples():
     script = policy.script()
     assert not any(" output " in line for line in script), "no egress rules: no output chain"
     assert sum(" . meta l4proto . th dport {" in line for line in script) == 2, "one set per family"
-    assert compile_rules("c", parse_policy([], "egress", "c"), None) == (), "an empty list allows nothing"
+    assert compile_rules(parse_policy([], "egress", "c"), None) == (), "an empty list allows nothing"
     assert parse_policy(None, "egress", "c") is None
 
 
@@ -96,8 +96,8 @@ def test_overlapping_rules_become_disjoint_set_elements():
     containers on one port, or two ranges that overlap, are cut into pieces that do not overlap and cover the same."""
     rules = parse_policy([{"from": ["10.0.0.0/8"], "ports": ["1-100/tcp"]}, {"from": ["10.100.0.0/16"], "ports": ["50-200/tcp"]},
                           {"from": ["10.100.0.2/32"]}, {"from": ["10.100.0.2/32"], "ports": ["80/tcp"]}], "ingress", "c")
-    triples = compile_rules("c", rules, None)
-    boxes = disjoint_boxes(triples, 4)
+    triples = compile_rules(rules, None)
+    boxes = boxes_of(triples, 4)
 
     def covered(address, proto, port):
         ip = int(ipaddress.ip_address(address))
@@ -109,3 +109,19 @@ def test_overlapping_rules_become_disjoint_set_elements():
     for i, x in enumerate(boxes):
         for y in boxes[i + 1:]:
             assert not all(u[0] <= v[1] and v[0] <= u[1] for u, v in zip(x, y)), f"{x} and {y} overlap"
+
+
+def test_routed_open_ports_with_overlapping_allow_lists_become_disjoint_elements():
+    """Two allow-listed ranges, one inside the other, on one container port: one element (nft refuses overlaps)."""
+    c = ipaddress.ip_address("10.5.0.2")
+    ports = (OpenPort(c, "tcp", PortRange(80, 80), (NET("10.0.0.0/8"), NET("10.1.0.0/16"))),
+             OpenPort(c, "tcp", PortRange(80, 80), None), OpenPort(c, "udp", PortRange(53, 53), (NET("10.1.0.0/16"),)))
+    rules = ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n", protect=True, open_ports=ports[:1], forward_accept=False)
+    assert "{ 10.0.0.0/8 . 10.5.0.2 . 6-6 . 80-80 }" in rules.nft_rules(rules.tag, "t")[0]
+    rules = ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n", protect=True, open_ports=ports, forward_accept=False)
+    rule = rules.nft_rules(rules.tag, "t")[0]
+    elements = rule[rule.index("dport != {") + len("dport != {"):rule.index("} drop")].split(",")
+    assert sorted(e.strip() for e in elements) == [
+        "0.0.0.0-10.0.255.255 . 10.5.0.2 . 6-6 . 80-80",
+        "10.1.0.0/16 . 10.5.0.2 . 17-17 . 53-53", "10.1.0.0/16 . 10.5.0.2 . 6-6 . 80-80",
+        "10.2.0.0-255.255.255.255 . 10.5.0.2 . 6-6 . 80-80"], "every source on tcp 80, and 10.1.0.0/16 on udp 53"
