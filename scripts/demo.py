@@ -23,6 +23,7 @@ sys.path.insert(0, str(collections_root()))
 from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab  # noqa: E402
 
 PUBLISHED = ["8080:80"]  # app1's published port on every host (docker run -p 8080:80)
+POLICY = [{"ports": ["80/tcp"]}]  # app1's network policy: it accepts TCP 80 from anyone, nothing else (not even ping)
 
 
 def timed_playbook(lab, *args):
@@ -87,7 +88,7 @@ def main():
     routed = f", {args.segments} segments and a router" if args.segments > 1 else ""
     rows = [(f"lab up: linuxns.net.lab (hosts, switch, upstream, sshd{routed})",
              lab_module(name=lab.name, hosts=args.hosts, segments=args.segments), None)]
-    extra = ("-e", f"containers_per_host={args.containers}", "-e", json.dumps({"app1_ports": PUBLISHED}))
+    extra = ("-e", f"containers_per_host={args.containers}", "-e", json.dumps({"app1_ports": PUBLISHED, "app1_ingress": POLICY}))
     rows.append(("fleet.yml, first run", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
     rows.append(("fleet.yml, again (idempotent)", *timed_playbook(lab, "playbooks/fleet.yml", *extra)))
     rows.append(("fleet.yml --check", *timed_playbook(lab, "playbooks/fleet.yml", "--check", *extra)))
@@ -121,15 +122,16 @@ def main():
     report = pathlib.Path("/tmp") / f"linuxns-{lab.name}-verify.json"
     rows.append(("verify.yml (every container to every other, and out)",
                  *timed_playbook(lab, "playbooks/verify.yml", "-e", f"verify_report={report}")))
-    results = {(host, row["source"], row["address"]): row for host, matrix in json.loads(report.read_text()).items()
-               for row in matrix}
+    rows_seen = [dict(row, host=host) for host, matrix in json.loads(report.read_text()).items() for row in matrix]
     report.unlink()
+    results = {(row["host"], row["source"], row["address"]): row for row in rows_seen if row["proto"] == "icmp"}
     ok = total = 0
+    denied = []
     for family in (4, 6):
         labels = [f"{h[-1]}/{ns}" for h, ns, _ip in everyone[family]]
         width = max(len(x) for x in labels) + 1
-        print(f"\nIPv{family} reachability matrix (rows reach columns; host number/container)\n{'':{width}}"
-              + "".join(f"{x:>{width}}" for x in labels))
+        print(f"\nIPv{family} reachability matrix, ICMP (rows reach columns; host number/container; ok: reached, "
+              f"no: denied as declared)\n{'':{width}}" + "".join(f"{x:>{width}}" for x in labels))
         for (host, ns, _ip), label in zip(everyone[family], labels):
             cells = []
             for (h2, ns2, ip) in everyone[family]:
@@ -138,9 +140,20 @@ def main():
                     cells.append("-")
                     continue
                 ok, total = ok + row["ok"], total + 1
-                cells.append("ok" if row["ok"] else row["result"])
+                if row["ok"] and row["expect"] == "unreachable":
+                    denied.append((f"{host}/{ns}", f"{h2}/{ns2}", row))
+                cells.append(("ok" if row["expect"] == "reachable" else "no") if row["ok"] else row["result"])
             print(f"{label:{width}}" + "".join(f"{c:>{width}}" for c in cells))
     print(f"{ok}/{total} pairs as expected")
+    if denied:
+        source, target, row = denied[0]
+        print(f"denied as declared (app1's policy {json.dumps(POLICY)}): {len(denied)} pairs, for example {source} -> "
+              f"{target} {row['address']} ICMP: {row['result']}")
+    ported = [row for row in rows_seen if row["proto"] == "tcp" and row["port"] == 80]
+    if ported:
+        through = sum(row["ok"] for row in ported)
+        print(f"and the ports the policy names: {through}/{len(ported)} probes as expected (TCP 80 to app1 from every "
+              "container: allowed through; 'refused' there means the path is open and nothing listens)")
 
     pictures = pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures"
     timed_playbook(lab, "playbooks/inspect.yml", "-e", f"inspect_picture_dir={pictures}")

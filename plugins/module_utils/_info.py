@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
+from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     is_namespace_file, list_namespaces, namespace_path)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import ROUTE_PROTOCOLS, RouteTable
@@ -45,7 +48,7 @@ class PeerNames:
         return known.get(nsid, f"nsid {nsid}")
 
 
-def namespace_view(session, namespace, peers, with_nat):
+def namespace_view(session, namespace, peers, with_nat, with_policy=True):
     snap = Snapshot(session, namespace)
     links = []
     for link in sorted(snap.by_index.values(), key=lambda l: l.index):
@@ -55,6 +58,10 @@ def namespace_view(session, namespace, peers, with_nat):
         if link.master:
             master = snap.by_index.get(link.master)
             item["master"] = master.name if master else link.master
+            if link.hairpin is not None:
+                item["hairpin"] = link.hairpin
+            if link.isolated:
+                item["isolated"] = True
         if link.kind == "veth":
             if link.peer_nsid == -1:
                 peer = snap.by_index.get(link.peer_index)
@@ -84,6 +91,9 @@ def namespace_view(session, namespace, peers, with_nat):
     out = {"links": links, "routes": routes,
            "ip_forward": read_sysctl_in(session, namespace, "net.ipv4.ip_forward") == "1",
            "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
+    if with_policy and namespace is not None:
+        with session.inside(namespace):
+            out["policy"] = policy_in_force(namespace) if shutil.which("nft") else None
     if with_nat:
         with session.inside(namespace):
             rules = our_rule_lines(namespace)
@@ -92,7 +102,7 @@ def namespace_view(session, namespace, peers, with_nat):
     return out
 
 
-def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False):
+def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, policy=True):
     names = list_namespaces()
     if namespaces is not None:
         wanted = [validate.namespace_name(n) for n in namespaces]
@@ -107,7 +117,7 @@ def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False):
     else:
         selected = names
     peers = PeerNames(session, names)
-    result = {"namespace_names": names, "namespaces": {n: namespace_view(session, n, peers, nat) for n in selected}}
+    result = {"namespace_names": names, "namespaces": {n: namespace_view(session, n, peers, nat, policy) for n in selected}}
     if host:
         result["host"] = namespace_view(session, None, peers, nat)
     return result

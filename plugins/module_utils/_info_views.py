@@ -15,6 +15,9 @@ from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTA
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 
 DEFAULT_DESTINATION = "default"  # how netns_info writes 0.0.0.0/0 and ::/0
+PROBE_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
+ICMP_PROTOCOL = {4: 1, 6: 58}
+EVERY = {"protocol": (0, 255), "ports": (0, 65535)}
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,97 @@ class RouteView:
         return self.dest == DEFAULT_DESTINATION
 
 
+@dataclass(frozen=True)
+class PolicyEntry:
+    """One allowed (peer, protocol, ports) of a container's policy in force, as integer intervals."""
+    family: int
+    peer: tuple
+    protocol: tuple
+    ports: tuple
+
+    def covers(self, address, protocol, port):
+        """Whether it lets through a packet to or from address (an ipaddress address) of that protocol (a name, or
+        "icmp") and port. An ICMP packet matches the policy's port field by its checksum: only every port covers it."""
+        if address.version != self.family or not self.peer[0] <= int(address) <= self.peer[1]:
+            return False
+        if protocol == "icmp":
+            number, port = ICMP_PROTOCOL[self.family], None
+        else:
+            number = PROTOCOL_NUMBERS_ALL[protocol]
+        if not self.protocol[0] <= number <= self.protocol[1]:
+            return False
+        return self.ports == EVERY["ports"] if port is None else self.ports[0] <= port <= self.ports[1]
+
+
+PROTOCOL_NUMBERS_ALL = dict(PROBE_PROTOCOLS, icmp=1, icmpv6=58)
+
+
+@dataclass
+class PolicyView:
+    """A container's network policy in force (netns_info's "policy"): per direction None (no restriction) or the
+    allowed entries (replies always pass)."""
+    ingress: Optional[List[PolicyEntry]] = None
+    egress: Optional[List[PolicyEntry]] = None
+
+    def allows(self, direction, address, protocol, port=None):
+        entries = getattr(self, direction)
+        if entries is None:
+            return True
+        address = ipaddress.ip_address(str(address))
+        return any(e.covers(address, protocol, port) for e in entries)
+
+    def ports(self, direction):
+        """The (protocol, first port) of each entry of a direction that names TCP or UDP ports: what to probe."""
+        return {(name, e.ports[0]) for e in getattr(self, direction) or ()
+                for name, number in PROBE_PROTOCOLS.items() if name != "sctp"
+                if e.protocol[0] <= number <= e.protocol[1] and e.ports != EVERY["ports"]}
+
+
+def _policy(view, who):
+    if view is None:
+        return None
+    if not isinstance(view, dict):
+        raise InvalidInput(f"{who}: policy must be a dict of ingress and egress, not {type(view).__name__}")
+    sides = {}
+    for direction in ("ingress", "egress"):
+        entries = view.get(direction)
+        if entries is None:
+            sides[direction] = None
+            continue
+        try:
+            sides[direction] = [_policy_entry(e) for e in entries]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"{who}: a {direction} policy entry is not one netns_info writes ({exc})") from None
+    return PolicyView(**sides)
+
+
+def _policy_entry(entry):
+    peer = str(entry["peer"])
+    if "-" in peer:
+        first, last = (ipaddress.ip_address(x) for x in peer.split("-", 1))
+        family, interval = first.version, (int(first), int(last))
+    else:
+        net = ipaddress.ip_network(peer, strict=False)
+        family, interval = net.version, (int(net.network_address), int(net.broadcast_address))
+    return PolicyEntry(family, interval, _interval(entry["protocol"], "protocol"), _interval(entry["ports"], "ports"))
+
+
+def _interval(text, kind):
+    text = str(text)
+    if text == "any":
+        return EVERY[kind]
+    if text in PROTOCOL_NUMBERS_ALL:
+        return (PROTOCOL_NUMBERS_ALL[text],) * 2
+    first, _sep, last = text.partition("-")
+    return (int(first), int(last or first))
+
+
 @dataclass
 class NamespaceView:
     links: List[LinkView] = field(default_factory=list)
     routes: List[RouteView] = field(default_factory=list)
     masquerade: List[str] = field(default_factory=list)  # the subnets our masquerade rules cover
+    policy: Optional[PolicyView] = None  # a container's network policy in force
 
     def link(self, name):
         return next((link for link in self.links if link.name == name), None)
@@ -110,7 +199,7 @@ def _namespace(view, who):
         routes = [RouteView(str(r["dest"]), r.get("gateway"), r.get("dev")) for r in view.get("routes") or []]
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput(f"{who}: a link or route lacks {exc} (is this a linuxns.net.netns_info result?)") from None
-    return NamespaceView(links, routes, list(view.get("masquerade") or []))
+    return NamespaceView(links, routes, list(view.get("masquerade") or []), _policy(view.get("policy"), who))
 
 
 def _link(link):

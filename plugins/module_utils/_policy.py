@@ -230,6 +230,41 @@ def _rule_texts(items):
     return {"chains": chains, "rules": rules, "elements": elements, "comments": comments, "owners": owners}
 
 
+DIRECTIONS = (("ingress", "input"), ("egress", "output"))
+
+
+def policy_in_force(ns):
+    """The network policy in force in a namespace (already inside it), as read back from our table: None (no table),
+    or per direction None (no restriction) or the allowed {peer, protocol, ports} (peer: a range of one family;
+    protocol and ports: a name or number, a range, or "any")."""
+    table = _read_table(ns)
+    if table is None:
+        return None
+    chains = {name for name, _hook, _policy in table["chains"]}
+    view = {}
+    for direction, chain in DIRECTIONS:
+        if chain not in chains:
+            view[direction] = None
+            continue
+        view[direction] = [
+            {"peer": element_text((box[0],), (6 if '"ip6"' in left else 4,)),
+             "protocol": _interval_text(box[1], (0, 255), PROTOCOL_NAMES), "ports": _interval_text(box[2], (0, 65535))}
+            for (name, left), boxes in sorted(table["elements"].items()) if name == chain for box in boxes]
+    return view
+
+
+PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS.items()}
+
+
+def _interval_text(interval, every, names=None):
+    first, last = interval
+    if interval == every:
+        return "any"
+    if first == last:
+        return (names or {}).get(first, str(first))
+    return f"{first}-{last}"
+
+
 def boxes_of(triples, family):
     """The (address, protocol, port) triples of one family as disjoint boxes of integer intervals (_nftsets)."""
     return disjoint((network_interval(net), number_interval(proto), number_interval(ports))

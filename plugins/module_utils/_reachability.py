@@ -22,7 +22,9 @@ from ansible_collections.linuxns.net.plugins.module_utils import _validate as va
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, kernel_error, where
 
 PROBE_PROTOCOLS = ("icmp", "tcp", "udp")
-EXPECTATIONS = ("reachable", "unreachable")
+# allowed: the target's host answered (reachable or refused), so every firewall on the way let the probe through,
+# whether a service listens or not: what a network policy's port is proven with
+EXPECTATIONS = ("reachable", "unreachable", "allowed")
 # results: reachable (answered), refused (the host answered that nothing listens: the path works, the service
 # does not), unreachable (an ICMP error or a local "no route"), timeout (no answer at all, as a drop gives)
 NOT_REACHED = ("unreachable", "timeout")
@@ -55,6 +57,8 @@ class Probe:
             return self.result == "reachable"
         if self.expect == "unreachable":
             return self.result in NOT_REACHED
+        if self.expect == "allowed":
+            return self.result in ("reachable", "refused")
         return True
 
     def row(self):

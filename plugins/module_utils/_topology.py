@@ -27,6 +27,7 @@ class ContainerModel:
     host_end: str = None
     routes: list = field(default_factory=list)
     isolated: bool = False  # its bridge port is isolated: its network's ICC is off
+    policy: object = None  # its network policy in force (_info_views.PolicyView), or None
 
     @property
     def ips(self):
@@ -89,7 +90,7 @@ def fleet_model(infos):
                                                     host_end.master if host_end else None,
                                                     host_end.name if host_end else None,
                                                     [r for r in ns.routes if r.gateway],
-                                                    bool(host_end and host_end.isolated))
+                                                    bool(host_end and host_end.isolated), ns.policy)
         model.routes = view.host.gateway_routes
         model.nat = list(view.host.masquerade)
         hosts[host] = model
@@ -105,6 +106,60 @@ def _reaches(mine, theirs):
     return mine.group == theirs.group == OPEN_GROUP
 
 
+def _allows(container, direction, address, proto, port=None):
+    if container.policy is None:
+        return True
+    try:
+        ipaddress.ip_address(str(address))
+    except ValueError:
+        return True  # a name: the probe tells
+    return container.policy.allows(direction, address, proto, port)
+
+
+def _declared_ports(source, other):
+    """The TCP and UDP ports the pair's policies name (source's egress, other's ingress): each is probed."""
+    ports = set()
+    if source.policy is not None:
+        ports |= source.policy.ports("egress")
+    if other.policy is not None:
+        ports |= other.policy.ports("ingress")
+    return sorted(ports)
+
+
+def _seen_source(host, source, other, ip):
+    """The address other sees source's packets to ip come from: source's own, or the gateway of other's bridge where
+    the host masquerades source's subnet into another network of the host."""
+    family = ipaddress.ip_address(ip).version
+    own = next((a for a in source.ips if ipaddress.ip_address(a).version == family), None)
+    if own is None or other.host != host.name or other.bridge == source.bridge:
+        return own
+    if any(ipaddress.ip_address(own) in ipaddress.ip_network(n) for n in host.nat
+           if ipaddress.ip_network(n).version == family):
+        bridge = host.bridges.get(other.bridge)
+        gateway = next((a.split("/")[0] for a in (bridge.addresses if bridge else [])
+                        if ipaddress.ip_interface(a).version == family), None)
+        return gateway or own
+    return own
+
+
+def _pair_probes(host, source, other, path):
+    """ICMP to each of other's addresses, and TCP/UDP to each port the pair's policies name: expected through when
+    the networks let the pair talk (path) and both policies allow it, else unreachable."""
+    probes = []
+    for ip in other.ips:
+        if not source.has_family_of(ip):
+            continue
+        seen = _seen_source(host, source, other, ip)
+        through = path and _allows(source, "egress", ip, "icmp") and _allows(other, "ingress", seen, "icmp")
+        probes.append({"source": source.name, "address": ip, "proto": "icmp",
+                       "expect": "reachable" if through else "unreachable"})
+        for proto, port in _declared_ports(source, other):
+            through = path and _allows(source, "egress", ip, proto, port) and _allows(other, "ingress", seen, proto, port)
+            probes.append({"source": source.name, "address": ip, "proto": proto, "port": port,
+                           "expect": "allowed" if through else "unreachable"})
+    return probes
+
+
 def verify_probes(infos, me, outside=None, containers=None):
     """The probes host `me` runs: each of its containers (every named namespace, or those named in containers) to
     every container it should or should not reach, and to each outside target.
@@ -118,7 +173,12 @@ def verify_probes(infos, me, outside=None, containers=None):
     the failure names the pairs it broke.
 
     Each address of each family is probed (a dual-stack fleet is proven on both), and an outside target only from
-    containers that have an address of its family."""
+    containers that have an address of its family.
+
+    Network policies in force (netns_info's "policy") narrow it: a pair is expected through only where the source's
+    egress and the target's ingress allow it, and each TCP or UDP port either names is probed too, expected
+    "allowed" (the target's host answered, whether something listens or not) or unreachable. An outside target is
+    expected through only where the source's egress allows it."""
     hosts = fleet_model(infos)
     if me not in hosts:
         raise InvalidInput(f"topology: host '{me}' has no netns_info result")
@@ -141,16 +201,19 @@ def verify_probes(infos, me, outside=None, containers=None):
             if other is source or (containers is not None and other.host == me and other.name not in containers):
                 continue
             if other.host == me and other.bridge != source.bridge:
-                expect = "reachable" if _reaches(mine, hosts[me].bridges.get(other.bridge)) else "unreachable"
+                path = _reaches(mine, hosts[me].bridges.get(other.bridge))
             elif other.bridge == source.bridge:
                 # ICC off: no container of the network reaches another, on this host (port isolation) or another
                 # (the fleet's ranges are not let in directly)
-                expect = "unreachable" if source.isolated or other.isolated else "reachable"
+                path = not (source.isolated or other.isolated)
             else:
                 continue
-            probes += [{"source": source.name, "address": ip, "proto": "icmp", "expect": expect}
-                       for ip in other.ips if source.has_family_of(ip)]
+            probes += _pair_probes(hosts[me], source, other, path)
         for target in targets:
             if source.has_family_of(target.get("address")):
-                probes.append(dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name))
+                probe = dict({"proto": "icmp", "expect": "reachable"}, **target, source=source.name)
+                allowed = _allows(source, "egress", probe["address"], probe["proto"], probe.get("port"))
+                if probe["expect"] != "unreachable" and not allowed:
+                    probe["expect"] = "unreachable"
+                probes.append(probe)
     return probes

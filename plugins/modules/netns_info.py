@@ -42,6 +42,13 @@ options:
     description: Read the collection's NAT rules (runs C(nft) and C(iptables-save), a few ms per namespace).
     type: bool
     default: true
+  policy:
+    description:
+      - Read each named namespace's network policy in force (a container's C(ingress) and C(egress), as
+        M(linuxns.net.container_network) made them), as data. Needs C(nft) on the host; without it, V(null).
+    type: bool
+    default: true
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -68,6 +75,11 @@ namespaces:
       isolated (of a bridge port), peer with name and namespace, bridge ports and device group), C(routes), C(ip_forward),
       C(ipv6_forwarding), C(nat) (the collection's own rules, as text, a container's network policy included) and
       C(masquerade) (the subnets its masquerade rules cover, as data; with O(nat=true)).
+    - >-
+      With O(policy=true), each named namespace's C(policy) in force, read back from its table: V(null) when it has
+      none, else C(ingress) and C(egress), each V(null) (no restriction) or the list of what it allows, as C(peer) (a
+      range of one family: a prefix, an address, or C(first-last)), C(protocol) and C(ports) (a name, a number, a
+      range, or V(any)). Replies to allowed connections always pass.
   returned: always
   type: dict
   sample:
@@ -78,6 +90,10 @@ namespaces:
       routes:
         - {dest: default, gateway: 10.100.0.1, dev: eth0, table: main, metric: 0, family: 4, scope: universe, proto: static}
       masquerade: []
+      policy:
+        ingress:
+          - {peer: 10.244.0.0/16, protocol: tcp, ports: "80"}
+        egress: null
 host:
   description: The same view of the module's own namespace (peer namespace V(null) means this one).
   returned: when O(host=true)
@@ -94,11 +110,13 @@ def main():
     module = AnsibleModule(argument_spec=dict(namespaces=dict(type="list", elements="str"),
                                               host=dict(type="bool", default=True),
                                               nat=dict(type="bool", default=True),
-                                              ignore_missing=dict(type="bool", default=False)),
+                                              ignore_missing=dict(type="bool", default=False),
+                                              policy=dict(type="bool", default=True)),
                            supports_check_mode=True)
     params = module.params
     run(module, lambda session, check: dict(
-        changed=False, **gather(session, params["namespaces"], params["host"], params["nat"], params["ignore_missing"])))
+        changed=False, **gather(session, params["namespaces"], params["host"], params["nat"], params["ignore_missing"],
+                                params["policy"])))
 
 
 if __name__ == "__main__":

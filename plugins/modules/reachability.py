@@ -21,6 +21,9 @@ description:
   - With O(expect), the task fails exactly when a probe's result is not the expected one, and says which. A
     V(reachable) expectation is met by V(reachable) only; V(unreachable) by V(unreachable) or V(timeout). A
     V(refused) meets neither, since the packets got through but the service did not answer.
+  - >-
+    V(allowed) is met by V(reachable) or V(refused): the target's host answered, so every firewall on the way (a
+    network policy, say) let the probe through, whether a service listens on the port or not.
   - It changes nothing, so check mode runs the same probes.
 extends_documentation_fragment:
   - linuxns.net.common
@@ -64,11 +67,11 @@ options:
       expect:
         description: What the probe must find; unset, the probe is only reported.
         type: str
-        choices: [reachable, unreachable]
+        choices: [reachable, unreachable, allowed]
   expect:
     description: The expectation of every probe that does not set its own.
     type: str
-    choices: [reachable, unreachable]
+    choices: [reachable, unreachable, allowed]
   timeout:
     description: How long to wait for answers, in seconds (all probes run at once, so this bounds the whole run).
     type: float

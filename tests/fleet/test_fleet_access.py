@@ -20,7 +20,15 @@ def tcp_reaches(lab, host, ns, address, port):
     return ns_exec(lab, host, ns, "python3", "-c", code, check=True).stdout.strip() == "yes"
 
 
-def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook):
+def verified(playbook, path):
+    """verify.yml's matrix (it fails the run on a probe that is not as expected): (host, source, address, proto, port)
+    -> (expect, result)."""
+    playbook("playbooks/verify.yml", "-e", f"verify_report={path}")
+    return {(host, row["source"], row["address"], row["proto"], row["port"]): (row["expect"], row["result"])
+            for host, matrix in json.loads(path.read_text()).items() for row in matrix}
+
+
+def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tmp_path):
     policy = {"app1_ingress": [{"from": [{"network": "fleet"}], "ports": ["7100/tcp"]}]}
     extra = ("-e", "containers_per_host=2", "-e", json.dumps(policy))
     try:
@@ -35,6 +43,14 @@ def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook):
             server.wait(timeout=10)
         assert not ping(lab, "host1", "app2", app1["host2"]) and not ping(lab, "host3", "app1", app1["host2"])
         assert not tcp_reaches(lab, "host3", "app2", app1["host2"], 7101)
+        # verify.yml takes its expectations from what is in force, and proves them: host1's app2 may open TCP 7100 on
+        # host2's app1 (nothing listens now: the host answers, refused), and nothing else; app2 has no policy
+        matrix = verified(playbook, tmp_path / "verify.json")
+        pair = ("host1", "app2", app1["host2"])
+        assert matrix[(*pair, "icmp", None)] == ("unreachable", "timeout")
+        assert matrix[(*pair, "tcp", 7100)] == ("allowed", "refused")
+        assert matrix[("host3", "app1", address_of(lab, "host2", "app2"), "icmp", None)] == ("reachable", "reachable")
+        assert matrix[("host2", "app2", app1["host2"], "tcp", 7100)][0] == "allowed", "the same host, over the bridge"
         # app2 has no policy: the fleet reaches it, on both families
         for family in (4, 6):
             assert ping(lab, "host3", "app1", address_of(lab, "host2", "app2", family=family))
@@ -64,6 +80,9 @@ def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook):
         assert not ping(lab, "host3", "app2", address_of(lab, "host1", "app2", family=6))
         assert ping(lab, "host1", "app2", upstream)
         assert playbook("playbooks/fleet.yml", *off).changed == 0
+        matrix = verified(playbook, tmp_path / "verify-icc.json")
+        assert matrix[("host1", "app2", address_of(lab, "host1", "app1"), "icmp", None)][0] == "unreachable"
+        assert matrix[("host1", "app2", app1["host2"], "tcp", 7100)][0] == "unreachable"
     finally:
         playbook("playbooks/fleet.yml", *extra, "-e", "fleet_network_state=absent")
     for host in HOSTS:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView
 from support import collections_root, ping, run_module, sh, start_whoami, whoami
 
 HOST, LAN = "198.18.23.1", "198.18.23.2"  # the host, and a neighbour on its LAN
@@ -164,6 +165,9 @@ def test_icc_off_stops_container_to_container_traffic_at_layer_2_and_3(site, nei
     c1, c2 = names["c1"], names["c2"]
     ports = json.loads(sh("bridge", "-j", "-d", "link", "show", netns=host).stdout)
     assert ports and all(p.get("isolated") for p in ports), ports
+    shown = [link for link in run_module("netns_info", {"namespaces": [], "nat": False}, netns=host)["host"]["links"]
+             if (link.get("peer") or {}).get("namespace") in (c1, c2)]
+    assert shown and all(link.get("isolated") for link in shown), "netns_info shows the isolated ports"
     assert not ping(c1, C2) and not ping(c2, C1_6)
     assert whoami(c1, "tcp", C2, UNPUBLISHED).startswith("error")
     # raw Ethernet: with c2's MAC written into c1's neighbour table, no ARP is needed, and still nothing passes
@@ -273,6 +277,18 @@ def test_network_policy_allows_exactly_what_its_rules_name(site, nsname):
         # netns_info shows the policy in force, in the container's own rules
         info = run_module("netns_info", {"namespaces": [c1], "host": False}, netns=host)
         assert any("policy:acc" in line and "drop" in line for line in info["namespaces"][c1]["nat"]), info["namespaces"][c1]
+        # and as data: what each direction allows, read back from the kernel's sets (overlapping rules merged)
+        in_force = info["namespaces"][c1]["policy"]
+        assert in_force["egress"] is None
+        view = InfoView.parse(info, "c1").namespaces[c1].policy
+        for peer in (C2, LAN, LAN6, C2_6):
+            assert view.allows("ingress", peer, "tcp", 80), peer
+        assert view.allows("ingress", "10.23.0.9", "udp", 90) and view.allows("ingress", "fd42:23::9", "udp", 70)
+        assert not view.allows("ingress", "10.23.0.9", "tcp", 80) and not view.allows("ingress", LAN, "udp", 80)
+        assert not view.allows("ingress", C2, "icmp") and not view.allows("ingress", C2, "tcp", 81)
+        c3_info = run_module("netns_info", {"namespaces": [c3], "host": False, "nat": False}, netns=host)
+        assert c3_info["namespaces"][c3]["policy"] == {"ingress": None, "egress": [
+            {"peer": LAN, "protocol": "tcp", "ports": "7070"}, {"peer": LAN6, "protocol": "tcp", "ports": "7070"}]}
         # exact: re-run and check mode change nothing
         assert not run_module("container_network", policy, netns=host)["changed"]
         checked = run_module("container_network", policy, check_mode=True, netns=host)

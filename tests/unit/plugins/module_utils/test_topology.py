@@ -121,3 +121,35 @@ def test_icc_off_makes_the_containers_of_a_network_unreachable_from_each_other(f
     assert expected["10.1.0.3"] == "unreachable", "b2, on the same bridge, with ICC off"
     assert expected["10.1.1.2"] == "unreachable", "b3 on the fleet's other host: its ranges are not let in either"
     assert expectations(verify_probes(fleet, "h2"), "b3")["10.1.0.2"] == "unreachable", "and from there"
+
+
+def probe_table(probes, source):
+    return {(p["address"], p["proto"], p.get("port")): p["expect"] for p in probes if p["source"] == source}
+
+
+def test_policies_in_force_set_the_expectations_and_their_ports_are_probed(fleet):
+    # b2 accepts TCP 80 from b1 and UDP 53 from the whole blue range of h2; b1 may send only to the blue ranges
+    fleet["h1"]["namespaces"]["b2"]["policy"] = {"ingress": [
+        {"peer": "10.1.0.2", "protocol": "tcp", "ports": "80"},
+        {"peer": "10.1.1.0/24", "protocol": "udp", "ports": "53-60"}], "egress": None}
+    fleet["h1"]["namespaces"]["b1"]["policy"] = {"ingress": None, "egress": [
+        {"peer": "10.1.0.0-10.1.1.255", "protocol": "any", "ports": "any"}]}
+    b1 = probe_table(verify_probes(fleet, "h1", ["198.51.100.254"]), "b1")
+    assert b1[("10.1.0.3", "icmp", None)] == "unreachable", "b2 accepts no ICMP"
+    assert b1[("10.1.0.3", "tcp", 80)] == "allowed"
+    assert b1[("10.1.0.3", "udp", 53)] == "unreachable", "UDP 53 only from h2's range"
+    assert b1[("10.1.1.2", "icmp", None)] == "reachable", "b3 is in b1's egress and has no policy"
+    assert ("10.1.1.2", "tcp", 80) not in b1, "ports are probed where the pair's policies name them"
+    assert b1[("198.51.100.254", "icmp", None)] == "unreachable", "outside b1's egress"
+    b3 = probe_table(verify_probes(fleet, "h2"), "b3")
+    assert b3[("10.1.0.3", "udp", 53)] == "allowed" and b3[("10.1.0.3", "tcp", 80)] == "unreachable"
+    assert b3[("10.1.0.2", "icmp", None)] == "reachable", "b1's egress does not hold back its replies"
+
+
+def test_a_policy_sees_the_gateway_where_the_host_masquerades_another_network(fleet):
+    # o1 and o2 are on two open networks of h1; h1 masquerades 10.3.0.0/24, so o2 sees o1 as its own gateway
+    fleet["h1"]["host"]["masquerade"].append("10.3.0.0/24")
+    gateway_only = [{"peer": "10.4.0.1", "protocol": "tcp", "ports": "80"}]
+    fleet["h1"]["namespaces"]["o2"]["policy"] = {"ingress": gateway_only, "egress": None}
+    o1 = probe_table(verify_probes(fleet, "h1"), "o1")
+    assert o1[("10.4.0.2", "tcp", 80)] == "allowed" and o1[("10.4.0.2", "icmp", None)] == "unreachable"
