@@ -50,8 +50,8 @@ def fleet_routes(subnets, addresses, me, state="present", subnets6=None, address
 
 
 @_filter_errors
-def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None):
-    return _fleet_member(info, bridge, address, address6, state, vxlan_device)
+def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None, containers=None):
+    return _fleet_member(info, bridge, address, address6, state, vxlan_device, containers)
 
 
 @_filter_errors

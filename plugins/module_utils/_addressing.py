@@ -78,6 +78,13 @@ def network_layout(net, current=None):
     return layout
 
 
+def container_addresses(containers, network, family, subnet, current):
+    """Container -> the address the network gives it in one family (the gateway the first host address), as a run of
+    container_network computes it: what a fleet's controller knows of every host's containers."""
+    wanted = [c for c in containers if c.state == "present"]
+    return _family_layout(wanted, network, family, ipaddress.ip_network(subnet), None, current).addresses
+
+
 def _family_layout(wanted, network, family, net, gateway, current):
     """The FamilyLayout of one address family."""
     what = "subnet" if family == 4 else "subnet6"

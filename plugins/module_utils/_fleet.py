@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI_MAX
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._addressing import container_addresses
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
 from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView, NamespaceView
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items, normalize_containers
+from ansible_collections.linuxns.net.plugins.module_utils._policy import peer_names
 
 MODES = ("host-gw", "vxlan", "auto")
 
@@ -134,11 +138,13 @@ def fleet_routes(subnets, addresses, me, state="present", subnets6=None, address
 
 # ---------------------------------------------------------------- one host, as its netns_info shows it
 
-def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None):
+def fleet_member(info, bridge, address, address6=None, state="present", vxlan_device=None, containers=None):
     """What the fleet plan needs to know of one host, from its netns_info result (host view): its underlay
     addresses of both families (address, of either family, is also its VTEP's: the overlay's underlay), the networks
     its underlay link is on (who shares a link with it), that link's MTU, the subnets its bridge has, its routes via
-    gateways (for prune), and whether its VXLAN device exists."""
+    gateways (for prune), and whether its VXLAN device exists. With containers (the role's list), also those
+    containers and the addresses they have now (from the result's namespaces), so that the plan knows every host's
+    container addresses, which policies across the fleet name."""
     host = _host(info)
     link, ifaces = _underlay_link(host, address, address6)
     if not address6:
@@ -151,13 +157,25 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
             "state": state or "present",
             "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
             "mtu": link.mtu if link else None, "routes": routes,
-            "vxlan": host.link(vxlan_device) is not None}
+            "vxlan": host.link(vxlan_device) is not None, "containers": _member_containers(info, containers)}
+
+
+def _member_containers(info, containers):
+    """The role's containers (container_network items) with the addresses of their interface now: [item, addresses]."""
+    views = InfoView.parse(info, "fleet member").namespaces
+    out = []
+    for item in container_items(containers):
+        view = views.get(item.get("name"))
+        link = view.link(item.get("interface") or CONTAINER_END) if view else None
+        out.append([item, list(link.managed_addresses) if link else []])
+    return out
 
 
 # ---------------------------------------------------------------- the whole fleet
 
 @dataclass
 class FleetOptions:
+    name: str = "fleet"  # the network's, for messages
     cidr: str = None
     host_prefix: int = 24
     subnets: dict = field(default_factory=dict)
@@ -173,6 +191,7 @@ class FleetOptions:
 
 
 MEMBER_KEYS = ("address", "address6", "vtep", "state", "subnet", "subnet6", "underlay", "mtu", "routes", "vxlan")
+OPTIONAL_MEMBER_KEYS = ("containers",)
 
 
 def _options(raw):
@@ -205,7 +224,8 @@ def fleet_layout(members, options):
     for host, member in members.items():
         if not isinstance(member, dict):
             raise InvalidInput(f"fleet: host '{host}': its member must be a dict made by linuxns.net.fleet_member")
-        unknown, missing = sorted(set(member) - set(MEMBER_KEYS)), sorted(set(MEMBER_KEYS) - set(member))
+        unknown = sorted(set(member) - set(MEMBER_KEYS) - set(OPTIONAL_MEMBER_KEYS))
+        missing = sorted(set(MEMBER_KEYS) - set(member))
         if unknown or missing:
             raise InvalidInput(f"fleet: host '{host}': its member has unknown keys {unknown} and lacks {missing} "
                                "(make it with linuxns.net.fleet_member)")
@@ -305,4 +325,33 @@ def fleet_layout(members, options):
                                    for s in own.values()]}
         plans[me] = {"subnet": own.get(4), "subnet6": own.get(6), "mtu": mtu, "routes": routes, "vxlan": vxlan,
                      "mode": "overlay" if needs_overlay else "host-gw"}
+    peers = fleet_policy_peers(opts.name, members, subnets, present)
+    for plan in plans.values():
+        plan["policy_peers"] = peers
     return plans
+
+
+def fleet_policy_peers(network, members, subnets, present):
+    """The containers that policies anywhere in the fleet name, resolved across the fleet: NAME stands for that
+    container on every host, NAME.HOST for the one on HOST; each maps to its addresses (/32, /128) of both families.
+    The addresses are the ones each host's run of container_network gives (kept where the kernel has them, else the
+    lowest free, in list order), computed here from what each host read."""
+    parsed = {}
+    for host in present:
+        items = [item for item, _addresses in members[host].get("containers") or []]
+        parsed[host] = normalize_containers(items, f"{network}' on host '{host}")
+    wanted = {name for cs in parsed.values() for c in cs for kind, name in peer_names((c.ingress, c.egress))
+              if kind == "container"}
+    if not wanted:
+        return {}
+    peers = {}
+    for host in present:
+        current = {item["name"]: addresses for item, addresses in members[host].get("containers") or []}
+        for family, by_host in sorted(subnets.items()):
+            addresses = container_addresses(parsed[host], f"{network}' on host '{host}", family, by_host[host], current)
+            for name, ip in addresses.items():
+                prefix = f"{ip}/{ip.max_prefixlen}"
+                for key in (name, f"{name}.{host}"):
+                    if key in wanted:
+                        peers.setdefault(key, []).append(prefix)
+    return peers

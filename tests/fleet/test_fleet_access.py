@@ -29,7 +29,10 @@ def verified(playbook, path):
 
 
 def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tmp_path):
-    policy = {"app1_ingress": [{"from": [{"network": "fleet"}], "ports": ["7100/tcp"]}]}
+    # app1 accepts TCP 7100 from the app2s (on every host: the controller resolves the name across the fleet) and
+    # UDP 7200 from the whole fleet (its name stands for its ranges)
+    policy = {"app1_ingress": [{"from": ["app2"], "ports": ["7100/tcp"]},
+                               {"from": [{"network": "fleet"}], "ports": ["7200/udp"]}]}
     extra = ("-e", "containers_per_host=2", "-e", json.dumps(policy))
     try:
         playbook("playbooks/fleet.yml", *extra)
@@ -51,6 +54,8 @@ def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tm
         assert matrix[(*pair, "tcp", 7100)] == ("allowed", "refused")
         assert matrix[("host3", "app1", address_of(lab, "host2", "app2"), "icmp", None)] == ("reachable", "reachable")
         assert matrix[("host2", "app2", app1["host2"], "tcp", 7100)][0] == "allowed", "the same host, over the bridge"
+        assert matrix[("host3", "app1", app1["host2"], "tcp", 7100)] == ("unreachable", "timeout"), "not an app2"
+        assert matrix[("host3", "app1", app1["host2"], "udp", 7200)] == ("allowed", "refused"), "the fleet"
         # app2 has no policy: the fleet reaches it, on both families
         for family in (4, 6):
             assert ping(lab, "host3", "app1", address_of(lab, "host2", "app2", family=family))

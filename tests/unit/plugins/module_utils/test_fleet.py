@@ -131,3 +131,29 @@ def test_the_role_makes_two_module_calls_per_host():
     tasks = yaml.safe_load((pathlib.Path(__file__).resolve().parents[4] / "roles/fleet_network/tasks/main.yml").read_text())
     modules = [next(k for k in task if "." in k) for task in tasks]
     assert [m for m in modules if m != "ansible.builtin.set_fact"] == ["linuxns.net.netns_info", "linuxns.net.container_network"]
+
+
+def test_container_names_in_policies_resolve_to_their_addresses_on_every_host():
+    """app1 accepts TCP 80 from app2 (on any host) and from app3 on h3 only; the addresses are those each host's run
+    gives: kept where a container has one (h2's app2 keeps .9), else the lowest free in list order."""
+    policy = [{"from": ["app2", "app3.h3"], "ports": ["80/tcp"]}]
+    containers = [{"name": "app1", "ingress": policy}, "app2", "app3"]
+    out = {}
+    for host, (address, address6) in FLAT.items():
+        result = info(address, address6)
+        if host == "h2":
+            result["namespaces"] = {"app2": {"links": [{"name": "eth0", "addresses": ["10.244.1.9/24", "fe80::2/64"]}]}}
+        out[host] = fleet_member(result, "br-fleet", address, containers=containers)
+    plans = fleet_layout(out, OPTIONS)
+    peers = plans["h1"]["policy_peers"]
+    assert peers == plans["h3"]["policy_peers"], "the same for every host"
+    assert peers["app2"] == ["10.244.0.3/32", "fd42::3/128", "10.244.1.9/32", "fd42:0:0:1::3/128",
+                             "10.244.2.3/32", "fd42:0:0:2::3/128"]
+    assert peers["app3.h3"] == ["10.244.2.4/32", "fd42:0:0:2::4/128"]
+    assert set(peers) == {"app2", "app3.h3"}, "only the names policies use"
+    # no policy naming a container: nothing to resolve
+    plain = {h: fleet_member(info(*FLAT[h]), "br-fleet", FLAT[h][0], containers=["app1"]) for h in FLAT}
+    assert fleet_layout(plain, OPTIONS)["h1"]["policy_peers"] == {}
+    # a host that leaves takes its containers' addresses with it
+    out["h3"]["state"] = "absent"
+    assert "app3.h3" not in fleet_layout(out, OPTIONS)["h1"]["policy_peers"]
