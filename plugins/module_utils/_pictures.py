@@ -6,8 +6,13 @@ used on the controller by the topology_dot and topology_mermaid filters."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
+from ansible_collections.linuxns.net.plugins.module_utils._info_views import EVERY, PROTOCOL_NUMBERS_ALL
 from ansible_collections.linuxns.net.plugins.module_utils._topology import fleet_model
+
+PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS_ALL.items()}
 
 
 def _quote(text):
@@ -19,6 +24,59 @@ def _id(*parts):
     return _quote("/".join(str(p) for p in parts))
 
 
+def _what(entry):
+    """An allowed entry's protocol and ports, as a policy writes them: 80/tcp, 8000-8080/tcp, udp, any."""
+    if entry.protocol == EVERY["protocol"]:
+        return "any"
+    first, last = entry.protocol
+    proto = PROTOCOL_NAMES.get(first, str(first)) if first == last else f"{first}-{last}"
+    if entry.ports == EVERY["ports"]:
+        return proto
+    ports = str(entry.ports[0]) if entry.ports[0] == entry.ports[1] else f"{entry.ports[0]}-{entry.ports[1]}"
+    return f"{ports}/{proto}"
+
+
+def _peer(entry):
+    kind = ipaddress.IPv4Address if entry.family == 4 else ipaddress.IPv6Address
+    first, last = kind(entry.peer[0]), kind(entry.peer[1])
+    nets = list(ipaddress.summarize_address_range(first, last))
+    return str(first) if first == last else str(nets[0]) if len(nets) == 1 else f"{first}-{last}"
+
+
+def policy_view(chosen):
+    """What the pictures show of the containers' policies: edges (source, target) -> the allowed protocols and
+    ports, for peers that are one container's address; and per container the lines of its other entries (ranges),
+    "ingress: none" or "egress: none" for a direction that allows nothing."""
+    owner = {}
+    for host in chosen:
+        for c in host.containers.values():
+            for ip in c.ips:
+                owner[(ipaddress.ip_address(ip).version, int(ipaddress.ip_address(ip)))] = (host.name, c.name)
+    edges, notes = {}, {}
+    for host in chosen:
+        for c in host.containers.values():
+            if c.policy is None:
+                continue
+            for direction in ("ingress", "egress"):
+                entries = getattr(c.policy, direction)
+                if entries is None:
+                    continue
+                if not entries:
+                    notes.setdefault((host.name, c.name), []).append(f"{direction}: none")
+                ranges = {}
+                for e in entries:
+                    other = owner.get((e.family, e.peer[0])) if e.peer[0] == e.peer[1] else None
+                    if other is not None:
+                        pair = (other, (host.name, c.name)) if direction == "ingress" else ((host.name, c.name), other)
+                        edges.setdefault(pair, set()).add(_what(e))
+                    else:
+                        ranges.setdefault(_what(e), []).append(_peer(e))
+                for what, peers in sorted(ranges.items()):
+                    word = "from" if direction == "ingress" else "to"
+                    notes.setdefault((host.name, c.name), []).append(f"{direction} {what} {word} {', '.join(peers)}")
+    return {pair: sorted(whats) for pair, whats in edges.items()}, notes
+
+
 def topology_dot(infos, hosts=None, title="linuxns.net"):
     """Graphviz DOT of the hosts (all, or those named): each host a box holding its bridges, its containers and the
     veth pairs between them; routes between hosts and NAT as edges and notes."""
@@ -27,18 +85,23 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
     out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
            "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
     underlay, links = {}, {host.name: host.underlay_link for host in chosen}
+    edges, notes = policy_view(chosen)
     for host in chosen:
         out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
         out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
         out.append(f"    {_id(host.name, host.underlay_link)} [shape=cds, "
                    f"label={_quote(host.underlay_link + ' ' + ' '.join(host.underlay))}];")
+        isolated = {c.bridge for c in host.containers.values() if c.isolated}
         for bridge in host.bridges.values():
-            label = "\\n".join([bridge.name, *bridge.addresses] + ([f"group {bridge.group}"] if bridge.group else []))
+            label = "\\n".join([bridge.name, *bridge.addresses] + ([f"group {bridge.group}"] if bridge.group else [])
+                               + (["ICC off (ports isolated)"] if bridge.name in isolated else []))
             out.append(f"    {_id(host.name, bridge.name)} [shape=box, style=filled, fillcolor=lightsteelblue, "
                        f"label={_quote(label)}];")
         for container in host.containers.values():
-            label = "\\n".join([container.name, *(f"{CONTAINER_END} {a}" for a in container.addresses)])
-            out.append(f"    {_id(host.name, container.name)} [shape=component, label={_quote(label)}];")
+            label = "\\n".join([container.name, *(f"{CONTAINER_END} {a}" for a in container.addresses),
+                               *notes.get((host.name, container.name), [])])
+            out.append(f"    {_id(host.name, container.name)} [shape=component, label={_quote(label)}"
+                       f"{', color=darkorange' if container.policy is not None else ''}];")
             if container.bridge:
                 out.append(f"    {_id(host.name, container.name)} -> {_id(host.name, container.bridge)} "
                            f"[dir=none, label={_quote(CONTAINER_END + ' = ' + (container.host_end or '?'))}];")
@@ -59,6 +122,10 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
     for (first, second), labels in sorted(pairs.items()):
         label = _quote("\\n".join(sorted(labels)))
         out.append(f"  {_id(first, links[first])} -> {_id(second, links[second])} [dir=both, label={label}, color=darkgreen];")
+    # policy edges: who may open what on whom (one edge per pair, both families)
+    for (source, target), whats in sorted(edges.items()):
+        out.append(f"  {_id(*source)} -> {_id(*target)} [style=dashed, color=darkorange, constraint=false, "
+                   f"label={_quote('policy: ' + ', '.join(whats))}];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -74,13 +141,15 @@ def topology_mermaid(infos, hosts=None):
 
     out = ["flowchart LR"]
     underlay = {}
+    edges, notes = policy_view(chosen)
     for host in chosen:
         out.append(f'  subgraph {node(host.name)}["{host.name} {" ".join(host.underlay)}"]')
         out.append(f'    {node(host.name, host.underlay_link)}[["{host.underlay_link} {" ".join(host.underlay)}"]]')
         for bridge in host.bridges.values():
             out.append(f'    {node(host.name, bridge.name)}["{bridge.name} {" ".join(bridge.addresses)}"]')
         for container in host.containers.values():
-            out.append(f'    {node(host.name, container.name)}(["{container.name} {" ".join(container.addresses)}"])')
+            extra = "".join(f"<br>{n}" for n in notes.get((host.name, container.name), []))
+            out.append(f'    {node(host.name, container.name)}(["{container.name} {" ".join(container.addresses)}{extra}"])')
             if container.bridge:
                 out.append(f'    {node(host.name, container.name)} ---|{container.host_end}| {node(host.name, container.bridge)}')
         for source in host.nat:
@@ -94,4 +163,6 @@ def topology_mermaid(infos, hosts=None):
                 arrow = "-.->" if how == "VXLAN" else "-->"
                 out.append(f'  {node(host.name, host.underlay_link)} {arrow}|"{route.dest}"| '
                            f'{node(peer, model[peer].underlay_link)}')
+    for (source, target), whats in sorted(edges.items()):
+        out.append(f'  {node(*source)} -. "policy: {", ".join(whats)}" .-> {node(*target)}')
     return "\n".join(out) + "\n"

@@ -153,3 +153,19 @@ def test_a_policy_sees_the_gateway_where_the_host_masquerades_another_network(fl
     fleet["h1"]["namespaces"]["o2"]["policy"] = {"ingress": gateway_only, "egress": None}
     o1 = probe_table(verify_probes(fleet, "h1"), "o1")
     assert o1[("10.4.0.2", "tcp", 80)] == "allowed" and o1[("10.4.0.2", "icmp", None)] == "unreachable"
+
+
+def test_pictures_show_icc_off_and_policy_edges_and_ranges(fleet):
+    for link in fleet["h1"]["host"]["links"]:
+        if link["name"] in ("vb1", "vb2"):
+            link["isolated"] = True
+    fleet["h1"]["namespaces"]["b2"]["policy"] = {"ingress": [
+        {"peer": "10.1.0.2", "protocol": "tcp", "ports": "80"}, {"peer": "10.1.1.2", "protocol": "udp", "ports": "53"},
+        {"peer": "10.9.0.0/16", "protocol": "any", "ports": "any"}], "egress": []}
+    dot = topology_dot(fleet)
+    assert "ICC off (ports isolated)" in dot.split('"h1/br-blue"')[1].split("\n")[0]
+    assert '"h1/b1" -> "h1/b2" [style=dashed, color=darkorange, constraint=false, label="policy: 80/tcp"]' in dot
+    assert '"h2/b3" -> "h1/b2"' in dot and "policy: 53/udp" in dot, "a container of another host, by its address"
+    assert "ingress any from 10.9.0.0/16" in dot and "egress: none" in dot
+    mermaid = topology_mermaid(fleet)
+    assert '-. "policy: 80/tcp" .->' in mermaid and "<br>ingress any from 10.9.0.0/16" in mermaid
