@@ -341,6 +341,12 @@ def read_foreign(namespace):
     return ForeignRules(nft, saves)
 
 
+def rule_comment(line):
+    """Our comment on a rule as nft or iptables-save prints it (tag and note), or None."""
+    m = _COMMENT.search(line)
+    return m.group(1) if m else None
+
+
 def our_rule_lines(namespace):
     """Our own rules in this namespace (already inside it), from whichever backends hold them: (program, rule as the
     program prints it, its RuleTag)."""

@@ -36,7 +36,27 @@ class OpenPort(NamedTuple):
         return [str(self.destination), self.protocol, str(self.ports), [str(n) for n in self.sources or ()]]
 
 
-POLICY_NOTE = "policy"
+POLICY_NOTE, ICC_OFF_NOTE = "policy", "icc-off"
+
+
+def note_words(note):
+    """A forwarding rule's note as its words (see ForwardRules.note)."""
+    return set((note or "").split(","))
+
+
+def forwarding_in_force(comments):
+    """Per source subnet, what our forwarding rules say is in force, from their comments: the gateway mode
+    (nat-unprotected where not protected), ICC and whether a container of the network has a network policy."""
+    found = {}
+    for comment in comments:
+        tag = RuleTag.parse(comment)
+        if tag is None or not tag.source.startswith("forward:"):
+            continue
+        words = note_words(RuleTag.note(comment))
+        mode = next((m for m in ("nat", "routed") if m in words), "nat-unprotected")
+        found[tag.source[len("forward:"):]] = {"source": tag.source[len("forward:"):], "gateway_mode": mode,
+                                               "icc": ICC_OFF_NOTE not in words, "policy": POLICY_NOTE in words}
+    return [found[k] for k in sorted(found)]
 
 
 @dataclass
@@ -54,6 +74,7 @@ class ForwardRules:
     open_ports: Tuple = ()  # of OpenPort (routed mode)
     icc: bool = True  # False: nothing forwarded from the bridge back into it unless DNATed (ports isolated too)
     policy: bool = False  # some container of the network has a policy: the rules' comments say so (note "policy")
+    gateway_mode: Optional[str] = None  # container_network's (nat, routed, nat-unprotected), for the note
     ip_forward: bool = True
     state: str = "present"
     backend: str = "auto"
@@ -79,11 +100,21 @@ class ForwardRules:
                      self.icc]
         if self.policy:
             spec.append("policy")
+        if self.protect and self.gateway_mode:
+            spec.append(self.gateway_mode)
         return RuleTag.of(self.key, spec)
 
+    @property
+    def note(self):
+        """What is in force, in the rules' comments (read back by netns_info; "policy" also tells a later run to look
+        for the containers' policies): the gateway mode where protected, icc-off, policy; None when none applies."""
+        words = ([self.gateway_mode or "nat"] if self.protect else []) + ([] if self.icc else [ICC_OFF_NOTE]) \
+            + ([POLICY_NOTE] if self.policy else [])
+        return ",".join(words) or None
+
     def _comment(self, tag):
-        """The rules' comment: the tag, and the note that tells a later run to look for the containers' policies."""
-        return tag.with_note(POLICY_NOTE) if self.policy else str(tag)
+        """The rules' comment: the tag, and the note."""
+        return tag.with_note(self.note) if self.note else str(tag)
 
     def describe(self):
         return f"forwarding of {self.source}"

@@ -9,7 +9,8 @@ import shutil
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines, rule_comment
+from ansible_collections.linuxns.net.plugins.module_utils._forwarding import forwarding_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
 from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
@@ -99,6 +100,7 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
             rules = our_rule_lines(namespace)
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
+        out["forwarding"] = forwarding_in_force(rule_comment(line) for _program, line, _tag in rules)
     return out
 
 

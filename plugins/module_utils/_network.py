@@ -24,7 +24,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeS
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
-from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort
+from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort, note_words
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
@@ -63,7 +63,7 @@ def _access(net, layout, family):
         open_ports = tuple(OpenPort(addresses[c.name], p.protocol, p.target_ports,
                                     None if p.sources(family) is None else tuple(p.sources(family)))
                            for c, ports in _published(net, layout, family) for p in ports)
-    return {"protect": mode != "nat-unprotected" and not net.internal, "icc": net.icc,
+    return {"protect": mode != "nat-unprotected" and not net.internal, "icc": net.icc, "gateway_mode": mode,
             "trusted": tuple(n for n in net.direct_access_from if n.version == family),
             "open_group": OPEN_GROUP if net.isolation_group is None else None, "open_ports": open_ports}
 
@@ -335,7 +335,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     backends = plan_rule_sets(plan, session, rule_sets, check_mode, notes=notes)
     # the containers' policies: read only when some container has one now, or had one (the forwarding rules' note)
     subnets = {f"forward:{s}" for s in (net.subnet, net.subnet6) if s is not None}
-    had = any(note == POLICY_NOTE and tag.source in subnets for tag, note in notes.get(None, []))
+    had = any(POLICY_NOTE in note_words(note) and tag.source in subnets for tag, note in notes.get(None, []))
     if policies or had:
         plan_policies(plan, session, [p for p in all_policies if not p.empty or had])
     names = [line for version in sorted(layout.families) for line in entries(layout.families[version].addresses)]

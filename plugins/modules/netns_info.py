@@ -76,6 +76,10 @@ namespaces:
       C(ipv6_forwarding), C(nat) (the collection's own rules, as text, a container's network policy included) and
       C(masquerade) (the subnets its masquerade rules cover, as data; with O(nat=true)).
     - >-
+      With O(nat=true), also C(forwarding): per subnet whose forwarding rules are the collection's, what they put in
+      force (C(source), C(gateway_mode) V(nat), V(routed) or V(nat-unprotected), C(icc), and C(policy), whether a
+      container of the network has a network policy), read back from the rules' comments.
+    - >-
       With O(policy=true), each named namespace's C(policy) in force, read back from its table: V(null) when it has
       none, else C(ingress) and C(egress), each V(null) (no restriction) or the list of what it allows, as C(peer) (a
       range of one family: a prefix, an address, or C(first-last)), C(protocol) and C(ports) (a name, a number, a

@@ -92,6 +92,12 @@ def direct(lan):
         return dict(zip(keys, pool.map(probe, keys)))
 
 
+def in_force(host):
+    """netns_info's forwarding in the host's namespace: subnet -> (gateway mode, icc)."""
+    info = run_module("netns_info", {"namespaces": [], "host": True}, netns=host)["host"]
+    return {f["source"]: (f["gateway_mode"], f["icc"]) for f in info["forwarding"]}
+
+
 @pytest.mark.parametrize("neighbour", [None, docker_neighbour], ids=["nftables", "iptables-nft-beside-docker"])
 def test_a_lan_neighbour_reaches_published_ports_only(site, neighbour):
     """The issue's reproduction: a neighbour routes the subnet via the host. Gateway mode nat (the default) lets it
@@ -99,6 +105,7 @@ def test_a_lan_neighbour_reaches_published_ports_only(site, neighbour):
     host, lan, names, build = site
     net, result = build(neighbour)
     assert result["backends"][""] == ("nftables" if neighbour is None else "iptables-nft")
+    assert in_force(host) == {SUBNET: ("nat", True), SUBNET6: ("nat", True)}, "what is in force, read back"
     seen = direct(lan)
     assert all(v == {"tcp": None, "udp": None} for k, v in seen.items() if k[1] != "icmp"), seen
     assert not any(v for k, v in seen.items() if k[1] == "icmp"), "no ping to a container's own address"
@@ -119,6 +126,7 @@ def test_a_lan_neighbour_reaches_published_ports_only(site, neighbour):
                for k, v in seen.items() if k[1] != "icmp"), seen
     assert all(v for k, v in seen.items() if k[1] == "icmp")
     assert not run_module("container_network", unprotected, netns=host)["changed"]
+    assert in_force(host) == {SUBNET: ("nat-unprotected", True), SUBNET6: ("nat-unprotected", True)}
 
 
 def test_direct_access_from_lets_declared_sources_in(site):
@@ -137,6 +145,7 @@ def test_routed_mode_opens_published_container_ports_at_their_own_addresses(site
     host, lan, names, build = site
     net, result = build(neighbour, gateway_mode="routed", gateway_mode6="routed",
                         c2_ports=("8080:80", "8080:80/udp"))
+    assert in_force(host) == {SUBNET: ("routed", True), SUBNET6: ("routed", True)}
     seen = direct(lan)
     assert seen[(C2, 80)] == {"tcp": LAN, "udp": LAN} and seen[(C2_6, 80)] == {"tcp": LAN6, "udp": LAN6}, seen
     assert seen[(C2, UNPUBLISHED)] == seen[(C1, 80)] == seen[(C1_6, UNPUBLISHED)] == {"tcp": None, "udp": None}, seen
@@ -169,6 +178,7 @@ def test_icc_off_stops_container_to_container_traffic_at_layer_2_and_3(site, nei
              if (link.get("peer") or {}).get("namespace") in (c1, c2)]
     assert shown and all(link.get("isolated") for link in shown), "netns_info shows the isolated ports"
     assert not ping(c1, C2) and not ping(c2, C1_6)
+    assert in_force(host) == {SUBNET: ("nat", False), SUBNET6: ("nat", False)}
     assert whoami(c1, "tcp", C2, UNPUBLISHED).startswith("error")
     # raw Ethernet: with c2's MAC written into c1's neighbour table, no ARP is needed, and still nothing passes
     mac = json.loads(sh("ip", "-j", "link", "show", "eth0", netns=c2).stdout)[0]["address"]

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules, OpenPort
+from ansible_collections.linuxns.net.plugins.module_utils._forwarding import ForwardRules, OpenPort, forwarding_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, boxes_of, compile_rules, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, parse_port
@@ -55,7 +55,7 @@ def test_protection_is_one_rule_whatever_the_number_of_ports():
     rules = ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n", protect=True, trusted=(NET("10.244.0.0/16"),),
                          open_ports=open_ports, forward_accept=False)
     tag = rules.tag
-    drops = [r for r in rules.nft_rules(tag, "t") if r.endswith(f'drop comment "{tag}"')]
+    drops = [r for r in rules.nft_rules(tag, "t") if r.endswith(f'drop comment "{rules._comment(tag)}"')]
     assert len(drops) == 1 and "ip saddr != { 10.244.0.0/16 }" in drops[0] and "0.0.0.0/0 . 10.5.0.2-10.5.0.199 . 6-6 . 80-81 }" in drops[0]
     assert ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n").tag != tag
 
@@ -125,3 +125,17 @@ def test_routed_open_ports_with_overlapping_allow_lists_become_disjoint_elements
         "0.0.0.0-10.0.255.255 . 10.5.0.2 . 6-6 . 80-80",
         "10.1.0.0/16 . 10.5.0.2 . 17-17 . 53-53", "10.1.0.0/16 . 10.5.0.2 . 6-6 . 80-80",
         "10.2.0.0-255.255.255.255 . 10.5.0.2 . 6-6 . 80-80"], "every source on tcp 80, and 10.1.0.0/16 on udp 53"
+
+
+def test_what_is_in_force_is_read_back_from_the_rules_comments():
+    subnet, subnet6 = ipaddress.ip_network("10.5.0.0/24"), ipaddress.ip_network("fd42:5::/64")
+    routed = ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="routed", icc=False, policy=True)
+    plain = ForwardRules(None, subnet6, bridge="br5")
+    comments = [routed._comment(routed.tag), plain._comment(plain.tag), "someone else's", "linuxns.net 10.5.0.0/24 0123abcd"]
+    assert routed.note == "routed,icc-off,policy" and plain.note is None, "networks without any keep the 1.0 comment"
+    assert forwarding_in_force(comments) == [
+        {"source": "10.5.0.0/24", "gateway_mode": "routed", "icc": False, "policy": True},
+        {"source": "fd42:5::/64", "gateway_mode": "nat-unprotected", "icc": True, "policy": False}]
+    nat = ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="nat")
+    assert nat.tag != routed.tag and ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="routed").tag \
+        != nat.tag, "a change of mode changes the rules"
