@@ -13,11 +13,11 @@ from typing import Dict, List, Optional
 
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._nftsets import EVERY_PORT, EVERY_PROTOCOL, KNOWN_PROTOCOLS
 
 DEFAULT_DESTINATION = "default"  # how netns_info writes 0.0.0.0/0 and ::/0
-PROBE_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 ICMP_PROTOCOL = {4: 1, 6: 58}
-EVERY = {"protocol": (0, 255), "ports": (0, 65535)}
+PROBED_PROTOCOLS = ("tcp", "udp")  # the ports of a policy that verify probes
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,10 @@ class PolicyEntry:
         if protocol == "icmp":
             number, port = ICMP_PROTOCOL[self.family], None
         else:
-            number = PROTOCOL_NUMBERS_ALL[protocol]
+            number = KNOWN_PROTOCOLS[protocol]
         if not self.protocol[0] <= number <= self.protocol[1]:
             return False
-        return self.ports == EVERY["ports"] if port is None else self.ports[0] <= port <= self.ports[1]
-
-
-PROTOCOL_NUMBERS_ALL = dict(PROBE_PROTOCOLS, icmp=1, icmpv6=58)
+        return self.ports == EVERY_PORT if port is None else self.ports[0] <= port <= self.ports[1]
 
 
 @dataclass
@@ -95,9 +92,8 @@ class PolicyView:
 
     def ports(self, direction):
         """The (protocol, first port) of each entry of a direction that names TCP or UDP ports: what to probe."""
-        return {(name, e.ports[0]) for e in getattr(self, direction) or ()
-                for name, number in PROBE_PROTOCOLS.items() if name != "sctp"
-                if e.protocol[0] <= number <= e.protocol[1] and e.ports != EVERY["ports"]}
+        return {(name, e.ports[0]) for e in getattr(self, direction) or () for name in PROBED_PROTOCOLS
+                if e.protocol[0] <= KNOWN_PROTOCOLS[name] <= e.protocol[1] and e.ports != EVERY_PORT}
 
 
 def _policy(view, who):
@@ -126,15 +122,15 @@ def _policy_entry(entry):
     else:
         net = ipaddress.ip_network(peer, strict=False)
         family, interval = net.version, (int(net.network_address), int(net.broadcast_address))
-    return PolicyEntry(family, interval, _interval(entry["protocol"], "protocol"), _interval(entry["ports"], "ports"))
+    return PolicyEntry(family, interval, _interval(entry["protocol"], EVERY_PROTOCOL), _interval(entry["ports"], EVERY_PORT))
 
 
-def _interval(text, kind):
+def _interval(text, every):
     text = str(text)
     if text == "any":
-        return EVERY[kind]
-    if text in PROTOCOL_NUMBERS_ALL:
-        return (PROTOCOL_NUMBERS_ALL[text],) * 2
+        return every
+    if text in KNOWN_PROTOCOLS:
+        return (KNOWN_PROTOCOLS[text],) * 2
     first, _sep, last = text.partition("-")
     return (int(first), int(last or first))
 

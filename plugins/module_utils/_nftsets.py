@@ -14,7 +14,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
+PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}  # the protocols a policy's ports name
+KNOWN_PROTOCOLS = dict(PROTOCOL_NUMBERS, icmp=1, icmpv6=58)
+PROTOCOL_NAMES = {number: name for name, number in KNOWN_PROTOCOLS.items()}
+EVERY_PROTOCOL, EVERY_PORT = (0, 255), (0, 65535)  # the intervals of "any"
 
 
 def disjoint(boxes):

@@ -9,10 +9,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
-from ansible_collections.linuxns.net.plugins.module_utils._info_views import EVERY, PROTOCOL_NUMBERS_ALL
+from ansible_collections.linuxns.net.plugins.module_utils._nftsets import EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES
 from ansible_collections.linuxns.net.plugins.module_utils._topology import fleet_model
-
-PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS_ALL.items()}
 
 
 def _quote(text):
@@ -26,11 +24,11 @@ def _id(*parts):
 
 def _what(entry):
     """An allowed entry's protocol and ports, as a policy writes them: 80/tcp, 8000-8080/tcp, udp, any."""
-    if entry.protocol == EVERY["protocol"]:
+    if entry.protocol == EVERY_PROTOCOL:
         return "any"
     first, last = entry.protocol
     proto = PROTOCOL_NAMES.get(first, str(first)) if first == last else f"{first}-{last}"
-    if entry.ports == EVERY["ports"]:
+    if entry.ports == EVERY_PORT:
         return proto
     ports = str(entry.ports[0]) if entry.ports[0] == entry.ports[1] else f"{entry.ports[0]}-{entry.ports[1]}"
     return f"{ports}/{proto}"

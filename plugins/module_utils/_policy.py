@@ -31,7 +31,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratc
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
 from ansible_collections.linuxns.net.plugins.module_utils._nft import run_nft
 from ansible_collections.linuxns.net.plugins.module_utils._nftsets import (
-    PROTOCOL_NUMBERS, disjoint, element_text, network_interval, number_interval, read_element)
+    EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES, PROTOCOL_NUMBERS, disjoint, element_text, network_interval,
+    number_interval, read_element)
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 RULE_KEYS = {"ingress": ("from", "ports"), "egress": ("to", "ports")}
@@ -248,12 +249,9 @@ def policy_in_force(ns):
             continue
         view[direction] = [
             {"peer": element_text((box[0],), (6 if '"ip6"' in left else 4,)),
-             "protocol": _interval_text(box[1], (0, 255), PROTOCOL_NAMES), "ports": _interval_text(box[2], (0, 65535))}
+             "protocol": _interval_text(box[1], EVERY_PROTOCOL, PROTOCOL_NAMES), "ports": _interval_text(box[2], EVERY_PORT)}
             for (name, left), boxes in sorted(table["elements"].items()) if name == chain for box in boxes]
     return view
-
-
-PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS.items()}
 
 
 def _interval_text(interval, every, names=None):
