@@ -110,7 +110,7 @@ def _policy(view, who):
         try:
             sides[direction] = [_policy_entry(e) for e in entries]
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"{who}: a {direction} policy entry is not one netns_info writes ({exc})") from None
+            raise InvalidInput(f"{who}: an {direction} policy entry is not one netns_info writes ({exc})") from None
     return PolicyView(**sides)
 
 

@@ -44,6 +44,11 @@ def test_without_a_default_route_the_underlay_is_the_link_with_a_global_address(
     ({"host": ["links"]}, "host 'h1': host view: must be a dict"),
     ({"host": {"links": [{"kind": "veth"}]}}, "host 'h1': host view: a link or route lacks 'name'"),
     ({"host": {"routes": [{"gateway": "10.0.0.1"}]}}, "lacks 'dest'"),
+    ({"namespaces": {"c1": {"policy": ["in"]}}}, "namespace 'c1': policy must be a dict of ingress and egress"),
+    ({"namespaces": {"c1": {"policy": {"ingress": [{"peer": "10.0.0.0/8"}]}}}},
+     "namespace 'c1': an ingress policy entry is not one netns_info writes"),
+    ({"namespaces": {"c1": {"policy": {"egress": [{"peer": "x", "protocol": "tcp", "ports": "80"}]}}}},
+     "an egress policy entry"),
 ])
 def test_a_result_of_the_wrong_shape_is_refused_naming_the_host(result, message):
     with pytest.raises(InvalidInput, match=message):
