@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
+
+from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import start_time
+
+
+def kill_host(lab, host, timeout=10.0):
+    """SIGKILL every process of a lab host (its namespaces go with them) and wait until each is gone or a zombie:
+    a lab run right after must find the host dead, not dying (a dying holder would get a restarted sshd)."""
+    procs = [p for p in lab.state()["processes"] if p["host"] == host]
+    for proc in procs:
+        os.kill(proc["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(start_time(p["pid"]) == p["start"] for p in procs):
+        assert time.monotonic() < deadline, f"the processes of lab host {host} outlived SIGKILL for {timeout} s"
+        time.sleep(0.01)
 
 
 def ns_exec(lab, host, ns, *argv, check=False):

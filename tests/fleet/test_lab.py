@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
 from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import start_time
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import pids_by_namespace_inode
+from hoststate import kill_host
 from support import ansible_env, namespaces, run_module, sh
 
 
@@ -122,9 +123,7 @@ def test_a_dead_sshd_is_restarted_and_a_dead_host_rebuilt(lab_args, tmp_path):
     assert run_module("lab", args)["changes"] == ["restart sshd of host db of lab 'lnlabt2'"]
     assert hostnames(str(lab.inventory))[0] == 0
 
-    for proc in [p for p in lab.state()["processes"] if p["host"] == "web"]:
-        os.kill(proc["pid"], signal.SIGKILL)
-    time.sleep(0.2)
+    kill_host(lab, "web")
     rebuilt = run_module("lab", args)
     assert rebuilt.get("changes", [None])[0] == "rebuild host web of lab 'lnlabt2' at 198.18.21.11 and 2001:db8:100::11", rebuilt
     assert lab.exec("web", "hostname").stdout.strip() == "web" and hostnames(str(lab.inventory))[0] == 0

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import vtep_mac
-from hoststate import address_of, ping, source_seen
+from hoststate import address_of, kill_host, ping, source_seen
 from support import WHOAMI_CLIENT, WHOAMI_SERVER
 
 pytestmark = pytest.mark.slow
@@ -167,8 +167,7 @@ def test_hosts_join_leave_are_rebuilt_and_pruned(routed_lab, routed_playbook, tm
 
     # rebuild: host4 loses everything (its namespaces go with its processes); with its subnet pinned it rejoins
     # with it, and the others' entries for it (same address, so same MAC) need nothing
-    for proc in [p for p in lab.state()["processes"] if p["host"] == "host4"]:
-        subprocess.run(["kill", "-9", str(proc["pid"])], check=False)
+    kill_host(lab, "host4")
     lab.up(4)
     assert "br-fleet" not in lab.exec("host4", "ip", "-br", "link").stdout
     pinned = ("-e", json.dumps({"fleet_network_subnets": {"host4": subnet["host4"]},
