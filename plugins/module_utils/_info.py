@@ -92,12 +92,13 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
     out = {"links": links, "routes": routes,
            "ip_forward": read_sysctl_in(session, namespace, "net.ipv4.ip_forward") == "1",
            "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
-    if with_policy and namespace is not None:
-        with session.inside(namespace):
-            out["policy"] = policy_in_force(namespace) if shutil.which("nft") else None
+    with_policy = with_policy and namespace is not None
+    if with_policy or with_nat:
+        with session.inside(namespace):  # once, for both
+            if with_policy:
+                out["policy"] = policy_in_force(namespace) if shutil.which("nft") else None
+            rules = our_rule_lines(namespace) if with_nat else None
     if with_nat:
-        with session.inside(namespace):
-            rules = our_rule_lines(namespace)
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
         out["forwarding"] = forwarding_in_force(rule_comment(line) for _program, line, _tag in rules)

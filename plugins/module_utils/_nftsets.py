@@ -73,6 +73,16 @@ def number_interval(value):
     return (int(first), int(last or first))
 
 
+def interval_text(interval, every, names=None):
+    """An interval as a policy writes it: "any" for every value, a name or number, or first-last."""
+    first, last = interval
+    if interval == every:
+        return "any"
+    if first == last:
+        return (names or {}).get(first, str(first))
+    return f"{first}-{last}"
+
+
 def element_text(box, families):
     """A box as an nft set element; families gives each dimension's kind: 4 or 6 for an address (one address, a
     prefix where it is one, else a range), None for a number (a protocol, a port)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import CONTAINER_END
-from ansible_collections.linuxns.net.plugins.module_utils._nftsets import EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES
+from ansible_collections.linuxns.net.plugins.module_utils._nftsets import (
+    EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES, element_text, interval_text)
 from ansible_collections.linuxns.net.plugins.module_utils._topology import fleet_model
 
 
@@ -24,21 +25,12 @@ def _id(*parts):
 
 def _what(entry):
     """An allowed entry's protocol and ports, as a policy writes them: 80/tcp, 8000-8080/tcp, udp, any."""
-    if entry.protocol == EVERY_PROTOCOL:
-        return "any"
-    first, last = entry.protocol
-    proto = PROTOCOL_NAMES.get(first, str(first)) if first == last else f"{first}-{last}"
-    if entry.ports == EVERY_PORT:
-        return proto
-    ports = str(entry.ports[0]) if entry.ports[0] == entry.ports[1] else f"{entry.ports[0]}-{entry.ports[1]}"
-    return f"{ports}/{proto}"
+    proto = interval_text(entry.protocol, EVERY_PROTOCOL, PROTOCOL_NAMES)
+    return proto if proto == "any" or entry.ports == EVERY_PORT else f"{interval_text(entry.ports, EVERY_PORT)}/{proto}"
 
 
 def _peer(entry):
-    kind = ipaddress.IPv4Address if entry.family == 4 else ipaddress.IPv6Address
-    first, last = kind(entry.peer[0]), kind(entry.peer[1])
-    nets = list(ipaddress.summarize_address_range(first, last))
-    return str(first) if first == last else str(nets[0]) if len(nets) == 1 else f"{first}-{last}"
+    return element_text((entry.peer,), (entry.family,))
 
 
 def policy_view(chosen):

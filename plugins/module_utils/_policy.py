@@ -31,8 +31,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import scratc
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PortRange, port_range
 from ansible_collections.linuxns.net.plugins.module_utils._nft import run_nft
 from ansible_collections.linuxns.net.plugins.module_utils._nftsets import (
-    EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES, PROTOCOL_NUMBERS, disjoint, element_text, network_interval,
-    number_interval, read_element)
+    EVERY_PORT, EVERY_PROTOCOL, PROTOCOL_NAMES, PROTOCOL_NUMBERS, disjoint, element_text, interval_text,
+    network_interval, number_interval, read_element)
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 RULE_KEYS = {"ingress": ("from", "ports"), "egress": ("to", "ports")}
@@ -249,18 +249,9 @@ def policy_in_force(ns):
             continue
         view[direction] = [
             {"peer": element_text((box[0],), (6 if '"ip6"' in left else 4,)),
-             "protocol": _interval_text(box[1], EVERY_PROTOCOL, PROTOCOL_NAMES), "ports": _interval_text(box[2], EVERY_PORT)}
+             "protocol": interval_text(box[1], EVERY_PROTOCOL, PROTOCOL_NAMES), "ports": interval_text(box[2], EVERY_PORT)}
             for (name, left), boxes in sorted(table["elements"].items()) if name == chain for box in boxes]
     return view
-
-
-def _interval_text(interval, every, names=None):
-    first, last = interval
-    if interval == every:
-        return "any"
-    if first == last:
-        return (names or {}).get(first, str(first))
-    return f"{first}-{last}"
 
 
 def boxes_of(triples, family):
