@@ -5,6 +5,7 @@ Run through `make demo` (which sets up first); `make demo-down` removes everythi
 from __future__ import annotations
 
 import argparse
+import collections
 import ipaddress
 import json
 import pathlib
@@ -22,7 +23,9 @@ from support import WHOAMI_CLIENT, WHOAMI_SERVER, ansible_env, collections_root 
 sys.path.insert(0, str(collections_root()))
 from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab  # noqa: E402
 
-PUBLISHED = ["8080:80"]  # app1's published port on every host (docker run -p 8080:80)
+# app1's published ports on every host: 8080 (docker run -p 8080:80), and 8443 for the lab's own hosts only (an
+# allow-list that leaves the upstream out: verify.yml proves it from there)
+PUBLISHED = ["8080:80", {"target": 80, "published": 8443, "allow_from": ["198.51.100.0/25", "2001:db8:100::/120"]}]
 POLICY = [{"ports": ["80/tcp"]}]  # app1's network policy: it accepts TCP 80 from anyone, nothing else (not even ping)
 
 
@@ -153,7 +156,15 @@ def main():
     if ported:
         through = sum(row["ok"] for row in ported)
         print(f"and the ports the policy names: {through}/{len(ported)} probes as expected (TCP 80 to app1 from every "
-              "container: allowed through; 'refused' there means the path is open and nothing listens)")
+              "container: allowed through: reachable, or refused where nothing listens)")
+    outside = [row for row in rows_seen if row["source"] is None]
+    if outside:
+        groups = collections.Counter((row["port"], row["proto"], row["expect"], row["result"]) for row in outside)
+        shown = "; ".join(f"{port}/{proto} expected {expect}: {result} on {n} host addresses"
+                          for (port, proto, expect, result), n in sorted(groups.items()))
+        print(f"from the upstream, outside the fleet (the containers serving their published ports meanwhile): "
+              f"{sum(row['ok'] for row in outside)}/{len(outside)} probes as expected ({shown})")
+        ok, total = ok + sum(row["ok"] for row in outside), total + len(outside)
 
     pictures = pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures"
     timed_playbook(lab, "playbooks/inspect.yml", "-e", f"inspect_picture_dir={pictures}")

@@ -65,6 +65,16 @@ def verify_probes(infos, me, outside=None, containers=None):
 
 
 @_filter_errors
+def verify_listeners(infos, me):
+    return _topology.verify_listeners(dict(infos), me)
+
+
+@_filter_errors
+def verify_outside_probes(infos, outside):
+    return _topology.outside_probes(dict(infos), outside)
+
+
+@_filter_errors
 def topology_dot(infos, hosts=None, title="linuxns.net"):
     return _pictures.topology_dot(dict(infos), hosts, title)
 
@@ -79,4 +89,5 @@ class FilterModule:
         return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
                 "underlay_address6": underlay_address6, "fleet_member": fleet_member, "fleet_plan": fleet_plan,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
+                "verify_listeners": verify_listeners, "verify_outside_probes": verify_outside_probes,
                 "topology_mermaid": topology_mermaid}

@@ -13,6 +13,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends imp
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import forwarding_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
 from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
+from ansible_collections.linuxns.net.plugins.module_utils._port_forward import published_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     is_namespace_file, list_namespaces, namespace_path)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import ROUTE_PROTOCOLS, RouteTable
@@ -102,6 +103,7 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
         out["forwarding"] = forwarding_in_force(rule_comment(line) for _program, line, _tag in rules)
+        out["published"] = published_in_force(rules)
     return out
 
 

@@ -135,12 +135,30 @@ def _interval(text, every):
     return (int(first), int(last or first))
 
 
+@dataclass(frozen=True)
+class PublishedView:
+    """A published port in force (netns_info's "published"): host ports on host_ip (None: every address of the
+    host) to a destination's ports, for the sources of allow_from (None: everyone)."""
+    protocol: str
+    family: int
+    host_ip: Optional[str]
+    published: int  # the first host port
+    destination: str
+    target: int  # the first container port
+    allow_from: Optional[tuple] = None
+
+    def lets_in(self, address):
+        return self.allow_from is None or any(ipaddress.ip_address(str(address)) in ipaddress.ip_network(n)
+                                              for n in self.allow_from)
+
+
 @dataclass
 class NamespaceView:
     links: List[LinkView] = field(default_factory=list)
     routes: List[RouteView] = field(default_factory=list)
     masquerade: List[str] = field(default_factory=list)  # the subnets our masquerade rules cover
     policy: Optional[PolicyView] = None  # a container's network policy in force
+    published: List[PublishedView] = field(default_factory=list)  # the published ports in force (with nat)
 
     def link(self, name):
         return next((link for link in self.links if link.name == name), None)
@@ -195,7 +213,18 @@ def _namespace(view, who):
         routes = [RouteView(str(r["dest"]), r.get("gateway"), r.get("dev")) for r in view.get("routes") or []]
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput(f"{who}: a link or route lacks {exc} (is this a linuxns.net.netns_info result?)") from None
-    return NamespaceView(links, routes, list(view.get("masquerade") or []), _policy(view.get("policy"), who))
+    return NamespaceView(links, routes, list(view.get("masquerade") or []), _policy(view.get("policy"), who),
+                         _published(view.get("published"), who))
+
+
+def _published(entries, who):
+    try:
+        return [PublishedView(e["protocol"], int(e["family"]), e.get("host_ip"), int(str(e["published"]).split("-", maxsplit=1)[0]),
+                              str(e["destination"]), int(str(e["target"]).split("-", maxsplit=1)[0]),
+                              None if e.get("allow_from") is None else tuple(str(n) for n in e["allow_from"]))
+                for e in entries or []]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{who}: a published port is not one netns_info writes ({exc!r})") from None
 
 
 def _link(link):

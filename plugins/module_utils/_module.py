@@ -31,13 +31,14 @@ def batch_items(params, list_key, spec):
     return [{k: top[k] if entry.get(k) is None else entry[k] for k in spec} for entry in params[list_key]]
 
 
-def run(module, operation, **extra):
-    """Open a session, run operation(session, check_mode) -> result dict, and report it."""
+def run(module, operation, lock=True, **extra):
+    """Open a session, run operation(session, check_mode) -> result dict, and report it. Without lock, the run
+    neither waits for the host's other runs nor holds them up (one that changes nothing and may last: probes)."""
     if pyroute2_missing():
         module.fail_json(msg=missing_required_lib(PYROUTE2))
     try:
         try:
-            with Session() as session:
+            with Session(lock=lock) as session:
                 result = operation(session, module.check_mode)
         except OSError as exc:
             # the last line of defence: the core names what it was doing where it can; this names the module

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
-from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import BACKENDS, RuleTag
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import BACKENDS, RuleTag, rule_comment
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._ports import (
-    ALL6, Claim, check_claims, foreign_claims, owner_label, parse_ports)
+    ALL, ALL6, Claim, PortRange, check_claims, foreign_claims, owner_label, parse_ports)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots, missing_reference
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import FORWARDING
 
@@ -248,6 +248,60 @@ def check_host_addresses(forward_set, local_addresses):
             if p.host_ip is not None and not p.host_ip.is_loopback and p.host_ip not in local_addresses:
                 raise InvalidInput(f"{f.label} in {where(forward_set.namespace)}: published port '{p.text}': "
                                    f"{p.host_ip} is not an address of this host ({owner_label(forward_set.owner)})")
+
+
+# ---------------------------------------------------------------- what is in force, read back
+
+_NFT_SOURCES = re.compile(r"\bip6? saddr (\{ [^}]* \}|\S+)")
+# the first container port: of a map, [v6]:port, v4:port; none when the ports are kept (a bare address)
+_NFT_TARGET = re.compile(r"\bdnat ip6? to (?:(?:tcp|udp|sctp) dport map \{ \d+ : \S+ \. (\d+)|\[[^\]]+\]:(\d+)|[0-9.]+:(\d+)|\S+)")
+_IPT_SOURCE = re.compile(r"(?:^| )-s (\S+)")
+# a shifted range prints ADDR:FIRST-LAST/BASE; one port ADDR:PORT ([v6]:PORT); the same ports ADDR
+_IPT_TARGET = re.compile(r"--to-destination (?:\[[^\]]+\]:(\d+)|[0-9.]+:(\d+)|\S+)")
+
+
+def _published_entry(program, line, claim):
+    """(first container port, sources) of one of our DNAT rules, as nft or iptables-save prints it."""
+    if program == "nftables":
+        target, sources = _NFT_TARGET.search(line), _NFT_SOURCES.search(line)
+        if target is None:
+            return None
+        first = int(target.group(1) or target.group(2) or target.group(3) or claim.ports.first)
+        found = sources.group(1).strip("{} ").split(", ") if sources else []
+    else:
+        target, sources = _IPT_TARGET.search(line), _IPT_SOURCE.search(line)
+        if target is None:
+            return None
+        first = int(target.group(1) or target.group(2) or claim.ports.first)
+        found = [sources.group(1)] if sources else []
+    return first, [str(ipaddress.ip_network(n, strict=False)) for n in found]
+
+
+def published_in_force(rules):
+    """The published ports our DNAT rules hold in a namespace (rules: _firewall_backends.our_rule_lines), as data:
+    one entry per mapping with its protocol, host address (None: every address), host ports, container address and
+    ports, and allow-list (None: every source). nft writes a mapping in two hooks and iptables one rule per source:
+    both are merged."""
+    found = {}
+    for program, line, tag in rules:
+        note = RuleTag.note(rule_comment(line))
+        owner = owner_from_key(tag.source) if tag is not None else None
+        claim = Claim.from_token(note, owner) if note and owner else None
+        if claim is None or "dnat" not in line.lower():
+            continue
+        entry = _published_entry(program, line, claim)
+        if entry is None:
+            continue
+        first, sources = entry
+        key = (claim.owner, claim.token())
+        item = found.setdefault(key, {
+            "owner": claim.owner, "protocol": claim.protocol, "family": claim.family,
+            "host_ip": None if claim.host in (ALL, ALL6) else claim.host, "published": str(claim.ports),
+            "destination": claim.destination, "target": str(PortRange(first, first + claim.ports.size - 1)),
+            "allow_from": [] if sources else None})
+        if item["allow_from"] is not None:
+            item["allow_from"] = sorted(set(item["allow_from"]) | set(sources)) if sources else None
+    return [found[k] for k in sorted(found)]
 
 
 # ---------------------------------------------------------------- the port_forward module

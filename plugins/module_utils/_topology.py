@@ -60,6 +60,14 @@ class HostModel:
     routes: list = field(default_factory=list)  # RouteViews via a gateway (host-gw routes to other hosts, overlay routes)
     nat: list = field(default_factory=list)  # masqueraded sources
     vteps: list = field(default_factory=list)  # its VXLAN devices' addresses: the next hops of overlay routes
+    published: list = field(default_factory=list)  # its published ports in force (_info_views.PublishedView)
+
+    def address_of(self, family):
+        """Its first underlay address of a family, or None."""
+        return next((a.split("/")[0] for a in self.underlay if ipaddress.ip_interface(a).version == family), None)
+
+    def container_at(self, address):
+        return next((c for c in self.containers.values() if address in c.ips), None)
 
     def next_hops(self):
         """Address -> how it is reached: the underlay addresses (host-gw), and the VTEP addresses (the overlay)."""
@@ -93,6 +101,7 @@ def fleet_model(infos):
                                                     bool(host_end and host_end.isolated), ns.policy)
         model.routes = view.host.gateway_routes
         model.nat = list(view.host.masquerade)
+        model.published = list(view.host.published)
         hosts[host] = model
     return hosts
 
@@ -216,4 +225,47 @@ def verify_probes(infos, me, outside=None, containers=None):
                 if probe["expect"] != "unreachable" and not allowed:
                     probe["expect"] = "unreachable"
                 probes.append(probe)
+    return probes
+
+
+def _published_targets(host):
+    """(published port, its container) of each published port of a host that goes to one of its containers."""
+    for port in host.published:
+        container = host.container_at(port.destination)
+        if container is not None:
+            yield port, container
+
+
+def verify_listeners(infos, me):
+    """What host `me` serves while the outside probes its published ports: each container port behind one."""
+    hosts = fleet_model(infos)
+    if me not in hosts:
+        raise InvalidInput(f"topology: host '{me}' has no netns_info result")
+    found = {(container.name, port.protocol, port.target) for port, container in _published_targets(hosts[me])}
+    return [{"namespace": ns, "proto": proto, "port": number} for ns, proto, number in sorted(found)]
+
+
+def outside_probes(infos, outside):
+    """The probes a host outside the fleet runs (outside: its own netns_info result, for its addresses): each
+    published port of each host (its first port), at the port's host address or the host's underlay address of its
+    family, from the outside host's underlay address of that family. Expected reachable where the port's allow-list
+    and its container's ingress policy let that address in (the container serves the port meanwhile:
+    verify_listeners), else denied (the host refuses, or a rule drops).
+
+    A published port on a loopback address, or of a family one side has no address of, is not probed."""
+    hosts = fleet_model(infos)
+    view = InfoView.parse(outside, "topology: the outside host")
+    underlay = view.host.underlay if view.host else None
+    if underlay is None:
+        raise InvalidInput("topology: the outside host's netns_info result has no underlay address (run it with host: true)")
+    mine = {ipaddress.ip_interface(a).version: a.split("/")[0] for a in reversed(underlay.managed_addresses)}
+    probes = []
+    for name, host in sorted(hosts.items()):
+        for port, container in _published_targets(host):
+            source, address = mine.get(port.family), port.host_ip or host.address_of(port.family)
+            if source is None or address is None or ipaddress.ip_address(address).is_loopback:
+                continue
+            through = port.lets_in(source) and _allows(container, "ingress", source, port.protocol, port.target)
+            probes.append({"address": address, "proto": port.protocol, "port": port.published,
+                           "expect": "reachable" if through else "denied"})
     return probes

@@ -80,6 +80,11 @@ namespaces:
       force (C(source), C(gateway_mode) V(nat), V(routed) or V(nat-unprotected), C(icc), and C(policy), whether a
       container of the network has a network policy), read back from the rules' comments.
     - >-
+      With O(nat=true), also C(published): each published port the collection's rules hold, as C(owner) (the network
+      or port forward), C(protocol), C(family), C(host_ip) (V(null): every address of the host), C(published) (the
+      host port or range), C(destination) and C(target) (the container's address and port or range) and
+      C(allow_from) (V(null): every source; else the source ranges it lets in), read back from the rules.
+    - >-
       With O(policy=true), each named namespace's C(policy) in force, read back from its table: V(null) when it has
       none, else C(ingress) and C(egress), each V(null) (no restriction) or the list of what it allows, as C(peer) (a
       range of one family: a prefix, an address, or C(first-last)), C(protocol) and C(ports) (a name, a number, a
@@ -102,6 +107,12 @@ host:
   description: The same view of the module's own namespace (peer namespace V(null) means this one).
   returned: when O(host=true)
   type: dict
+  sample:
+    forwarding:
+      - {source: 10.88.0.0/24, gateway_mode: nat, icc: true, policy: false}
+    published:
+      - {owner: "network:web", protocol: tcp, family: 4, host_ip: null, published: "8080", destination: 10.88.0.3,
+         target: "80", allow_from: [198.51.100.0/24]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

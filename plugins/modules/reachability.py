@@ -24,6 +24,12 @@ description:
   - >-
     V(allowed) is met by V(reachable) or V(refused): the target's host answered, so every firewall on the way (a
     network policy, say) let the probe through, whether a service listens on the port or not.
+  - >-
+    V(denied) is met by anything but V(reachable): what a port that must not let the source in gives when a
+    service listens behind it (the host refuses, or a firewall drops).
+  - With O(serve), the module also answers TCP connections and UDP datagrams on ports of namespaces (a container's
+    published ports, say), so that probes from another host can tell that container's port from its host's. It
+    serves while its probes run, or O(serve_seconds) (run it with C(async) and probe from the other host meanwhile).
   - It changes nothing, so check mode runs the same probes.
 extends_documentation_fragment:
   - linuxns.net.common
@@ -67,11 +73,36 @@ options:
       expect:
         description: What the probe must find; unset, the probe is only reported.
         type: str
-        choices: [reachable, unreachable, allowed]
+        choices: [reachable, unreachable, allowed, denied]
   expect:
     description: The expectation of every probe that does not set its own.
     type: str
-    choices: [reachable, unreachable, allowed]
+    choices: [reachable, unreachable, allowed, denied]
+  serve:
+    description:
+      - Ports to answer on, each in a namespace, on both families (IPv4 only where the namespace has no IPv6). Each
+        TCP connection and UDP datagram gets a line of text back, and the client's address is noted in RV(served).
+      - A port that something in the namespace already listens on is left to it (RV(served) says V(in use)).
+    type: list
+    elements: dict
+    suboptions:
+      namespace:
+        description: A namespace, or V(null) for the module's own.
+        type: str
+      proto:
+        description: The protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      port:
+        description: The port, 1 to 65535.
+        type: int
+        required: true
+  serve_seconds:
+    description:
+      - How long to serve O(serve), from the start (at most 600). Unset, the listeners serve while the probes run,
+        or 10 seconds without probes.
+    type: float
   timeout:
     description: How long to wait for answers, in seconds (all probes run at once, so this bounds the whole run).
     type: float
@@ -97,6 +128,14 @@ EXAMPLES = r"""
     targets: [10.30.0.2, 10.30.0.3]
     expect: unreachable
     timeout: 0.5
+
+- name: Serve a container's published port for 20 seconds, while another host probes it
+  linuxns.net.reachability:
+    serve:
+      - {namespace: web1, proto: tcp, port: 80}
+    serve_seconds: 20
+  async: 60
+  poll: 0
 """
 
 RETURN = r"""
@@ -121,6 +160,13 @@ failed_probes:
   description: How many probes were not as expected.
   returned: always
   type: int
+served:
+  description: One row per listener of O(serve), with the addresses of the clients it answered.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {namespace: web1, proto: tcp, port: 80, state: served, clients: ["198.51.100.254"]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -142,8 +188,16 @@ def main():
         )),
         expect=dict(type="str", choices=list(EXPECTATIONS)),
         timeout=dict(type="float", default=1.0),
-    ), supports_check_mode=True, required_together=[("sources", "targets")], required_one_of=[("sources", "probes")])
-    run(module, lambda session, check: run_reachability(session, module.params, check))
+        serve=dict(type="list", elements="dict", options=dict(
+            namespace=dict(type="str"),
+            proto=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+            port=dict(type="int", required=True),
+        )),
+        serve_seconds=dict(type="float"),
+    ), supports_check_mode=True, required_together=[("sources", "targets")],
+        required_one_of=[("sources", "probes", "serve")])
+    # it changes nothing and may serve for minutes: it must not hold up the host's other runs
+    run(module, lambda session, check: run_reachability(session, module.params, check), lock=False)
 
 
 if __name__ == "__main__":

@@ -22,17 +22,26 @@ def tcp_reaches(lab, host, ns, address, port):
 
 def verified(playbook, path):
     """verify.yml's matrix (it fails the run on a probe that is not as expected): (host, source, address, proto, port)
-    -> (expect, result)."""
+    -> (expect, result); the upstream's rows (from outside the fleet) have source None."""
     playbook("playbooks/verify.yml", "-e", f"verify_report={path}")
-    return {(host, row["source"], row["address"], row["proto"], row["port"]): (row["expect"], row["result"])
-            for host, matrix in json.loads(path.read_text()).items() for row in matrix}
+    return {key: (row["expect"], row["result"]) for key, row in _rows(json.loads(path.read_text())).items()}
+
+
+def _rows(report):
+    return {(host, row["source"], row["address"], row["proto"], row["port"]): row
+            for host, matrix in report.items() for row in matrix}
 
 
 def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tmp_path):
     # app1 accepts TCP 7100 from the app2s (on every host: the controller resolves the name across the fleet) and
     # UDP 7200 from the whole fleet (its name stands for its ranges)
+    # and TCP 80 from the lab's underlay (the upstream): published as 8080 to everyone, 8443 to the lab's hosts only
+    # (an allow-list without the upstream), and 8081 to a port the policy does not open
     policy = {"app1_ingress": [{"from": ["app2"], "ports": ["7100/tcp"]},
-                               {"from": [{"network": "fleet"}], "ports": ["7200/udp"]}]}
+                               {"from": [{"network": "fleet"}], "ports": ["7200/udp"]},
+                               {"from": ["198.51.100.0/24", "2001:db8:100::/64"], "ports": ["80/tcp"]}],
+              "app1_ports": ["8080:80", "8081:81",
+                             {"target": 80, "published": 8443, "allow_from": ["198.51.100.0/25", "2001:db8:100::/120"]}]}
     extra = ("-e", "containers_per_host=2", "-e", json.dumps(policy))
     try:
         playbook("playbooks/fleet.yml", *extra)
@@ -56,6 +65,16 @@ def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tm
         assert matrix[("host2", "app2", app1["host2"], "tcp", 7100)][0] == "allowed", "the same host, over the bridge"
         assert matrix[("host3", "app1", app1["host2"], "tcp", 7100)] == ("unreachable", "timeout"), "not an app2"
         assert matrix[("host3", "app1", app1["host2"], "udp", 7200)] == ("allowed", "refused"), "the fleet"
+        # from the upstream, outside the fleet, while app1 serves its published ports: 8080 reaches app1, 8443's
+        # allow-list leaves the upstream out (the host refuses), and app1's policy drops 8081 (to its port 81)
+        upstream_rows = {(key[2], key[4]): value for key, value in matrix.items() if key[0] == "upstream"}
+        assert len(upstream_rows) == 18, "3 published ports of 3 hosts, both families"
+        underlay = {h: lab.state()["hosts"][h]["address"] for h in HOSTS}
+        for host in HOSTS:
+            for address in (underlay[host], lab.address6(underlay[host])):
+                assert upstream_rows[(address, 8080)] == ("reachable", "reachable"), (host, address)
+                assert upstream_rows[(address, 8443)] == ("denied", "refused"), (host, address)
+                assert upstream_rows[(address, 8081)] == ("denied", "timeout"), (host, address)
         # app2 has no policy: the fleet reaches it, on both families
         for family in (4, 6):
             assert ping(lab, "host3", "app1", address_of(lab, "host2", "app2", family=family))

@@ -228,6 +228,13 @@ def test_an_allow_list_lets_only_its_sources_reach_a_published_port(site, neighb
     # 8081 lists IPv4 only: not published on IPv6 at all
     assert whoami(lan, "tcp", HOST, 8081) == LAN and whoami(lan, "tcp", HOST6, 8081).startswith("error")
     assert result["published"][names["c2"]][0] == "8080:80/tcp from 198.18.23.2/32,2001:db8:23::2/128"
+    # netns_info reads them back as data, with their allow-lists, on either backend
+    info = run_module("netns_info", {"namespaces": [], "host": True}, netns=host)["host"]
+    assert sorted((p["protocol"], p["family"], p["published"], p["destination"], p["target"], tuple(p["allow_from"]))
+                  for p in info["published"]) == [
+        ("tcp", 4, "8080", C2, "80", ("198.18.23.2/32",)), ("tcp", 4, "8081", C2, "80", ("198.18.23.0/24",)),
+        ("tcp", 6, "8080", C2_6, "80", ("2001:db8:23::2/128",)), ("udp", 4, "8080", C2, "80", ("198.18.23.2/32",)),
+        ("udp", 6, "8080", C2_6, "80", ("2001:db8:23::2/128",))]
     assert not run_module("container_network", net, netns=host)["changed"]
     assert not run_module("container_network", net, check_mode=True, netns=host)["changed"]
     # the list changes exactly

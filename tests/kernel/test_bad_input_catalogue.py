@@ -88,6 +88,10 @@ CATALOGUE = [
     ("reachability", {"sources": ["no-such-ns"], "targets": ["10.0.0.1"]}, ["-missing'", "does not exist"]),
     ("reachability", {"sources": [None], "targets": ["10.0.0.1"], "timeout": 0}, ["timeout 0", "more than 0"]),
     ("reachability", {"probes": [{"address": "10.0.0.1", "expect": "maybe"}]}, ["expect", "maybe"]),
+    ("reachability", {"serve": [{"port": 0}]}, ["listener 1 in the module's own namespace", "port from 1 to 65535, not 0"]),
+    ("reachability", {"serve": [{"port": 80}, {"port": 80, "proto": "tcp"}]}, ["listener tcp/80", "more than once"]),
+    ("reachability", {"serve": [{"port": 80}], "serve_seconds": 601}, ["serve_seconds 601", "at most 600"]),
+    ("reachability", {"serve": [{"namespace": "no-such-ns", "port": 80}]}, ["-missing'", "does not exist"]),
     # lab (the molecule test bed)
     ("lab", {"hosts": 0}, ["lab 'lnlab'", "0 hosts asked for"]),
     ("lab", {"hosts": 500}, ["lab 'lnlab'", "a lab has 1 to 200 hosts"]),

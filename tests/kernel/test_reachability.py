@@ -94,6 +94,36 @@ def test_expectations_fail_exactly_when_wrong_and_name_the_pairs(pair):
     assert leak["failed"] and "reachable (expected unreachable)" in leak["msg"]
 
 
+def test_serve_answers_probes_from_another_namespace_and_names_its_clients(pair):
+    a, b = pair
+    sh("ip", "-n", b, "addr", "add", "fd42:9::2/64", "dev", "eth0", "nodad")
+    sh("ip", "-n", a, "addr", "add", "fd42:9::1/64", "dev", "eth0", "nodad")
+    probes = [{"source": a, "address": "10.9.0.2", "proto": "tcp", "port": 7300, "expect": "reachable"},
+              {"source": a, "address": "fd42:9::2", "proto": "tcp", "port": 7300, "expect": "reachable"},
+              {"source": a, "address": "10.9.0.2", "proto": "udp", "port": 7301, "expect": "reachable"},
+              {"source": a, "address": "10.9.0.2", "proto": "tcp", "port": 7302, "expect": "denied"},
+              {"source": a, "address": "10.9.0.4", "proto": "tcp", "port": 7300, "expect": "denied"},
+              {"source": a, "address": "10.9.0.2", "proto": "tcp", "port": 8080, "expect": "reachable"}]
+    serve = [{"namespace": b, "proto": "tcp", "port": 7300}, {"namespace": b, "proto": "udp", "port": 7301},
+             {"namespace": b, "proto": "tcp", "port": 8080}]
+    result = run_module("reachability", {"probes": probes, "serve": serve, "timeout": 0.5})
+    assert not result.get("failed"), result["msg"]
+    got = by_target(result)
+    assert got[(a, "10.9.0.2", "tcp", 7302)] == "refused" and got[(a, "10.9.0.4", "tcp", 7300)] == "timeout"
+    served = {(row["proto"], row["port"]): row for row in result["served"]}
+    assert served[("tcp", 7300)] == {"namespace": b, "proto": "tcp", "port": 7300, "state": "served",
+                                     "clients": ["10.9.0.1", "fd42:9::1"]}
+    assert served[("udp", 7301)]["clients"] == ["10.9.0.1"]
+    assert served[("tcp", 8080)]["state"] == "in use", "the fixture's own server listens there and answers"
+    # served for a while without probes, the listeners are gone afterwards
+    start = time.monotonic()
+    alone = run_module("reachability", {"serve": serve[:1], "serve_seconds": 0.5})
+    assert 0.5 <= time.monotonic() - start and alone["served"][0]["clients"] == []
+    assert run_module("reachability", {"probes": probes[:1], "timeout": 0.3})["matrix"][0]["result"] == "refused"
+    wrong = run_module("reachability", {"probes": probes[3:4], "serve": [{"namespace": b, "port": 7302}], "timeout": 0.3})
+    assert wrong["failed"] and "tcp/7302: reachable (expected denied)" in wrong["msg"]
+
+
 def test_isolated_networks_are_proven_unreachable_from_each_other(netns, nsname):
     host = netns("host")
     blue, green = [nsname.adopt(f"{host}b{i}") for i in (1, 2)], [nsname.adopt(f"{host}g{i}") for i in (1, 2)]

@@ -7,7 +7,9 @@ import ipaddress
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import RuleTag
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import HEADER, entries, read_blocks, render
+from ansible_collections.linuxns.net.plugins.module_utils._port_forward import published_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._ports import (
     ALL, Claim, PortRange, check_claims, parse_port, _nft_claims, _save_claims)
 
@@ -80,3 +82,56 @@ def test_hosts_file_blocks_round_trip():
     assert text.startswith(HEADER) and "127.0.0.1\tlocalhost" in text
     assert read_blocks(text) == {"back": ["10.1.0.2\tc1"], "front": ["10.0.0.2\tc1", "10.0.0.3\tc2"]}
     assert read_blocks("10.0.0.1 mine\n") is None, "a file the collection did not write"
+
+
+def test_published_ports_in_force_are_read_back_from_nft_and_iptables_rules():
+    tag4, tag6 = RuleTag("ports:network:acc", "23e1be4d15f0"), RuleTag("ports6:network:acc", "e3abd016df2f")
+
+    def rule(program, tag, text, note):
+        comment = f"{tag} {note}"
+        line = (f'{text} comment "{comment}"' if program == "nftables"
+                else text.replace("COMMENT", f'-m comment --comment "{comment}"'))
+        return program, line, tag
+
+    nft = [rule("nftables", tag4, "fib daddr type local tcp dport 8080 dnat ip to 10.23.0.3:80", "tcp/*/8080-8080/10.23.0.3"),
+           rule("nftables", tag4, "ip saddr { 198.18.23.0/24, 127.0.0.1 } fib daddr type local tcp dport 8081 dnat ip to "
+                "10.23.0.3:80", "tcp/*/8081-8081/10.23.0.3"),
+           rule("nftables", tag4, "ip daddr 198.18.23.1 udp dport 8082 dnat ip to 10.23.0.3:82", "udp/198.18.23.1/8082-8082/10.23.0.3"),
+           rule("nftables", tag4, "fib daddr type local udp dport 9000-9002 dnat ip to 10.23.0.3", "udp/*/9000-9002/10.23.0.3"),
+           rule("nftables", tag4, "fib daddr type local tcp dport 9100-9101 dnat ip to tcp dport map { 9100 : 10.23.0.3 . "
+                "9200, 9101 : 10.23.0.3 . 9201 }", "tcp/*/9100-9101/10.23.0.3"),
+           rule("nftables", tag6, "ip6 saddr 2001:db8:23::/64 ip6 daddr != ::1 fib daddr type local tcp dport 8081 dnat ip6 "
+                "to [fd42:23::3]:80", "tcp/*6/8081-8081/fd42:23::3"),
+           rule("nftables", tag6, "fib daddr type local udp dport 9000-9002 dnat ip6 to fd42:23::3", "udp/*6/9000-9002/fd42:23::3"),
+           # the same mapping in the output hook, and a rule that is not a DNAT
+           rule("nftables", tag4, "fib daddr type local tcp dport 8080 dnat ip to 10.23.0.3:80", "tcp/*/8080-8080/10.23.0.3"),
+           ("nftables", f'ip daddr 10.23.0.3 tcp dport 80 ct status dnat accept comment "{tag4}"', tag4)]
+    ipt = [rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 8080 COMMENT "
+                "-j DNAT --to-destination 10.23.0.3:80", "tcp/*/8080-8080/10.23.0.3"),
+           rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -s 198.18.23.0/24 -p tcp -m addrtype --dst-type LOCAL -m tcp "
+                "--dport 8081 COMMENT -j DNAT --to-destination 10.23.0.3:80", "tcp/*/8081-8081/10.23.0.3"),
+           rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -s 127.0.0.1/32 -p tcp -m addrtype --dst-type LOCAL -m tcp "
+                "--dport 8081 COMMENT -j DNAT --to-destination 10.23.0.3:80", "tcp/*/8081-8081/10.23.0.3"),
+           rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -d 198.18.23.1/32 -p udp -m udp --dport 8082 COMMENT -j DNAT "
+                "--to-destination 10.23.0.3:82", "udp/198.18.23.1/8082-8082/10.23.0.3"),
+           rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -p udp -m addrtype --dst-type LOCAL -m udp --dport 9000:9002 "
+                "COMMENT -j DNAT --to-destination 10.23.0.3", "udp/*/9000-9002/10.23.0.3"),
+           rule("iptables-nft", tag4, "-A LINUXNS-NET-DNAT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 9100:9101 "
+                "COMMENT -j DNAT --to-destination 10.23.0.3:9200-9201/9100", "tcp/*/9100-9101/10.23.0.3"),
+           rule("ip6tables-nft", tag6, "-A LINUXNS-NET-DNAT -s 2001:db8:23::/64 ! -d ::1/128 -p tcp -m addrtype --dst-type "
+                "LOCAL -m tcp --dport 8081 COMMENT -j DNAT --to-destination [fd42:23::3]:80", "tcp/*6/8081-8081/fd42:23::3"),
+           rule("ip6tables-nft", tag6, "-A LINUXNS-NET-DNAT ! -d ::1/128 -p udp -m addrtype --dst-type LOCAL -m udp --dport "
+                "9000:9002 COMMENT -j DNAT --to-destination fd42:23::3", "udp/*6/9000-9002/fd42:23::3")]
+    expected = {
+        ("tcp", "8080"): (4, None, "10.23.0.3", "80", None),
+        ("tcp", "8081"): (4, None, "10.23.0.3", "80", ["127.0.0.1/32", "198.18.23.0/24"]),
+        ("udp", "8082"): (4, "198.18.23.1", "10.23.0.3", "82", None),
+        ("udp", "9000-9002"): (4, None, "10.23.0.3", "9000-9002", None),
+        ("tcp", "9100-9101"): (4, None, "10.23.0.3", "9200-9201", None),
+        ("tcp", "8081", 6): (6, None, "fd42:23::3", "80", ["2001:db8:23::/64"]),
+        ("udp", "9000-9002", 6): (6, None, "fd42:23::3", "9000-9002", None)}
+    for rules in (nft, ipt):
+        got = {(e["protocol"], e["published"]) + ((6,) if e["family"] == 6 else ()):
+               (e["family"], e["host_ip"], e["destination"], e["target"], e["allow_from"]) for e in published_in_force(rules)}
+        assert got == expected
+        assert all(e["owner"] == "network:acc" for e in published_in_force(rules))

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._pictures import topology_dot, topology_mermaid
-from ansible_collections.linuxns.net.plugins.module_utils._topology import verify_probes
+from ansible_collections.linuxns.net.plugins.module_utils._topology import outside_probes, verify_listeners, verify_probes
 
 
 def veth(name, container, master):
@@ -169,3 +169,43 @@ def test_pictures_show_icc_off_and_policy_edges_and_ranges(fleet):
     assert "ingress any from 10.9.0.0/16" in dot and "egress: none" in dot
     mermaid = topology_mermaid(fleet)
     assert '-. "policy: 80/tcp" .->' in mermaid and "<br>ingress any from 10.9.0.0/16" in mermaid
+
+
+def published(protocol, published, destination, target, allow_from=None, host_ip=None, family=4):
+    return {"owner": "network:blue", "protocol": protocol, "family": family, "host_ip": host_ip,
+            "published": published, "destination": destination, "target": target, "allow_from": allow_from}
+
+
+def test_the_outside_probes_each_published_port_as_its_allow_list_and_policy_say(fleet):
+    fleet["h1"]["host"]["links"][0]["addresses"].append("2001:db8:100::11/64")
+    fleet["h1"]["namespaces"]["b1"]["links"][1]["addresses"].append("fd42::2/64")
+    fleet["h1"]["host"]["published"] = [
+        published("tcp", "8080", "10.1.0.2", "80"),
+        published("tcp", "8443", "10.1.0.2", "80", ["198.51.100.0/25"]),
+        published("udp", "9000-9002", "10.1.0.2", "9000-9002"),
+        published("tcp", "8081", "10.1.0.3", "81"),  # b2's policy opens 80 only
+        published("tcp", "8080", "fd42::2", "80", family=6),
+        published("tcp", "8082", "10.1.0.2", "82", host_ip="127.0.0.1"),  # loopback: not from outside
+        published("tcp", "8083", "10.9.9.9", "80"),  # not a container of the host (a port_forward): left alone
+        published("tcp", "8084", "10.1.0.3", "80", host_ip="198.51.100.99")]
+    b2_policy = {"ingress": [{"peer": "0.0.0.0/0", "protocol": "tcp", "ports": "80"}], "egress": None}
+    fleet["h1"]["namespaces"]["b2"]["policy"] = b2_policy
+    outside = {"host": {"links": [{"name": "eth0", "kind": "device",
+                                   "addresses": ["198.51.100.254/24", "2001:db8:100::254/64"]}], "routes": []}}
+    got = {(p["address"], p["proto"], p["port"]): p["expect"] for p in outside_probes(fleet, outside)}
+    assert got == {("198.51.100.11", "tcp", 8080): "reachable", ("198.51.100.11", "tcp", 8443): "denied",
+                   ("198.51.100.11", "udp", 9000): "reachable", ("198.51.100.11", "tcp", 8081): "denied",
+                   ("2001:db8:100::11", "tcp", 8080): "reachable", ("198.51.100.99", "tcp", 8084): "reachable"}
+    assert verify_listeners(fleet, "h1") == [
+        {"namespace": "b1", "proto": "tcp", "port": 80}, {"namespace": "b1", "proto": "tcp", "port": 82},
+        {"namespace": "b1", "proto": "udp", "port": 9000}, {"namespace": "b2", "proto": "tcp", "port": 80},
+        {"namespace": "b2", "proto": "tcp", "port": 81}]
+    assert verify_listeners(fleet, "h2") == []
+    # an outside host of one family probes that family only
+    only4 = {"host": {"links": [{"name": "eth0", "kind": "device", "addresses": ["198.51.100.254/24"]}], "routes": []}}
+    assert all(p["address"] != "2001:db8:100::11" for p in outside_probes(fleet, only4))
+    with pytest.raises(InvalidInput, match="the outside host's netns_info result has no underlay address"):
+        outside_probes(fleet, {"host": {"links": [], "routes": []}})
+    fleet["h1"]["host"]["published"][0]["published"] = "http"
+    with pytest.raises(InvalidInput, match="a published port is not one netns_info writes"):
+        outside_probes(fleet, outside)
