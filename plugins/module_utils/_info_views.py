@@ -146,6 +146,13 @@ class PublishedView:
     destination: str
     target: int  # the first container port
     allow_from: Optional[tuple] = None
+    published_ports: str = ""  # the host ports as written ("8080", "9000-9002")
+    target_ports: str = ""
+
+    def text(self):
+        """As the pictures say it: [host_ip:]ports->container ports/protocol."""
+        host = "" if self.host_ip is None else (f"[{self.host_ip}]:" if ":" in self.host_ip else f"{self.host_ip}:")
+        return f"{host}{self.published_ports}->{self.target_ports}/{self.protocol}"
 
     def lets_in(self, address):
         return self.allow_from is None or any(ipaddress.ip_address(str(address)) in ipaddress.ip_network(n)
@@ -221,7 +228,8 @@ def _published(entries, who):
     try:
         return [PublishedView(e["protocol"], int(e["family"]), e.get("host_ip"), int(str(e["published"]).split("-", maxsplit=1)[0]),
                               str(e["destination"]), int(str(e["target"]).split("-", maxsplit=1)[0]),
-                              None if e.get("allow_from") is None else tuple(str(n) for n in e["allow_from"]))
+                              None if e.get("allow_from") is None else tuple(str(n) for n in e["allow_from"]),
+                              str(e["published"]), str(e["target"]))
                 for e in entries or []]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(f"{who}: a published port is not one netns_info writes ({exc!r})") from None

@@ -67,6 +67,32 @@ def policy_view(chosen):
     return {pair: sorted(whats) for pair, whats in edges.items()}, notes
 
 
+def published_notes(chosen):
+    """Per container, a line per published port (both families in one): "published 8080->80/tcp", with the host
+    address where it is one, and "from" its allow-list (a family without one: "any IPv6")."""
+    found = {}
+    for host in chosen:
+        for port in host.published:
+            container = host.container_at(port.destination)
+            if container is not None:
+                sources = found.setdefault(((host.name, container.name), port.text()), set())
+                sources.update(port.allow_from or [f"any IPv{port.family}"])
+    notes = {}
+    for (who, text), sources in sorted(found.items()):
+        everyone = sources >= {"any IPv4", "any IPv6"} or sources in ({"any IPv4"}, {"any IPv6"})
+        line = f"published {text}" + ("" if everyone else f" from {', '.join(sorted(sources))}")
+        notes.setdefault(who, []).append(line)
+    return notes
+
+
+def _notes(chosen):
+    """Each container's lines: its policy's, then its published ports'."""
+    edges, notes = policy_view(chosen)
+    for who, lines in published_notes(chosen).items():
+        notes.setdefault(who, []).extend(lines)
+    return edges, notes
+
+
 def topology_dot(infos, hosts=None, title="linuxns.net"):
     """Graphviz DOT of the hosts (all, or those named): each host a box holding its bridges, its containers and the
     veth pairs between them; routes between hosts and NAT as edges and notes."""
@@ -75,7 +101,7 @@ def topology_dot(infos, hosts=None, title="linuxns.net"):
     out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
            "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
     underlay, links = {}, {host.name: host.underlay_link for host in chosen}
-    edges, notes = policy_view(chosen)
+    edges, notes = _notes(chosen)
     for host in chosen:
         out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
         out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
@@ -131,7 +157,7 @@ def topology_mermaid(infos, hosts=None):
 
     out = ["flowchart LR"]
     underlay = {}
-    edges, notes = policy_view(chosen)
+    edges, notes = _notes(chosen)
     for host in chosen:
         out.append(f'  subgraph {node(host.name)}["{host.name} {" ".join(host.underlay)}"]')
         out.append(f'    {node(host.name, host.underlay_link)}[["{host.underlay_link} {" ".join(host.underlay)}"]]')

@@ -209,3 +209,19 @@ def test_the_outside_probes_each_published_port_as_its_allow_list_and_policy_say
     fleet["h1"]["host"]["published"][0]["published"] = "http"
     with pytest.raises(InvalidInput, match="a published port is not one netns_info writes"):
         outside_probes(fleet, outside)
+
+
+def test_pictures_show_published_ports_with_their_allow_lists(fleet):
+    fleet["h1"]["namespaces"]["b1"]["links"][1]["addresses"].append("fd42::2/64")
+    fleet["h1"]["namespaces"]["b2"]["links"][1]["addresses"].append("fd42::3/64")
+    fleet["h1"]["host"]["published"] = [
+        published("tcp", "8080", "10.1.0.2", "80"), published("tcp", "8080", "fd42::2", "80", family=6),
+        published("tcp", "8443", "10.1.0.2", "80", ["198.51.100.0/25"]),
+        published("tcp", "8443", "fd42::2", "80", ["2001:db8:100::/120"], family=6),
+        published("udp", "9000-9002", "10.1.0.2", "9000-9002", host_ip="198.51.100.11"),
+        published("tcp", "8081", "10.1.0.3", "81"), published("tcp", "8081", "fd42::3", "81", ["2001:db8::/32"], family=6)]
+    dot = topology_dot(fleet)
+    assert ("b1\\neth0 10.1.0.2/24\\neth0 fd42::2/64\\npublished 198.51.100.11:9000-9002->9000-9002/udp\\n"
+            "published 8080->80/tcp\\npublished 8443->80/tcp from 198.51.100.0/25, 2001:db8:100::/120") in dot
+    assert "published 8081->81/tcp from 2001:db8::/32, any IPv4" in dot, "IPv4 to everyone, IPv6 allow-listed"
+    assert "published 8080->80/tcp<br>published 8443->80/tcp from" in topology_mermaid(fleet)
