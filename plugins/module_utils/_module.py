@@ -48,7 +48,8 @@ def run(module, operation, lock=True, **extra):
     except LinuxnsError as exc:
         if isinstance(exc, KernelError) and exc.errno is not None:
             extra = dict(extra, errno=exc.errno)
-        module.fail_json(msg=str(exc), **extra)
+        # a failure part-way tells whether what it did stays done (the plan undid what it could)
+        module.fail_json(msg=str(exc), changed=getattr(exc, "changed", False), **extra)
     for warning in result.pop("warnings", []):
         module.warn(warning)
     if not module._diff:

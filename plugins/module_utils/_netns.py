@@ -10,13 +10,14 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, KernelError, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, KernelError, where
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import IFLA_IFNAME
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import text
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     attach_namespace, create_namespace, delete_namespace, is_stale_namespace_file, namespace_inode,
-    pid_namespace_inode, pids_by_namespace_inode)
+    pid_namespace_inode)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._processes import holders_by_inode, listed, stop_holders
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot
 from ansible_collections.linuxns.net.plugins.module_utils._sysctl import read_sysctl_in, sysctl_path, write_sysctl_in
@@ -30,6 +31,11 @@ class NetnsSpec:
     pid: int = None
     loopback: bool = True
     sysctls: dict = field(default_factory=dict)  # key -> value as text
+    # deleting a namespace that processes are in: warn (its name goes, it lives on with them), refuse (before any
+    # change), or stop them first (SIGTERM, SIGKILL after stop_timeout seconds)
+    processes: str = "warn"
+    stop_timeout: float = 10.0
+    label: str = None  # what the namespace is, for messages ("container 'c1' of network 'web'")
 
 
 def normalize_netns(item):
@@ -38,6 +44,8 @@ def normalize_netns(item):
         raise InvalidInput("netns: 'name' is required")
     spec = NetnsSpec(name=name, state=item.get("state") or "present", pid=item.get("pid"),
                      loopback=True if item.get("loopback") is None else item["loopback"],
+                     processes="stop" if item.get("stop_processes") else "warn",
+                     stop_timeout=validate.stop_timeout(item.get("stop_timeout"), f"namespace '{name}'"),
                      sysctls={k: " ".join(str(v if not isinstance(v, bool) else int(v)).split())
                               for k, v in (item.get("sysctls") or {}).items()})
     for key in spec.sysctls:
@@ -54,6 +62,20 @@ def normalize_netns(item):
         if pid_namespace_inode(spec.pid) is None:
             raise InvalidInput(f"namespace '{name}': no process with pid {spec.pid} (or its namespace cannot be read)")
     return spec
+
+
+def _plan_holders(plan, ns, holders, inode):
+    """What a namespace's processes mean for its deletion: a warning, a refusal, or a step that stops them."""
+    obj = where(ns.name)
+    if ns.processes == "refuse":
+        raise Conflict(f"{ns.label or obj}: {obj} is in use by process(es) {listed(holders)}; stop them first, or set "
+                       "stop_processes: true to have them stopped (SIGTERM, then SIGKILL after stop_timeout)")
+    if ns.processes == "stop":
+        plan.add(f"stop process(es) {listed(holders)} in {obj} (SIGTERM, SIGKILL after {ns.stop_timeout:g} s)",
+                 lambda: stop_holders(holders, inode, ns.stop_timeout, f"{ns.label or obj} in {obj}"))
+        return
+    plan.warnings.append(f"{obj} still holds processes {[h.pid for h in holders][:10]}: removing its name does not "
+                         "stop them, and the namespace lives on until they exit (stop_processes: true stops them)")
 
 
 def host_ends(session, names):
@@ -81,8 +103,9 @@ def wait_links_gone(session, names, timeout=5.0):
 
 def plan_netns(plan, session, items, snapshots=None):
     """Plan namespaces; snapshots (a Snapshots), if given, supply lo's state without another netlink request."""
-    pids_by_inode = None
     doomed = []
+    inodes = {ns.name: namespace_inode(ns.name) for ns in items if ns.state == "absent" and session.exists(ns.name)}
+    holders = holders_by_inode(inodes.values())
     for ns in items:
         name = ns.name
         obj = where(name)
@@ -90,14 +113,12 @@ def plan_netns(plan, session, items, snapshots=None):
         mark = plan.mark
         if ns.state == "absent":
             if exists:
-                if pids_by_inode is None:
-                    pids_by_inode = pids_by_namespace_inode()
-                pids = pids_by_inode.get(namespace_inode(name), [])
-                if pids:
-                    plan.warnings.append(f"{obj} still holds processes {pids[:10]}: removing its name does not stop "
-                                         "them, and the namespace lives on until they exit")
+                found = holders.get(inodes.get(name), [])
+                if found:
+                    _plan_holders(plan, ns, found, inodes[name])
                 plan.add(f"delete {obj}", lambda name=name: (session.forget(name), delete_namespace(name)))
-                plan.record(name, {"exists": True}, None, mark)
+                plan.record(name, dict({"exists": True}, **({"processes": [str(h) for h in found]} if found else {})),
+                            None, mark)
                 doomed.append(name)
             elif is_stale_namespace_file(name):  # a killed teardown's leftover: ip netns list shows it
                 plan.add(f"remove the stale file of {obj} (no namespace is mounted on it)",

@@ -150,7 +150,12 @@ def _plan_leave(plan, session, snaps, net, leaving):
     doomed = []
     for c in leaving:
         if not session.exists(c.name):
-            doomed.append(c.name)  # nothing to do, unless a killed run left its namespace's file: then that goes
+            # nothing to do, unless a killed run left its namespace's file (that goes), or a run that met a process
+            # entering the namespace left the host end of its veth behind: it goes now, and its peer with it
+            end = host.by_name.get(host_end_name(net.bridge, c.name))
+            if end is not None and end.kind == "veth":
+                plan_veth(plan, session, snaps, VethSpec(end.name, None, None, state="absent"))
+            doomed.append(c.name)
             continue
         end = host.by_name.get(host_end_name(net.bridge, c.name))
         if end is not None and end.kind == "veth" and end.peer_nsid != -1:
@@ -161,7 +166,9 @@ def _plan_leave(plan, session, snaps, net, leaving):
             plan_veth(plan, session, snaps, VethSpec(host_end_name(net.bridge, c.name), None, None, state="absent"))
         else:
             doomed.append(c.name)
-    plan_netns(plan, session, [NetnsSpec(n, state="absent") for n in doomed], snaps)
+    plan_netns(plan, session, [NetnsSpec(n, state="absent", processes="stop" if net.stop_processes else "refuse",
+                                          stop_timeout=net.stop_timeout, label=f"container '{n}' of network '{net.name}'")
+                               for n in doomed], snaps)
 
 
 BRIDGE_ALIAS_PREFIX = "linuxns.net network "

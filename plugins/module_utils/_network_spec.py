@@ -61,6 +61,8 @@ class NetworkSpec:
     direct_access_from: list = field(default_factory=list)  # of ipaddress networks, both families
     icc: bool = True  # False: the containers cannot reach each other (port isolation, and a drop)
     policy_peers: dict = field(default_factory=dict)  # names that policies may use beyond this host: name -> networks
+    stop_processes: bool = False  # a leaving container's processes: refused (False) or stopped, as docker rm -f
+    stop_timeout: float = 10.0  # seconds from SIGTERM to SIGKILL
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
@@ -110,7 +112,9 @@ def normalize_network(params):
         containers=normalize_containers(params.get("containers") or [], name),
         isolation_group=(ISOLATION_GROUP if group is None else group) if isolated else None,
         internal=bool(params.get("internal")), hosts_file=params.get("hosts_file", True) is not False,
-        routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")))
+        routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")),
+        stop_processes=bool(params.get("stop_processes")),
+        stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
     if net.isolation_group == OPEN_GROUP:

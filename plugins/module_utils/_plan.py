@@ -47,8 +47,10 @@ class Plan:
 
     def apply(self):
         """Run every change in order; on a failure, undo the objects this run created, then re-raise (a kernel
-        error that nothing named yet is named after the change that met it)."""
+        error that nothing named yet is named after the change that met it). The error's changed tells whether
+        anything done stays done (a change without an undo, or one whose undo failed)."""
         undo_stack = []
+        kept = False
         try:
             for action in self.actions:
                 try:
@@ -57,12 +59,15 @@ class Plan:
                     raise kernel_error(action.description, exc) from None
                 if action.undo is not None:
                     undo_stack.append(action.undo)
-        except Exception:
+                else:
+                    kept = True
+        except Exception as exc:
             for undo in reversed(undo_stack):
                 try:
                     undo()
                 except Exception:  # best effort: the original error is the one to report
-                    pass
+                    kept = True
+            exc.changed = getattr(exc, "changed", False) or kept
             raise
 
     def execute(self, check_mode):

@@ -165,3 +165,12 @@ def unique(items, key, what):
         if k in seen:
             raise InvalidInput(f"{what} {k} is listed more than once")
         seen.add(k)
+
+
+def stop_timeout(value, obj):
+    """Seconds from SIGTERM to SIGKILL when processes are stopped: 0 (SIGKILL at once) to an hour; 10 by default."""
+    if value is None:
+        return 10.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+        raise InvalidInput(f"{obj}: stop_timeout {value!r} must be a number of seconds from 0 to 3600")
+    return float(value)

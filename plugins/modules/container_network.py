@@ -261,6 +261,23 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  stop_processes:
+    description:
+      - What happens to the processes that run in a container's namespace when the container goes (O(state=absent),
+        or it leaves its last network).
+      - >-
+        V(false) refuses, before any change, naming the container, the processes and their commands: a namespace
+        that processes are in outlives its name, and keeps the container's veth on the host.
+      - V(true) stops them first, as C(docker rm -f) does (SIGTERM, then SIGKILL after O(stop_timeout)), and
+        removes everything. Check mode and the diff name them.
+    type: bool
+    default: false
+    version_added: 2.0.0
+  stop_timeout:
+    description: Seconds between SIGTERM and SIGKILL with O(stop_processes=true) (0 to 3600).
+    type: float
+    default: 10
+    version_added: 2.0.0
   hosts_file:
     description:
       - Write each container's C(/etc/netns/<container>/hosts) with the names and addresses of the network's
@@ -536,6 +553,8 @@ def main():
         isolation_group=dict(type="int", default=ISOLATION_GROUP),
         internal=dict(type="bool", default=False),
         hosts_file=dict(type="bool", default=True),
+        stop_processes=dict(type="bool", default=False),
+        stop_timeout=dict(type="float", default=10.0),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),

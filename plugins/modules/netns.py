@@ -36,7 +36,7 @@ options:
   state:
     description:
       - V(present) creates the namespace; V(absent) removes its name. A namespace that still holds processes lives
-        on until they exit, and the module warns about it.
+        on until they exit, and the module warns about it, unless O(stop_processes=true).
     type: str
     choices: [present, absent]
     default: present
@@ -54,6 +54,19 @@ options:
       - Give the name to the network namespace of this process instead of creating a new one. If the name points
         to another namespace (the container restarted), it is moved to this one.
     type: int
+  stop_processes:
+    description:
+      - With O(state=absent), stop the processes in the namespace before its name goes, as C(docker rm -f) does
+        (SIGTERM, then SIGKILL after O(stop_timeout)), so that the namespace and its links go with it.
+      - Check mode and the diff name them.
+    type: bool
+    default: false
+    version_added: 2.0.0
+  stop_timeout:
+    description: Seconds between SIGTERM and SIGKILL with O(stop_processes=true) (0 to 3600).
+    type: float
+    default: 10
+    version_added: 2.0.0
   namespaces:
     description:
       - Many namespaces in one call.
@@ -78,6 +91,12 @@ options:
       pid:
         description: As the top-level O(pid), which it inherits when left out.
         type: int
+      stop_processes:
+        description: As the top-level O(stop_processes), which it inherits when left out.
+        type: bool
+      stop_timeout:
+        description: As the top-level O(stop_timeout), which it inherits when left out.
+        type: float
 """
 
 EXAMPLES = r"""
@@ -96,6 +115,13 @@ EXAMPLES = r"""
   linuxns.net.netns:
     name: [red, blue]
     state: absent
+
+- name: Remove one, stopping what still runs in it
+  linuxns.net.netns:
+    name: web
+    state: absent
+    stop_processes: true
+    stop_timeout: 5
 """
 
 RETURN = r"""
@@ -118,6 +144,8 @@ ITEM = dict(
     loopback=dict(type="bool", default=True),
     sysctls=dict(type="dict"),
     pid=dict(type="int"),
+    stop_processes=dict(type="bool", default=False),
+    stop_timeout=dict(type="float", default=10.0),
 )
 
 

@@ -27,6 +27,8 @@ CATALOGUE = [
     ("netns", {"name": ["ok"], "sysctls": {"net/../kernel/x": 1}}, ["net/../kernel/x", "only net.* sysctls"]),
     ("netns", {"name": ["ok"], "pid": 99999999}, ["pid 99999999", "no process"]),
     ("netns", {"name": ["ok"], "pid": -3}, ["pid -3", "positive integer"]),
+    ("netns", {"name": ["ok"], "state": "absent", "stop_processes": True, "stop_timeout": -1},
+     ["namespace 'ok'", "stop_timeout -1.0 must be a number of seconds from 0 to 3600"]),
     # veth
     ("veth", {"name": "x" * 16, "peer": "p"}, ["'xxxxxxxxxxxxxxxx'", "at most 15"]),
     ("veth", {"name": "a:b", "peer": "p"}, ["'a:b'", "contains ':'"]),
@@ -102,6 +104,8 @@ CATALOGUE = [
     ("lab", {"underlay6": "ff02::/16"}, ["underlay6 ff02::/16", "unicast IPv6 network"]),
     ("lab", {"underlay6": "198.18.0.0/24"}, ["underlay6 198.18.0.0/24", "unicast IPv6 network"]),
     # container_network (the bridge_network role's one call)
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "stop_processes": True, "stop_timeout": 7200},
+     ["network 'n'", "stop_timeout 7200.0 must be a number of seconds from 0 to 3600"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/29", "containers": [{"name": f"k{i}"} for i in range(7)]},
      ["network 'n'", "is full"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "address": "10.6.0.2"}]},
