@@ -166,9 +166,10 @@ def _plan_leave(plan, session, snaps, net, leaving):
             plan_veth(plan, session, snaps, VethSpec(host_end_name(net.bridge, c.name), None, None, state="absent"))
         else:
             doomed.append(c.name)
-    plan_netns(plan, session, [NetnsSpec(n, state="absent", processes="stop" if net.stop_processes else "refuse",
-                                          stop_timeout=net.stop_timeout, label=f"container '{n}' of network '{net.name}'")
-                               for n in doomed], snaps)
+    # a namespace with processes in it: refused before any change, or they are stopped first
+    processes = "stop" if net.stop_processes else "refuse"
+    plan_netns(plan, session, [NetnsSpec(n, state="absent", processes=processes, stop_timeout=net.stop_timeout,
+                                         label=f"container '{n}' of network '{net.name}'") for n in doomed], snaps)
 
 
 BRIDGE_ALIAS_PREFIX = "linuxns.net network "
