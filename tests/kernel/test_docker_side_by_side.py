@@ -242,3 +242,38 @@ def _eventually(check, timeout=20.0):
             return True
         time.sleep(0.3)
     return False
+
+
+def test_a_network_with_a_running_container_is_refused_by_both_and_stopped_by_both_when_asked(site, nsname):
+    """docker network rm refuses a network with a running container, as our teardown refuses a container with a
+    running process; docker stop (SIGTERM, then SIGKILL after its timeout) then docker network rm, as our
+    stop_processes, stops it with SIGTERM and removes everything."""
+    docker, host = site["docker"], site["host"]
+    docker.docker("network", "create", "--subnet", "10.219.9.0/24", "dtear")
+    docker.run_with("t1", "dtear", (), *HTTPD)
+    x1 = nsname("x1")
+    ours = {"name": "tear", "bridge": "br-tear", "subnet": "10.39.0.0/24", "containers": [{"name": x1}]}
+    assert not run_module("container_network", ours, netns=host).get("failed")
+    server = start_whoami(x1, 80)
+    try:
+        theirs = docker.docker("network", "rm", "dtear", check=False)
+        mine = run_module("container_network", dict(ours, state="absent"), netns=host)
+        assert theirs.returncode != 0 and "active endpoints" in theirs.stderr, theirs.stderr
+        assert mine["failed"] and f"{server.pid} (" in mine["msg"], mine
+        assert docker.docker("inspect", "-f", "{{.State.Running}}", "t1").stdout.strip() == "true"
+        assert server.poll() is None, "both refused, and nothing stopped"
+
+        docker.docker("stop", "-t", "10", "t1")
+        docker.docker("network", "rm", "dtear")
+        stopped = run_module("container_network", dict(ours, state="absent", stop_processes=True), netns=host)
+        assert stopped["changed"] and not stopped.get("failed"), stopped.get("msg")
+        assert docker.docker("inspect", "-f", "{{.State.ExitCode}}", "t1").stdout.strip() == str(128 + 15)
+        assert server.wait(timeout=5) == -15, "both stopped it with SIGTERM"
+        assert "br-tear" not in sh("ip", "-n", host, "-br", "link").stdout
+    finally:
+        docker.docker("rm", "-f", "t1", check=False)
+        docker.docker("network", "rm", "dtear", check=False)
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+        run_module("container_network", dict(ours, state="absent", stop_processes=True), netns=host)
