@@ -246,8 +246,8 @@ def _eventually(check, timeout=20.0):
 
 def test_a_network_with_a_running_container_is_refused_by_both_and_stopped_by_both_when_asked(site, nsname):
     """docker network rm refuses a network with a running container, as our teardown refuses a container with a
-    running process; docker stop (SIGTERM, then SIGKILL after its timeout) then docker network rm, as our
-    stop_processes, stops it with SIGTERM and removes everything."""
+    running process; docker stop (SIGTERM, then SIGKILL after its timeout) and docker network rm then do what our
+    stop_processes does."""
     docker, host = site["docker"], site["host"]
     docker.docker("network", "create", "--subnet", "10.219.9.0/24", "dtear")
     docker.run_with("t1", "dtear", (), *HTTPD)
@@ -263,12 +263,14 @@ def test_a_network_with_a_running_container_is_refused_by_both_and_stopped_by_bo
         assert docker.docker("inspect", "-f", "{{.State.Running}}", "t1").stdout.strip() == "true"
         assert server.poll() is None, "both refused, and nothing stopped"
 
-        docker.docker("stop", "-t", "10", "t1")
+        docker.docker("stop", "-t", "2", "t1")
         docker.docker("network", "rm", "dtear")
         stopped = run_module("container_network", dict(ours, state="absent", stop_processes=True), netns=host)
         assert stopped["changed"] and not stopped.get("failed"), stopped.get("msg")
-        assert docker.docker("inspect", "-f", "{{.State.ExitCode}}", "t1").stdout.strip() == str(128 + 15)
-        assert server.wait(timeout=5) == -15, "both stopped it with SIGTERM"
+        # httpd as a container's PID 1 may leave SIGTERM unhandled: Docker then SIGKILLs it after the timeout, as ours does
+        assert docker.docker("inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", "t1").stdout.split() in (
+            ["false", "143"], ["false", "137"])
+        assert server.wait(timeout=5) == -15, "ours stopped its server with SIGTERM"
         assert "br-tear" not in sh("ip", "-n", host, "-br", "link").stdout
     finally:
         docker.docker("rm", "-f", "t1", check=False)
