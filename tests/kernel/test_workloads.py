@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,6 +15,15 @@ from ansible_collections.linuxns.net.plugins.module_utils._addressing import hos
 from support import links, namespaces, run_module, sh, start_whoami, whoami
 
 IGNORES_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+
+
+def inside(ns, proc):
+    """proc, once it runs in ns (ip netns exec enters it a moment after it starts)."""
+    deadline = time.monotonic() + 10
+    while str(proc.pid) not in sh("ip", "netns", "pids", ns).stdout.split():
+        assert time.monotonic() < deadline and proc.poll() is None, f"{proc.args} did not start in {ns}"
+        time.sleep(0.02)
+    return proc
 
 
 @pytest.fixture
@@ -28,11 +38,12 @@ def site(netns, nsname):
     started = []
 
     def start(ns, *argv):
-        """A process in ns (killed at the end, if it still runs); argv None: a whoami server on port 80."""
+        """A process in ns (killed at the end, if it still runs), once it is in there; no argv: a whoami server on
+        port 80."""
         proc = start_whoami(ns, 80) if not argv else subprocess.Popen(["ip", "netns", "exec", ns, *argv],
                                                                       stdout=subprocess.PIPE, text=True)
         started.append(proc)
-        return proc
+        return inside(ns, proc)
 
     yield host, c1, c2, net, start
     for proc in started:
@@ -60,7 +71,7 @@ def test_teardown_refuses_while_a_container_runs_processes_and_names_them(site):
     leaving = dict(net, containers=[{"name": c1, "state": "absent"}, {"name": c2}])
     assert f"namespace '{c1}' is in use" in run_module("container_network", leaving, netns=host)["msg"]
     assert not run_module("container_network", dict(net, containers=[{"name": c1}, {"name": c2, "state": "absent"}]),
-                          netns=host)["failed"]
+                          netns=host).get("failed")
     assert c2 not in namespaces() and c1 in namespaces()
 
 
@@ -106,7 +117,7 @@ def test_netns_stops_processes_when_asked_and_warns_otherwise(netns, nsname):
     host = netns("host")
     name = nsname("ns")
     assert run_module("netns", {"name": [name]}, netns=host)["changed"]
-    sleeper = subprocess.Popen(["ip", "netns", "exec", name, "sleep", "1000"])
+    sleeper = inside(name, subprocess.Popen(["ip", "netns", "exec", name, "sleep", "1000"]))
     try:
         checked = run_module("netns", {"name": [name], "state": "absent", "stop_processes": True}, check_mode=True,
                              netns=host)
@@ -120,7 +131,7 @@ def test_netns_stops_processes_when_asked_and_warns_otherwise(netns, nsname):
             sleeper.kill()
         sleeper.wait()
     assert run_module("netns", {"name": [name]}, netns=host)["changed"]
-    other = subprocess.Popen(["ip", "netns", "exec", name, "sleep", "1000"])
+    other = inside(name, subprocess.Popen(["ip", "netns", "exec", name, "sleep", "1000"]))
     try:
         warned = run_module("netns", {"name": [name], "state": "absent"}, netns=host)
         assert warned["changed"] and any(str(other.pid) in w and "stop_processes" in w for w in warned["warnings"])
