@@ -5,6 +5,8 @@ nat keeps out."""
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 
 import pytest
 
@@ -107,6 +109,28 @@ def test_policy_and_icc_across_the_fleet_and_from_the_upstream(lab, playbook, tm
         matrix = verified(playbook, tmp_path / "verify-icc.json")
         assert matrix[("host1", "app2", address_of(lab, "host1", "app1"), "icmp", None)][0] == "unreachable"
         assert matrix[("host1", "app2", app1["host2"], "tcp", 7100)][0] == "unreachable"
+
+        # the teardown while a process runs in host1's app1: host1 refuses, naming it (the others go); asked to, it
+        # stops it (SIGTERM) and goes too
+        pid = lab.state()["hosts"]["host1"]["pid"]
+        sleeper = subprocess.Popen(["nsenter", "-t", str(pid), "--net", "--mount", "--", "ip", "netns", "exec", "app1",
+                                    "sleep", "600"])
+        try:
+            for _attempt in range(200):
+                if str(sleeper.pid) in lab.exec("host1", "ip", "netns", "pids", "app1").stdout.split():
+                    break
+                time.sleep(0.05)
+            down = (*off, "-e", "fleet_network_state=absent")
+            refused = playbook("playbooks/fleet.yml", *down, ok=False)
+            assert refused.hosts["host1"]["failed"] == 1 and refused.hosts["host2"]["failed"] == 0, refused.stdout
+            assert f"namespace 'app1' is in use by process(es) {sleeper.pid} (sleep 600)" in refused.stdout
+            assert "app1" in lab.exec("host1", "ip", "netns", "list").stdout and sleeper.poll() is None
+            playbook("playbooks/fleet.yml", *down, "-e", "fleet_network_stop_processes=true")
+            assert sleeper.wait(timeout=10) == -15
+        finally:
+            if sleeper.poll() is None:
+                sleeper.kill()
+            sleeper.wait()
     finally:
         playbook("playbooks/fleet.yml", *extra, "-e", "fleet_network_state=absent")
     for host in HOSTS:

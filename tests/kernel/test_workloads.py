@@ -4,6 +4,7 @@ exact re-runs and nothing left behind."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import time
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name
-from support import links, namespaces, run_module, sh, start_whoami, whoami
+from support import links, namespaces, run_module, sh, start_module, start_whoami, whoami
 
 IGNORES_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+NOTES_TERM = ("import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: print('SIGTERM', flush=True))\n"
+              "print('ready', flush=True)\nwhile True:\n    time.sleep(1)")
 
 
 def inside(ns, proc):
@@ -139,3 +142,25 @@ def test_netns_stops_processes_when_asked_and_warns_otherwise(netns, nsname):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_teardown_killed_while_it_waits_for_processes_is_finished_by_the_next_run(site):
+    """The module killed while it waits out stop_timeout (a process that takes SIGTERM and goes on): nothing is
+    removed yet, and the next run stops what is left and removes everything."""
+    host, c1, c2, net, start = site
+    stubborn = start(c1, sys.executable, "-c", NOTES_TERM)
+    assert stubborn.stdout.readline().strip() == "ready"
+    slow = start_module("container_network", dict(net, state="absent", stop_processes=True, stop_timeout=30),
+                        netns=host)
+    try:
+        assert stubborn.stdout.readline().strip() == "SIGTERM", "the module sent SIGTERM, and waits"
+    finally:
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait()
+        os.unlink(slow.args_file)
+    assert stubborn.poll() is None and c1 in namespaces() and c2 in namespaces(), "killed before any removal"
+    finished = run_module("container_network", dict(net, state="absent", stop_processes=True, stop_timeout=0),
+                          netns=host)
+    assert finished["changed"] and not finished.get("failed"), finished.get("msg")
+    assert stubborn.wait(timeout=5) == -signal.SIGKILL
+    assert c1 not in namespaces() and set(links(host)) == {"lo"}
