@@ -94,7 +94,7 @@ def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
         if new_blocks:
             plan.add(f"write the names of network '{network}' to {path}", _writer(path, render(new_blocks)))
         else:
-            plan.add(f"remove {path} (its last network, '{network}', is gone)", _remover(path))
+            plan.add(f"remove {path} (its last network, '{network}', is gone)", remover(path))
         plan.record(f"{path}#{network}", before, after, mark)
 
 
@@ -107,7 +107,7 @@ def _plan_empty_directory(plan, directory):
         return
     if empty:
         mark = plan.mark
-        plan.add(f"remove the empty directory {directory} (a killed run's leftover)", _remover(os.path.join(directory, "hosts")))
+        plan.add(f"remove the empty directory {directory} (a killed run's leftover)", remover(os.path.join(directory, "hosts")))
         plan.record(directory, {"directory": "empty"}, None, mark)
 
 
@@ -121,7 +121,9 @@ def _writer(path, text):
     return write
 
 
-def _remover(path):
+def remover(path):
+    """A plan step that removes a file the collection wrote, and its directory once empty (other files in it are
+    not ours: they stay)."""
     def remove():
         try:
             os.unlink(path)
@@ -130,5 +132,5 @@ def _remover(path):
         try:
             os.rmdir(os.path.dirname(path))
         except OSError:
-            pass  # the directory holds other files (resolv.conf, say): they are not ours
+            pass  # the directory holds other files (resolv.conf, a unit's other drop-ins): not ours
     return remove

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, remover
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import is_namespace_file, namespace_path
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
@@ -118,19 +118,6 @@ def _write(path, text):
     return write
 
 
-def _remove(path):
-    def remove():
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        try:
-            os.rmdir(os.path.dirname(path))
-        except OSError:
-            pass  # the unit's other drop-ins: not ours
-    return remove
-
-
 def plan_service(plan, spec):
     """Write or remove the drop-in; refuse a file of the same name that is not ours, and a unit that does not exist."""
     current = _read(spec.drop_in, spec)
@@ -139,7 +126,7 @@ def plan_service(plan, spec):
     mark = plan.mark
     if spec.state == "absent":
         if current is not None:
-            plan.add(f"remove {spec.drop_in} ({spec.obj} leaves its container's namespace)", _remove(spec.drop_in))
+            plan.add(f"remove {spec.drop_in} ({spec.obj} leaves its container's namespace)", remover(spec.drop_in))
         plan.record(spec.unit, current, None, mark)
         return
     if unit_file(spec) is None:
@@ -151,7 +138,7 @@ def plan_service(plan, spec):
     wanted = render(spec)
     if current != wanted:
         plan.add(f"write {spec.drop_in} ({spec.obj} in the network namespace of container '{spec.container}')",
-                 _write(spec.drop_in, wanted), None if current is not None else _remove(spec.drop_in))
+                 _write(spec.drop_in, wanted), None if current is not None else remover(spec.drop_in))
     plan.record(spec.unit, current, wanted, mark)
 
 
