@@ -12,7 +12,7 @@ import time
 from typing import NamedTuple
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
-from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import pid_namespace_inode
+from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import pid_namespace_inode, pids_by_namespace_inode
 
 KILL_WAIT = 5.0  # seconds a SIGKILLed process gets to be gone (one in uninterruptible sleep may take a moment)
 SHOWN = 10  # processes named in a message
@@ -41,19 +41,14 @@ def command_of(pid):
 
 
 def holders_by_inode(inodes):
-    """Namespace inode -> the processes in it (Holder), for the inodes asked, in one scan of /proc. This module's
+    """Namespace inode -> the processes in it (Holder), for the inodes asked, from one scan of /proc. This module's
     own process is not one: its session's handles go with it."""
     wanted = set(inodes) - {None}
-    found = {}
     if not wanted:
-        return found
+        return {}
     me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != me:
-            inode = pid_namespace_inode(entry)
-            if inode in wanted:
-                found.setdefault(inode, []).append(Holder(int(entry), command_of(entry)))
-    return found
+    return {inode: [Holder(pid, command_of(pid)) for pid in pids if pid != me]
+            for inode, pids in pids_by_namespace_inode().items() if inode in wanted and pids != [me]}
 
 
 def listed(holders):

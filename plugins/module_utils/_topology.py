@@ -61,13 +61,17 @@ class HostModel:
     nat: list = field(default_factory=list)  # masqueraded sources
     vteps: list = field(default_factory=list)  # its VXLAN devices' addresses: the next hops of overlay routes
     published: list = field(default_factory=list)  # its published ports in force (_info_views.PublishedView)
+    _by_address: dict = field(default=None, repr=False, compare=False)  # address -> container, made on first use
 
     def address_of(self, family):
         """Its first underlay address of a family, or None."""
         return next((a.split("/")[0] for a in self.underlay if ipaddress.ip_interface(a).version == family), None)
 
     def container_at(self, address):
-        return next((c for c in self.containers.values() if address in c.ips), None)
+        """The container that holds address (one lookup: a host's published ports are many at scale)."""
+        if self._by_address is None:
+            self._by_address = {ip: c for c in self.containers.values() for ip in c.ips}
+        return self._by_address.get(address)
 
     def next_hops(self):
         """Address -> how it is reached: the underlay addresses (host-gw), and the VTEP addresses (the overlay)."""
