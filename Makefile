@@ -38,8 +38,7 @@ bench-quick: setup
 ## sanity tests and ansible-test units on the older supported ansible-cores (scripts/checks: two lanes at once).
 test: setup
 	@python scripts/demo.py --make-room
-	python -m pytest
-	scripts/molecule test --all
+	scripts/main-suite
 	scripts/sample-user-test
 	@scripts/setup release
 	scripts/checks

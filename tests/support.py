@@ -20,6 +20,11 @@ ROOT_LAB_LINKS = set()
 # the hosts files that modules write (names), instead of the machine's /etc/netns
 ETC_NETNS = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-etc-netns"
 os.environ["LINUXNS_NET_ETC_NETNS"] = str(ETC_NETNS)
+# where persist=true saves networks and installs boot units, instead of the machine's /var/lib and
+# /etc/systemd/system; the unit directory is not made here, so that a test without it meets "no systemd"
+PERSIST_DIR = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-persist"
+os.environ["LINUXNS_NET_STATE_DIR"] = str(PERSIST_DIR / "var-lib-linuxns-net")
+os.environ["LINUXNS_NET_UNIT_DIR"] = str(PERSIST_DIR / "etc-systemd-system")
 
 
 def collections_root():

@@ -70,6 +70,7 @@ def network_layout(net, current=None):
         layout.pairs.append(VethSpec(
             name=host_end_name(net.bridge, c.name), namespace=None, peer_namespace=c.name, peer=c.interface,
             mtu=net.mtu, master=net.bridge, hairpin=True if c.ports else None, isolated=not net.icc,
+            mac=c.host_mac, peer_mac=c.mac,
             peer_addresses=[families[v].interface(c.name) for v in sorted(families)]))
         if c.default_route:
             layout.routes += [RouteSpec(namespace=c.name, dest=DEFAULT_ROUTE[v], family=v, gateway=families[v].gateway,

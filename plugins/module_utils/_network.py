@@ -18,6 +18,7 @@ another network's bridge: the bridge's alias names its owner.
 from __future__ import annotations
 
 import ipaddress
+import sys
 
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
@@ -30,13 +31,14 @@ from ansible_collections.linuxns.net.plugins.module_utils._masquerade import mas
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
+from ansible_collections.linuxns.net.plugins.module_utils._persist import plan_persist, plan_reload, saved_parameters
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, plan_policies
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
     Forward, PortForwardSet, check_host_addresses)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import (
     DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route)
-from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshots
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec, plan_veth
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import plan_vxlan
 
@@ -298,6 +300,36 @@ def unlisted_members(session, host, net):
     return found
 
 
+def _plan_persist(plan, session, snaps, net, params, layout, present):
+    """Save the network for its boot unit (persist true), or remove what was saved (false, or the network goes)."""
+    if not net.persist or layout is None:
+        mark = plan.mark
+        plan_persist(plan, net.name, None, sys.executable)
+        if plan.mark > mark:
+            plan_reload(plan)
+        return
+
+    def macs(read):
+        """container -> (its interface's MAC, the host end's), as the kernel has them"""
+        out = {}
+        for c in present:
+            inside = read(c.name).by_name.get(c.interface) if session.exists(c.name) else None
+            host = read(None).by_name.get(host_end_name(net.bridge, c.name))
+            out[c.name] = (inside.mac if inside else None, host.mac if host else None)
+        return out
+
+    now = macs(lambda ns: snaps[ns])
+    pending = None
+    if any(None in pair for pair in now.values()):  # links this run creates: their MACs are known once they exist
+        def pending():
+            fresh = {}
+            return saved_parameters(params, layout, macs(lambda ns: fresh.setdefault(ns, Snapshot(session, ns))))
+    mark = plan.mark
+    plan_persist(plan, net.name, saved_parameters(params, layout, now), sys.executable, pending=pending)
+    if plan.mark > mark:
+        plan_reload(plan)
+
+
 def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     net = normalize_network(params)
     plan = Plan()
@@ -313,6 +345,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         plan_rule_sets(plan, session, _rule_sets(net), check_mode)
         plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
         plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
+        if net.persist is not None:
+            _plan_persist(plan, session, snaps, net, params, None, [])
         return plan.execute(check_mode)
 
     current = {}
@@ -350,6 +384,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     _plan_host_parts(plan, session, snaps, net)
+    if net.persist is not None:
+        _plan_persist(plan, session, snaps, net, params, layout, present)
     result = plan.execute(check_mode)
     four, six = layout.family(4), layout.family(6)
     result.update(addresses={n: str(ip) for n, ip in four.addresses.items()} if four else {},

@@ -19,7 +19,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._ports import Publishe
 from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSpec, describe_key, normalize_route
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
 
-CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "state")
+CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "mac",
+                  "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Container:
     state: str = "present"  # absent: the container leaves this network
     ingress: Optional[Tuple[PolicyRule, ...]] = None  # None: no restriction; () allows nothing
     egress: Optional[Tuple[PolicyRule, ...]] = None
+    mac: Optional[str] = None  # its interface's MAC in this network; None: the kernel's random one
+    host_mac: Optional[str] = None  # the host end's (a rebuild of a saved network sets it)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class NetworkSpec:
     policy_peers: dict = field(default_factory=dict)  # names that policies may use beyond this host: name -> networks
     stop_processes: bool = False  # a leaving container's processes: refused (False) or stopped, as docker rm -f
     stop_timeout: float = 10.0  # seconds from SIGTERM to SIGKILL
+    persist: Optional[bool] = None  # True: saved and rebuilt at boot; False: not (saved state removed); None: as is
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
@@ -114,6 +118,7 @@ def normalize_network(params):
         internal=bool(params.get("internal")), hosts_file=params.get("hosts_file", True) is not False,
         routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")),
         stop_processes=bool(params.get("stop_processes")),
+        persist=params.get("persist"),
         stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
@@ -239,8 +244,17 @@ def normalize_containers(items, network):
         obj = f"network '{network}': container '{name}'"
         out.append(Container(name, fixed["address"], fixed["address6"], interface, bool(default_route),
                              tuple(parse_ports(ports, obj)), state, parse_policy(item.get("ingress"), "ingress", obj),
-                             parse_policy(item.get("egress"), "egress", obj)))
+                             parse_policy(item.get("egress"), "egress", obj),
+                             validate.mac_address(item.get("mac"), f"{obj} interface '{interface}' mac", name),
+                             validate.mac_address(item.get("host_mac"), f"{obj} host end mac")))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
+    owners = {}
+    for c in out:
+        if c.mac is not None and c.state == "present":
+            if c.mac in owners:
+                raise InvalidInput(f"network '{network}': containers '{owners[c.mac]}' and '{c.name}' both have mac "
+                                   f"{c.mac}; a MAC must be unique on the network's bridge")
+            owners[c.mac] = c.name
     return out
 
 

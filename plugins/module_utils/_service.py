@@ -76,6 +76,7 @@ def render(spec):
         MARK + f": service '{spec.unit}' runs in the network namespace of container '{spec.container}'.",
         "# Removed by netns_service state=absent; edit the unit itself, not this file.",
         "[Unit]",
+        "After=linuxns-net.target",  # the boot units of saved networks (container_network persist) come first
         f"AssertPathExists={namespace_path(spec.container)}",
         "",
         "[Service]",

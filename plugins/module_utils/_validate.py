@@ -146,6 +146,8 @@ def mac_address(value, obj, namespace=None):
         raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is not a MAC address (write aa:bb:cc:dd:ee:ff)")
     if int(mac[:2], 16) & 1:
         raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is a multicast MAC address")
+    if mac == "00:00:00:00:00:00":
+        raise InvalidInput(f"{obj} in {where(namespace)}: '{value}' is the zero MAC address, which no interface may have")
     return mac
 
 

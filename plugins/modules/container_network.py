@@ -177,6 +177,13 @@ options:
         type: list
         elements: dict
         version_added: 2.0.0
+      mac:
+        description:
+          - The MAC address of the container's interface in this network (C(docker run --mac-address)). Unset, the
+            kernel gives a random one when the interface is made, and it is left as it is.
+          - Unique on the network; not multicast, not zero.
+        type: str
+        version_added: 2.0.0
       state:
         description:
           - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
@@ -277,6 +284,23 @@ options:
     description: Seconds between SIGTERM and SIGKILL with O(stop_processes=true) (0 to 3600).
     type: float
     default: 10
+    version_added: 2.0.0
+  persist:
+    description:
+      - >-
+        V(true) makes the network survive a reboot: the converged network (every container's addresses and MACs
+        made explicit) is saved in C(/var/lib/linuxns-net/networks/<name>.json), and the boot unit
+        C(linuxns-net@<name>.service) is installed in C(/etc/systemd/system) and enabled. At boot it runs after the
+        firewall's own unit and before C(network-online.target), and rebuilds the network with the host's Python
+        and pyroute2 (the program C(/var/lib/linuxns-net/rebuild.pyz) that this module installs), without Ansible.
+        The next run then finds nothing to change.
+      - Services bound to a container by M(linuxns.net.netns_service) start after C(linuxns-net.target), which the
+        boot units come before.
+      - V(false) removes the network's saved state and its unit's links (and the shared program and units with the
+        last saved network). So does O(state=absent).
+      - V(true) needs systemd (C(/etc/systemd/system)) and a name of letters, digits and C(_.:-).
+    type: bool
+    default: false
     version_added: 2.0.0
   hosts_file:
     description:
@@ -540,6 +564,7 @@ def main():
             ports=dict(type="list", elements="raw"),
             ingress=dict(type="list", elements="dict"),
             egress=dict(type="list", elements="dict"),
+            mac=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
         masquerade=dict(type="bool"),
@@ -555,6 +580,7 @@ def main():
         hosts_file=dict(type="bool", default=True),
         stop_processes=dict(type="bool", default=False),
         stop_timeout=dict(type="float", default=10.0),
+        persist=dict(type="bool", default=False),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),
