@@ -106,6 +106,23 @@ options:
     description: Where labs keep their keys, state, logs and inventory.
     type: path
     default: /run/linuxns-lab
+  reboot:
+    description:
+      - >-
+        Hosts to reboot, after the lab is as asked (always a change). As at a power cut, every process in the host's
+        network namespace and in the namespaces it made is killed, and its namespaces, links and rules go with the
+        last of them. Its own files stay: each host keeps its own C(/etc/netns), C(/etc/systemd/system) and
+        C(/var/lib/linuxns-net) across reboots (and loses them when it leaves the lab).
+      - >-
+        The host comes back at its addresses with its MAC and sshd, and its enabled units (what
+        C(multi-user.target) wants) run as systemd runs them at boot: the boot units of saved networks
+        (M(linuxns.net.container_network) O(linuxns.net.container_network#module:persist=true)) first, then the
+        services, with the settings of M(linuxns.net.netns_service)'s drop-ins. A unit setting the lab does not run
+        as systemd would is refused by name.
+    type: list
+    elements: str
+    default: []
+    version_added: 2.0.0
 notes:
   - Needs C(unshare) and C(nsenter) (util-linux), C(sshd) (openssh-server) and C(ssh-keygen) on the machine.
 """
@@ -131,6 +148,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+booted:
+  description: What each rebooted host's boot ran, by unit; V(done) (a oneshot that succeeded), V(started) (a service), or the error.
+  returned: when O(reboot) is set
+  type: dict
+  sample: {"host2": {"linuxns-net@app.service": "done", "web.service": "started"}}
 hosts:
   description: Each host with its underlay addresses.
   returned: when O(state=present)
@@ -197,6 +219,7 @@ def main():
         inventory=dict(type="path"),
         python=dict(type="path"),
         state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+        reboot=dict(type="list", elements="str", default=[]),
     ), supports_check_mode=True)
     run(module, lambda session, check: run_lab(session, module.params, check))
 

@@ -55,6 +55,8 @@ def _check_clean(fleet, module):
         assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
         assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
         assert fleet.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", f"hosts files left on {host}"
+        kept = fleet.exec(host, "find", "/etc/systemd/system", "/var/lib/linuxns-net", "-mindepth", "1").stdout.split()
+        assert not kept, f"{module} left files in {host}'s own directories: {kept}"
         segments = {str(n) for networks in fleet.networks for n in networks}  # a routed lab's, via its router
         for family in ("-4", "-6"):  # the lab's own: connected routes and the default route to the upstream
             routes = json.loads(fleet.exec(host, "ip", "-j", family, "route").stdout or "[]")

@@ -28,6 +28,7 @@ import time
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError
 from ansible_collections.linuxns.net.plugins.module_utils._lab.access import (
     CLIENT_KEY, inventory_text, make_keys, sshd_argv)
+from ansible_collections.linuxns.net.plugins.module_utils._lab.boot import plan_boot
 from ansible_collections.linuxns.net.plugins.module_utils._lab.echo import SERVER as ECHO_SERVER
 from ansible_collections.linuxns.net.plugins.module_utils._lab.processes import (
     port_open, run_in_host, start_holder, start_in_host, start_time, stop, wait_port)
@@ -40,11 +41,16 @@ from ansible_collections.linuxns.net.plugins.module_utils._lab.topology import (
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     delete_namespace, is_namespace_file, namespace_path, pids_by_namespace_inode)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 from ansible_collections.linuxns.net.plugins.module_utils._session import Session
 
 ETC_NETNS = "/etc/netns"  # iproute2's: each host mounts its own over it
 # the labs that use /etc/netns as a mount point, when a lab made it: the last of them to go removes it
 ETC_NETNS_USERS = "/run/linuxns-lab-etc-netns"
+# each host's own directories (kept across its reboots, gone with the host) over those the collection writes; a
+# mount point that this machine lacks is made by the first lab and removed by the last, as /etc/netns
+HOST_DIRS = {ETC_NETNS: "etc-netns", "/etc/systemd/system": "etc-systemd-system",
+             "/var/lib/linuxns-net": "var-lib-linuxns-net"}
 
 
 class Lab(AddressPlan):
@@ -84,12 +90,14 @@ class Lab(AddressPlan):
     def _create(self, session, state):
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save(state)
-        if not os.path.isdir(ETC_NETNS):
-            # the mount point of the hosts' private /etc/netns (an empty directory, as iproute2 would make it)
-            os.makedirs(ETC_NETNS, mode=0o755)
-            os.makedirs(ETC_NETNS_USERS, exist_ok=True)
-        if os.path.isdir(ETC_NETNS_USERS):
-            (pathlib.Path(ETC_NETNS_USERS) / self._user_token()).touch()
+        for mount_point in HOST_DIRS:
+            users = _users_of(mount_point)
+            if not os.path.isdir(mount_point):
+                # the mount point of the hosts' own directory (empty, as the tool that uses it would make it)
+                os.makedirs(mount_point, mode=0o755)
+                os.makedirs(users, exist_ok=True)
+            if os.path.isdir(users):
+                (pathlib.Path(users) / self._user_token()).touch()
         make_keys(self.dir, self.name)
         for segment in range(1, self.segments + 1):
             create_switch(session, self.switch_of(segment))
@@ -100,7 +108,12 @@ class Lab(AddressPlan):
     def _add_host(self, session, state, host, address, spec):
         if host in state.hosts:
             self._remove_host(session, state, host)  # a rebuild: its holder died
-        proc = start_holder(host, ETC_NETNS)
+        binds = []
+        for mount_point, directory in HOST_DIRS.items():
+            source = self.host_dir(host) / directory
+            source.mkdir(parents=True, exist_ok=True)
+            binds.append((source, mount_point))
+        proc = start_holder(host, binds)
         state.hosts[host] = HostRecord(proc.pid, address, self.switch_port(address), self.segment_of(address))
         state.record(host, "holder", proc.pid)
         self._save(state)
@@ -121,6 +134,11 @@ class Lab(AddressPlan):
         self._start(state, host, "sshd", sshd_argv(self.dir, host, address))
         if wait:
             wait_port(address, 22, f"sshd of lab host {host}")
+
+    def host_dir(self, host):
+        """The host's own files, kept across its reboots (what it sees at /etc/netns, /etc/systemd/system and
+        /var/lib/linuxns-net)."""
+        return self.dir / "hosts" / host
 
     def _user_token(self):
         return f"{self.name}-{hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]}"
@@ -171,6 +189,57 @@ class Lab(AddressPlan):
                 raise LabError(f"lab '{self.name}': {key} {network} is already routed on this machine via {clash} "
                                f"(another lab?); stop that, or choose another {key}")
 
+    # ------------------------------------------------------------ reboot
+
+    def reboot(self, host, session=None):
+        """Reboot a host: every process in its network namespace and in the namespaces it made goes (SIGKILL, as at
+        a power cut), and with the last of them its namespaces, links and rules; its own files stay. It comes back
+        at its address with its MAC and sshd, and its enabled units run as systemd runs them at boot. Returns what
+        the boot ran: unit -> "started" (a service), "done" (a oneshot that succeeded) or its error."""
+        if session is None:
+            with Session(lock=False) as own:
+                return self.reboot(host, own)
+        state = self.load()
+        if state is None or host not in state.hosts or host == UPSTREAM:
+            raise LabError(f"lab '{self.name}' has no host {host} to reboot")
+        holder = state.hosts[host].pid
+        inodes = set()
+        for ns_dir in (f"/proc/{holder}/root/run/netns",):
+            for name in os.listdir(ns_dir) if os.path.isdir(ns_dir) else []:
+                with contextlib.suppress(OSError):
+                    inodes.add(os.stat(os.path.join(ns_dir, name)).st_ino)
+        inodes.add(os.stat(f"/proc/{holder}/ns/net").st_ino)
+        found = pids_by_namespace_inode()
+        victims = [(pid, start_time(pid)) for inode in inodes for pid in found.get(inode, [])]
+        for pid, start in victims:  # a power cut: no SIGTERM
+            if start is not None and start_time(pid) == start:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+        for pid, start in victims:
+            stop(pid, start)  # reaped, or waited for until it is gone
+        spec = normalize_lab({"name": self.name, "hosts": [h for h in state.hosts if h != UPSTREAM],
+                              "underlay": str(self.underlay), "underlay6": str(self.underlay6), "segments": self.segments,
+                              "segment_range": str(self.segment_range), "upstream": state.upstream,
+                              "state_dir": str(self.dir.parent)})
+        self._add_host(session, state, host, state.hosts[host].address, spec)
+        return self.boot(host)
+
+    def boot(self, host):
+        """Run the host's enabled units as systemd does at boot (boot.py); services are recorded as the lab's."""
+        state = self.load()
+        holder = state.hosts[host].pid
+        root = f"/proc/{holder}/root"
+        ran = {}
+        for step in plan_boot(root + "/etc/systemd/system", exists=lambda path: os.path.exists(root + path)):
+            argv = ["nsenter", "-t", str(holder), "--net", "--mount", "--uts", "--"] + step.argv
+            if step.wait:
+                proc = run_program(argv, f"lab host {host}", ok_codes=None)
+                ran[step.unit] = "done" if proc.returncode == 0 else (proc.stderr.strip() or f"exit {proc.returncode}")
+            else:
+                self._start(state, host, f"unit {step.unit}", step.argv)
+                ran[step.unit] = "started"
+        return ran
+
     # ------------------------------------------------------------ down
 
     def down(self, session=None):
@@ -195,14 +264,15 @@ class Lab(AddressPlan):
             raise KernelError(f"lab '{self.name}': {self.root_link} was still there 5 s after the switch was removed")
         if self.dir.exists():
             shutil.rmtree(self.dir)
-        users = pathlib.Path(ETC_NETNS_USERS)
-        if users.is_dir():
-            with contextlib.suppress(FileNotFoundError):
-                (users / self._user_token()).unlink()
-            if not any(users.iterdir()):
-                with contextlib.suppress(OSError):  # only if empty: something else may have put files there since
-                    os.rmdir(ETC_NETNS)
-                users.rmdir()
+        for mount_point in HOST_DIRS:
+            users = pathlib.Path(_users_of(mount_point))
+            if users.is_dir():
+                with contextlib.suppress(FileNotFoundError):
+                    (users / self._user_token()).unlink()
+                if not any(users.iterdir()):
+                    with contextlib.suppress(OSError):  # only if empty: something else may have put files there since
+                        os.rmdir(mount_point)
+                    users.rmdir()
         with contextlib.suppress(OSError):  # the state root, once no lab is left in it
             self.dir.parent.rmdir()
         return None
@@ -235,9 +305,17 @@ class Lab(AddressPlan):
         return proc
 
 
-def plan_lab(plan, session, lab, spec):
-    """Queue what brings the lab to spec: create it, add, rebuild or remove hosts, restart a dead sshd, write the
-    inventory. Returns host -> underlay address (present labs)."""
+def _users_of(mount_point):
+    if mount_point == ETC_NETNS:
+        return ETC_NETNS_USERS
+    return "/run/linuxns-lab-" + mount_point.strip("/").replace("/", "-")
+
+
+def plan_lab(plan, session, lab, spec, booted=None):
+    """Queue what brings the lab to spec: create it, add, rebuild or remove hosts, restart a dead sshd, reboot
+    hosts (booted: host -> what its boot ran, filled in), write the inventory. Returns host -> underlay address
+    (present labs)."""
+    booted = {} if booted is None else booted
     state = lab.load()
     if spec.state == "absent":
         leftovers = (state is not None or is_namespace_file(namespace_path(lab.switch))
@@ -273,6 +351,7 @@ def plan_lab(plan, session, lab, spec):
         if not behind:
             behind.update(lab._processes_behind(session, [state.hosts[h].port for h in leaving]) or {None: []})
         lab._remove_host(session, state, host, behind.get(state.hosts[host].port, []))
+        shutil.rmtree(lab.host_dir(host), ignore_errors=True)  # a host that leaves takes its files along
     for host in leaving:
         plan.add(f"stop host {host} of lab '{lab.name}'", lambda host=host: stop_host(host))
     for host in wanted:
@@ -285,6 +364,9 @@ def plan_lab(plan, session, lab, spec):
         plan.add(f"{verb} host {host} of lab '{lab.name}' at {addresses[host]} and {lab.address6(addresses[host])}",
                  lambda host=host: lab._add_host(session, state, host, addresses[host], spec),
                  lambda host=host: lab._remove_host(session, state, host))
+    for host in spec.reboot or []:
+        plan.add(f"reboot host {host} of lab '{lab.name}' (its processes and namespaces go, its files stay, its "
+                 "enabled units run)", lambda host=host: booted.update({host: lab.reboot(host, session)}))
     inventory = inventory_text(lab, addresses, lab.key, spec.python)
     for target in [lab.inventory] + ([pathlib.Path(spec.inventory)] if spec.inventory else []):
         if not target.exists() or target.read_text() != inventory:
@@ -299,8 +381,11 @@ def _write(path, text):
 
 def run_lab_plan(session, lab, spec, check_mode):
     plan = Plan()
-    addresses = plan_lab(plan, session, lab, spec)
+    booted = {}
+    addresses = plan_lab(plan, session, lab, spec, booted)
     result = plan.execute(check_mode)
+    if spec.reboot:
+        result["booted"] = booted
     if spec.state == "present":
         result.update(name=lab.name, underlay=str(lab.underlay), underlay6=str(lab.underlay6), key=str(lab.key),
                       inventory=str(lab.inventory), segments=lab.segments,

@@ -7,6 +7,7 @@ stop only what the lab started, wait for a service to listen."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -15,12 +16,13 @@ import time
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program, start_program
 
-# A host's holder: private /run/netns and /etc/netns (each host's namespaces and their hosts files are its own),
-# sysfs of its own network namespace, its hostname. Login shells run no rc file, as on a stock host: every task's SSH
-# command goes through bash, and this machine's own ~/.bashrc (pyenv init, say) would cost each task more than the
-# module it runs.
+# A host's holder: private /run/netns (each host's namespaces are its own, and go when it stops), and its own
+# directories, kept across a reboot, over the ones the collection writes (binds: the hosts files in /etc/netns, the
+# units in /etc/systemd/system, the saved networks in /var/lib/linuxns-net); sysfs of its own network namespace, its
+# hostname. Login shells run no rc file, as on a stock host: every task's SSH command goes through bash, and this
+# machine's own ~/.bashrc (pyenv init, say) would cost each task more than the module it runs.
 HOLDER_SCRIPT = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
-                 "mount -t tmpfs -o mode=0755 lab-etc-netns {etc_netns} && "
+                 "{binds}"
                  "for rc in \"$HOME/.bashrc\" \"$HOME/.profile\"; do [ ! -f \"$rc\" ] || mount --bind /dev/null \"$rc\"; done && "
                  "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")
 
@@ -57,9 +59,11 @@ def stop(pid, start):
             time.sleep(0.01)
 
 
-def start_holder(host, etc_netns):
-    """A host's holder process, in new network, mount and UTS namespaces; it prints "ready" once they are set up."""
-    script = HOLDER_SCRIPT.format(etc_netns=etc_netns)
+def start_holder(host, binds):
+    """A host's holder process, in new network, mount and UTS namespaces, with binds (source, mount point) of its
+    own directories; it prints "ready" once they are set up."""
+    script = HOLDER_SCRIPT.format(binds="".join(f"mount --bind {shlex.quote(str(source))} {shlex.quote(target)} && "
+                                                for source, target in binds))
     return start_program(["unshare", "--net", "--mount", "--uts", "--propagation", "private", "--",
                           "/bin/sh", "-c", script, host],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

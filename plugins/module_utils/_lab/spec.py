@@ -47,6 +47,7 @@ class LabSpec:
     state_dir: str = DEFAULT_STATE_DIR
     python: str = sys.executable  # what Ansible runs modules with on the hosts (they share this filesystem)
     inventory: str = None  # an extra path to write the inventory to
+    reboot: list = None  # hosts to reboot (after the lab is as asked)
 
 
 def _network(name, key, value, default):
@@ -100,7 +101,12 @@ def normalize_lab(params):
     room = underlay.num_addresses - 2 - 10 - 1  # the root end, 10 spare, the upstream
     if len(hosts) > room:
         raise LabError(f"lab '{name}': underlay {underlay} has room for {room} hosts, not {len(hosts)}")
-    return LabSpec(name=name, hosts=hosts, underlay=underlay, underlay6=underlay6, segments=segments,
+    reboot = params.get("reboot") or []
+    if not isinstance(reboot, list) or any(h not in hosts for h in reboot) or len(set(reboot)) != len(reboot):
+        raise LabError(f"lab '{name}': reboot {reboot!r} must list hosts of the lab ({', '.join(hosts)}), each once")
+    if reboot and (params.get("state") or "present") != "present":
+        raise LabError(f"lab '{name}': reboot needs state present")
+    return LabSpec(name=name, reboot=reboot, hosts=hosts, underlay=underlay, underlay6=underlay6, segments=segments,
                    segment_range=segment_range, upstream=params.get("upstream", True) is not False,
                    state=params.get("state") or "present", state_dir=params.get("state_dir") or DEFAULT_STATE_DIR,
                    python=params.get("python") or sys.executable, inventory=params.get("inventory"))
