@@ -55,6 +55,9 @@ METHODS = [
     ("allow_rerun", "bridge_network role, one allow-listed published port per container, re-run (changed=0)"),
     ("policy_first", "bridge_network role, five ingress policy rules per container, first run"),
     ("policy_rerun", "bridge_network role, five ingress policy rules per container, re-run (changed=0)"),
+    ("persist_first", "bridge_network role, persist (saved, boot unit installed), first run"),
+    ("persist_rerun", "bridge_network role, persist, re-run (changed=0)"),
+    ("persist_reboot", "a lab host's reboot with the persisted network: processes killed, host back, boot unit rebuilds it"),
     ("ip_script", "the same network as a script of ip/iptables commands"),
     ("ip_loops", "a playbook of ip commands in loops over the containers (seed 004's recipe; first run, a re-run fails)"),
     ("cni_add", "CNI bridge plugin (host-local, ipMasq): netns add + ADD per container"),
@@ -155,6 +158,7 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
         bench_variant(lab, n, results, "ports", (*extra, "-e", "ports=true"), check_ports, delete_one_dnat)
         bench_variant(lab, n, results, "dual", (*extra, "-e", "dual=true"), lambda: verify(lab, ROLE_HOST, n, family=6))
         bench_access(lab, n, results, extra)
+        bench_persist(lab, n, results, extra)
 
         results["ip_script"].setdefault(n, []).append(timed_exec(lab, SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n)))
         verify(lab, SCRIPT_HOST, n)
@@ -201,6 +205,24 @@ def bench_access(lab, n, results, extra):
     bench_variant(lab, n, results, "icc", (*extra, "-e", "icc=false"), check_isolated, peer=False)
     bench_variant(lab, n, results, "allow", (*extra, "-e", "allow=true"), check_allow_lists)
     bench_variant(lab, n, results, "policy", (*extra, "-e", "policy=true"), check_policy, peer=False)
+
+
+def bench_persist(lab, n, results, extra):
+    """A network that survives a reboot: first run and re-run with persist, then a reboot of its host (the boot
+    unit rebuilds it), after which the network works and the next run changes nothing."""
+    persist = (*extra, "-e", "persist=true")
+
+    def reboot():
+        start = time.monotonic()
+        booted = lab.reboot(ROLE_HOST)
+        results["persist_reboot"].setdefault(n, []).append(time.monotonic() - start)
+        if booted != {"linuxns-net@bench.service": "done"}:
+            raise BenchError(f"persist at N={n}: the boot ran {booted}")
+        verify(lab, ROLE_HOST, n)
+        _t, changed = playbook(lab, "bench/playbooks/bridge.yml", *persist)
+        if changed:
+            raise BenchError(f"persist at N={n}: the first run after the reboot reported changed={changed}")
+    bench_variant(lab, n, results, "persist", persist, reboot)
 
 
 def bench_loops(lab, n, results):
@@ -321,7 +343,7 @@ def targets(rows, fleet, memory):
                 f"{med('role_first', 250):.2f} s vs {med('netavark_setup', 250):.2f} s", med("role_first", 250) < med("netavark_setup", 250))
         for kind, label, limit in (("ports", "one published port per container", 1.5), ("dual", "dual-stack (IPv4 + IPv6)", 1.5),
                                    ("icc", "ICC off", 1.3), ("allow", "one allow-listed port per container", 1.3),
-                                   ("policy", "five policy rules per container", 1.3)):
+                                   ("policy", "five policy rules per container", 1.3), ("persist", "persist", 1.3)):
             for run in ("first", "rerun"):
                 if med(kind + "_" + run, 250) is None:
                     continue

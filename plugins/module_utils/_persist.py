@@ -68,6 +68,9 @@ def render_template(python):
         "Type=oneshot",
         "RemainAfterExit=yes",
         f"ExecStart={python} {STATE_DIR}/{PROGRAM} %i",
+        # routes via the underlay, an overlay's local address: a failed rebuild undoes itself and tries again
+        "Restart=on-failure",
+        "RestartSec=2s",
         "",
         "[Install]",
         "WantedBy=multi-user.target linuxns-net.target",

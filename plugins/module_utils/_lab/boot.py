@@ -23,7 +23,7 @@ SUPPORTED = {
     "Unit": {"Description", "After", "Before", "Wants", "Requires", "ConditionPathExists", "AssertPathExists",
              "Documentation"},
     "Service": {"Type", "ExecStart", "RemainAfterExit", "NetworkNamespacePath", "BindReadOnlyPaths", "Restart",
-                "Environment"},
+                "RestartSec"},
     "Install": {"WantedBy", "RequiredBy"},
 }
 
