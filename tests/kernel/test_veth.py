@@ -123,11 +123,13 @@ def test_missing_namespace_fails_but_check_mode_predicts(nsname, netns):
 
 def test_batch_failing_part_way_leaves_nothing_behind(netns):
     host, c1, c2 = netns("host"), netns("c1"), netns("c2")
+    for key in ("all", "default"):  # c2 has IPv6 off: its interfaces refuse IPv6 addresses
+        sh("sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1", netns=c2)
     pairs = [{"name": "v-c1", "peer": "eth0", "peer_namespace": c1, "peer_addresses": ["10.1.0.2/24"]},
-             # passes validation, refused by the kernel: an all-zero MAC
-             {"name": "v-c2", "peer": "eth0", "peer_namespace": c2, "peer_mac": "00:00:00:00:00:00"}]
+             # passes validation, refused by the kernel: an IPv6 address where IPv6 is off
+             {"name": "v-c2", "peer": "eth0", "peer_namespace": c2, "peer_addresses": ["fd42:1::2/64"]}]
     result = run_module("veth", {"namespace": host, "pairs": pairs})
-    assert result["failed"] and "v-c2" in result["msg"] and "refused" in result["msg"]
+    assert result["failed"] and f"'eth0' in namespace '{c2}'" in result["msg"] and "refused" in result["msg"]
     assert "v-c1" not in links(host) and "eth0" not in links(c1) and "eth0" not in links(c2)
 
 
