@@ -5,8 +5,12 @@ import os
 import pytest
 import testinfra
 
-UPSTREAM, UPSTREAM6 = "198.51.100.254", "2001:db8:100::254"
 ECHO_PORT = 7007
+
+
+def upstream(host, family=4):
+    """The lab's upstream host (its address in the scenario's underlay), from the inventory."""
+    return host.ansible.get_variables()["lab_upstream_address" if family == 4 else "lab_upstream_address6"]
 
 
 @pytest.fixture(scope="module")

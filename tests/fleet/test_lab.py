@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import threading
 import time
@@ -22,11 +23,19 @@ from support import ansible_env, namespaces, run_module, sh
 
 
 def machine_state():
-    """What a lab may change on this machine while it is up, and must give back when it is down."""
-    return {"links": sorted(os.listdir("/sys/class/net")), "routes": sh("ip", "route", "show", "table", "all").stdout,
-            "routes6": sh("ip", "-6", "route", "show", "table", "all").stdout,
-            "addresses": sh("ip", "-br", "addr").stdout.replace("DOWN", "").replace("UP", ""),
-            "mounts": pathlib.Path("/proc/self/mounts").read_text(), "namespaces": namespaces()}
+    """What a lab may change on this machine while it is up, and must give back when it is down. Beside the main
+    suite's other lane (LINUXNS_NET_LABS_BESIDE), whatever names another suite's namespaces or labs (ln..., not this
+    module's lnlabt...) comes and goes meanwhile, and is left out."""
+    state = {"links": sorted(os.listdir("/sys/class/net")), "routes": sh("ip", "route", "show", "table", "all").stdout,
+             "routes6": sh("ip", "-6", "route", "show", "table", "all").stdout,
+             "addresses": sh("ip", "-br", "addr").stdout.replace("DOWN", "").replace("UP", ""),
+             "mounts": pathlib.Path("/proc/self/mounts").read_text(), "namespaces": namespaces()}
+    if os.environ.get("LINUXNS_NET_LABS_BESIDE"):
+        def ours(item):
+            return all(name.startswith("lnlabt") for name in re.findall(r"\bln[a-z0-9-]*", item))
+        state = {k: [i for i in v if ours(i)] if isinstance(v, list) else
+                 "\n".join(line for line in v.splitlines() if ours(line)) for k, v in state.items()}
+    return state
 
 
 @pytest.fixture

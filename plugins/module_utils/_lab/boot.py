@@ -19,6 +19,7 @@ from typing import List
 from ansible_collections.linuxns.net.plugins.module_utils._lab.spec import LabError
 
 WANTS = ("multi-user.target",)
+SYSTEMD_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SUPPORTED = {
     "Unit": {"Description", "After", "Before", "Wants", "Requires", "ConditionPathExists", "AssertPathExists",
              "Documentation"},
@@ -123,7 +124,7 @@ def plan_boot(unit_dir, exists=os.path.exists):
         script = ["set -e"]
         for path in unit.all("Unit", "AssertPathExists"):
             script.append(f"[ -e {shlex.quote(path)} ] || {{ echo {shlex.quote(f'assertion failed: {path}')} >&2; exit 1; }}")
-        for bind in unit.all("Service", "BindReadOnlyPaths"):
+        for bind in unit.all("Service", "BindReadOnlyPaths"):  # in the unit's own mount namespace (below)
             optional = bind.startswith("-")  # systemd's '-': a source that does not exist is skipped
             source, _sep, target = bind.lstrip("-").partition(":")
             mount = f"mount --bind -o ro {shlex.quote(source)} {shlex.quote(target or source)}"
@@ -131,6 +132,11 @@ def plan_boot(unit_dir, exists=os.path.exists):
         namespace = unit.get("Service", "NetworkNamespacePath")
         command = (["nsenter", f"--net={namespace}"] if namespace else []) + argv
         script.append("exec " + " ".join(shlex.quote(a) for a in command))
-        wrapped = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", "\n".join(script)]
+        # systemd's environment for a unit: its own PATH, nothing inherited from whoever started the boot; a mount
+        # namespace of its own only for a unit with binds, as systemd does (the networks' units mount namespaces
+        # that must outlive them)
+        binds = unit.all("Service", "BindReadOnlyPaths")
+        private = ["unshare", "--mount", "--propagation", "slave", "--"] if binds else []
+        wrapped = ["env", "-i", SYSTEMD_PATH] + private + ["/bin/sh", "-c", "\n".join(script)]
         steps.append(Step(unit.name, wrapped, unit.get("Service", "Type", "simple") == "oneshot"))
     return steps

@@ -1,6 +1,6 @@
 """Verify the default scenario over SSH: links, addresses, routes, pings, isolation, masquerade."""
 
-from conftest import ECHO_PORT, UPSTREAM, address, in_ns, ping, source_seen
+from conftest import ECHO_PORT, address, in_ns, ping, source_seen, upstream
 
 NETWORKS = {"blue": ("10.20.0.1", ["blue1", "blue2"]), "green": ("10.30.0.1", ["green1", "green2"])}
 
@@ -34,4 +34,4 @@ def test_upstream_traffic_is_masqueraded(hosts):
     host = hosts["host1"]
     underlay = host.ansible.get_variables()["ansible_host"]
     for ns in ("blue1", "green2"):
-        assert source_seen(host, ns, UPSTREAM, ECHO_PORT) == underlay
+        assert source_seen(host, ns, upstream(host), ECHO_PORT) == underlay

@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from conftest import ECHO_PORT, UPSTREAM, UPSTREAM6, address, in_ns, ping, source_seen
+from conftest import ECHO_PORT, address, in_ns, ping, source_seen, upstream
 
 CONTAINERS = ("app1", "app2")
 
@@ -54,5 +54,5 @@ def test_cross_host_traffic_keeps_the_container_address(hosts):
 
 def test_traffic_leaving_the_cluster_is_masqueraded(hosts):
     for name, host in hosts.items():
-        assert source_seen(host, "app2", UPSTREAM, ECHO_PORT) == underlay(host, 4)
-        assert source_seen(host, "app2", UPSTREAM6, ECHO_PORT) == underlay(host, 6)
+        assert source_seen(host, "app2", upstream(host), ECHO_PORT) == underlay(host, 4)
+        assert source_seen(host, "app2", upstream(host, 6), ECHO_PORT) == underlay(host, 6)
