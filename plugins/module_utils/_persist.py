@@ -283,16 +283,16 @@ def rebuild_main(argv):
     """The boot unit's program: rebuild_main([network]) -> exit code; what it changed on stdout, errors on stderr."""
     from ansible_collections.linuxns.net.plugins.module_utils._session import Session
     if len(argv) != 1:
-        print("usage: rebuild.pyz NETWORK (rebuilds a network saved by linuxns.net container_network persist=true)",
-              file=sys.stderr)
+        sys.stderr.write("usage: rebuild.pyz NETWORK (rebuilds a network saved by linuxns.net container_network "
+                         "persist=true)\n")
         return 2
     try:
         with Session() as session:
             result = rebuild(session, argv[0])
     except (LinuxnsError, OSError) as exc:
-        print(f"linuxns.net: network '{argv[0]}' not rebuilt: {exc}", file=sys.stderr)
+        sys.stderr.write(f"linuxns.net: network '{argv[0]}' not rebuilt: {exc}\n")
         return 1
-    for change in result["changes"]:
-        print(change)
-    print(f"linuxns.net: network '{argv[0]}' rebuilt ({len(result['changes'])} changes)")
+    for change in result["changes"]:  # the journal's record of what the boot did
+        sys.stdout.write(change + "\n")
+    sys.stdout.write(f"linuxns.net: network '{argv[0]}' rebuilt ({len(result['changes'])} changes)\n")
     return 0
