@@ -121,6 +121,19 @@ def _writer(path, text):
     return write
 
 
+def replacer(path, data, mode=0o644):
+    """A plan step that writes a file the collection owns (bytes) whole or not at all: a unit, a drop-in, a saved
+    network (hosts files are written in place instead: running processes have them bind-mounted)."""
+    def write():
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        temporary = f"{path}.linuxns-net.tmp"
+        with open(temporary, "wb") as f:
+            f.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    return write
+
+
 def remover(path):
     """A plan step that removes a file the collection wrote, and its directory once empty (other files in it are
     not ours: they stay)."""

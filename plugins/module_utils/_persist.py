@@ -18,7 +18,7 @@ import sys
 import zipfile
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import remover
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import remover, replacer
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 # the tests point both elsewhere (as LINUXNS_NET_ETC_NETNS for hosts files)
@@ -153,17 +153,6 @@ def read(path, obj):
         raise InvalidInput(f"{obj}: {path} cannot be read ({exc})") from None
 
 
-def _writer(path, data, mode=0o644):
-    def write():
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        temporary = f"{path}.linuxns-net.tmp"
-        with open(temporary, "wb") as f:
-            f.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)  # whole or not at all
-    return write
-
-
 def _linker(path, target):
     def link():
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
@@ -184,7 +173,7 @@ def _plan_file(plan, path, data, obj, what):
     if current is not None and path.endswith((".service", ".target")) and not current.startswith(MARK.encode()):
         raise InvalidInput(f"{obj}: {path} exists and was not written by linuxns.net; left as it is")
     if current != data:
-        plan.add(f"write {path} ({what})", _writer(path, data), None if current is not None else remover(path))
+        plan.add(f"write {path} ({what})", replacer(path, data), None if current is not None else remover(path))
     return current
 
 
@@ -228,10 +217,10 @@ def plan_persist(plan, network, saved, python, state_dir=STATE_DIR, unit_dir=UNI
     text = render_state(network, saved)
     if pending is not None:
         def write():
-            _writer(path, render_state(network, pending()).encode())()
+            replacer(path, render_state(network, pending()).encode())()
         plan.add(f"write {path} ({obj}'s saved state)", write, None if current is not None else remover(path))
     elif current != text.encode():
-        plan.add(f"write {path} ({obj}'s saved state)", _writer(path, text.encode()),
+        plan.add(f"write {path} ({obj}'s saved state)", replacer(path, text.encode()),
                  None if current is not None else remover(path))
     plan.record("persist", before, saved, mark)
 

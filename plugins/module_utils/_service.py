@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, remover
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, remover, replacer
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import is_namespace_file, namespace_path
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
@@ -108,17 +108,6 @@ def _read(path, spec):
         raise InvalidInput(f"{spec.obj}: {path} cannot be read ({exc})") from None
 
 
-def _write(path, text):
-    def write():
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        temporary = f"{path}.linuxns-net.tmp"
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)  # whole or not at all
-    return write
-
-
 def plan_service(plan, spec):
     """Write or remove the drop-in; refuse a file of the same name that is not ours, and a unit that does not exist."""
     current = _read(spec.drop_in, spec)
@@ -139,7 +128,7 @@ def plan_service(plan, spec):
     wanted = render(spec)
     if current != wanted:
         plan.add(f"write {spec.drop_in} ({spec.obj} in the network namespace of container '{spec.container}')",
-                 _write(spec.drop_in, wanted), None if current is not None else remover(spec.drop_in))
+                 replacer(spec.drop_in, wanted.encode()), None if current is not None else remover(spec.drop_in))
     plan.record(spec.unit, current, wanted, mark)
 
 

@@ -440,6 +440,15 @@ EXAMPLES = r"""
 #   ansible localhost -m linuxns.net.container_network \
 #     -a '{"name": "web", "subnet": "10.1.0.0/24", "containers": [{"name": "c1"}, {"name": "c2", "address": "10.1.0.9"}]}'
 
+- name: A network that comes back after a reboot (boot unit linuxns-net@app.service), web1 with a MAC of its own
+  linuxns.net.container_network:
+    name: app
+    subnet: 10.88.0.0/24
+    containers:
+      - {name: web1, mac: "02:42:0a:58:00:02", ports: ["8080:80"]}
+      - {name: db1}
+    persist: true
+
 - name: A bridge br0 with gateway 10.100.0.1 and two containers with fixed addresses, masqueraded
   linuxns.net.container_network:
     name: lab
