@@ -49,9 +49,11 @@ CATALOGUE = [
     ("veth", {"pairs": [{"name": "v1", "peer": "p"}] * 2}, ["'v1'", "more than once"]),
     ("veth", {"pairs": [{"name": "v1", "peer": "p", "mtu": "big"}]}, ["pairs", "mtu"]),
     ("veth", {"pairs": [{"name": "v1", "peer": "p", "colour": "red"}]}, ["pairs", "colour"]),
-    # the kernel refuses (a zero MAC): named, with the kernel's errno, nothing left
+    # the kernel refuses (an interface may not be named "all": the name of every interface's sysctls): named, with
+    # the kernel's errno, nothing left
+    ("veth", {"name": "all", "peer": "p"}, ["veth 'all' in the module's own namespace: the kernel refused it", "errno 22"]),
     ("veth", {"name": "v0", "peer": "p", "peer_mac": "00:00:00:00:00:00"},
-     ["veth 'v0' in the module's own namespace: the kernel refused it", "errno 99"]),
+     ["peer of veth 'v0' in the module's own namespace", "the zero MAC address"]),
     # a name in /run/netns bound to a namespace that is not a network namespace: setns(2) refuses it
     ("veth", {"name": "v0", "peer": "p", "peer_namespace": "uts-ns"}, ["-uts'", "a network namespace?", "errno 22"]),
     ("masquerade", {"source": "10.1.0.0/24", "namespace": "uts-ns"}, ["-uts'", "errno 22"]),

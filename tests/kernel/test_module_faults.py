@@ -92,15 +92,23 @@ def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsn
     # the kills are spread from 0.3 of a teardown to just past its end; a kill that lands before the first change
     # (the interpreter's start and imports take longer on some Pythons and machines) moves the window's start up to
     # it, and one that lands past the last change moves its end down, so that the kills land among the changes
-    # whatever the machine and its load
+    # whatever the machine and its load; every other kill waits for the first change instead (a loaded machine
+    # spreads one teardown's changes differently from the next's)
     earliest, latest = 0.3 * duration, 1.05 * duration
-    for _kill in range(TEARDOWN_KILLS):
+    for kill in range(TEARDOWN_KILLS):
         built = run_module("container_network", spec, netns=host)
         assert not built.get("failed"), built.get("msg")
         full = _counts(host, names)
         proc = start_module("container_network", absent, netns=host)
-        delay = rng.uniform(earliest, latest)
-        time.sleep(delay)
+        if kill % 2:
+            delay = rng.uniform(earliest, latest)
+            time.sleep(delay)
+        else:  # every other kill waits for the first change, then a random part of a teardown more
+            begun = time.monotonic()
+            while proc.poll() is None and _counts(host, names) == full and time.monotonic() - begun < 5 * duration:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.1 * duration))
+            delay = time.monotonic() - begun
         finished = proc.poll() is not None  # the teardown beat the kill: it counts as a point past the end
         if finished:
             os.unlink(proc.args_file)
@@ -109,10 +117,10 @@ def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsn
         points.append(round(delay, 2) if not finished else None)
         left = _counts(host, names)
         midway += left != full and any(left)  # the kill landed among the changes, not before or after them
-        if not finished and left == full:
+        if kill % 2 and not finished and left == full:  # the random kills' window follows what they find
             earliest = min(max(earliest, delay), 0.9 * latest)
-        elif finished or not any(left):  # past the last change (a loaded machine runs the teardown faster or slower
-            latest = max(earliest + 0.05, min(latest, delay))  # than the one it was timed on): the window shrinks
+        elif kill % 2 and (finished or not any(left)):  # past the last change: a loaded machine ran this teardown
+            latest = max(earliest + 0.05, min(latest, delay))  # faster or slower than the one it was timed on
         rerun = run_module("container_network", absent, netns=host)
         assert not rerun.get("failed"), rerun.get("msg")
         assert not _nothing_left(host, names), f"killed at {delay:.2f} s"
