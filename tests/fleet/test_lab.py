@@ -22,20 +22,22 @@ from hoststate import kill_host
 from support import ansible_env, namespaces, run_module, sh
 
 
+def _ours(item):
+    """Beside the main suite's other lane (LINUXNS_NET_LABS_BESIDE), whatever names another suite's namespaces or
+    labs (ln..., not this module's lnlabt...) comes and goes meanwhile: such an item is not this module's to check."""
+    if not os.environ.get("LINUXNS_NET_LABS_BESIDE"):
+        return True
+    return all(name.startswith("lnlabt") for name in re.findall(r"\bln[a-z0-9-]*", item))
+
+
 def machine_state():
-    """What a lab may change on this machine while it is up, and must give back when it is down. Beside the main
-    suite's other lane (LINUXNS_NET_LABS_BESIDE), whatever names another suite's namespaces or labs (ln..., not this
-    module's lnlabt...) comes and goes meanwhile, and is left out."""
+    """What a lab may change on this machine while it is up, and must give back when it is down (_ours)."""
     state = {"links": sorted(os.listdir("/sys/class/net")), "routes": sh("ip", "route", "show", "table", "all").stdout,
              "routes6": sh("ip", "-6", "route", "show", "table", "all").stdout,
              "addresses": sh("ip", "-br", "addr").stdout.replace("DOWN", "").replace("UP", ""),
              "mounts": pathlib.Path("/proc/self/mounts").read_text(), "namespaces": namespaces()}
-    if os.environ.get("LINUXNS_NET_LABS_BESIDE"):
-        def ours(item):
-            return all(name.startswith("lnlabt") for name in re.findall(r"\bln[a-z0-9-]*", item))
-        state = {k: [i for i in v if ours(i)] if isinstance(v, list) else
-                 "\n".join(line for line in v.splitlines() if ours(line)) for k, v in state.items()}
-    return state
+    return {k: [i for i in v if _ours(i)] if isinstance(v, list) else
+            "\n".join(line for line in v.splitlines() if _ours(line)) for k, v in state.items()}
 
 
 @pytest.fixture
@@ -74,7 +76,8 @@ def test_present_again_grow_shrink_and_absent_leave_nothing(lab_args, tmp_path):
     assert made["hosts"] == {"host1": {"address": "198.18.20.11", "address6": "2001:db8:100::11", "segment": 1},
                              "host2": {"address": "198.18.20.12", "address6": "2001:db8:100::12", "segment": 1}}
     assert made["upstream"] == {"address": "198.18.20.254", "address6": "2001:db8:100::254", "echo_port": 7007}
-    assert set(os.listdir("/sys/class/net")) - set(before["links"]) == {"lnlabt10"}, "one veth in the machine's namespace"
+    assert set(filter(_ours, os.listdir("/sys/class/net"))) - set(before["links"]) == {"lnlabt10"}, \
+        "one veth in the machine's namespace"
     assert sh("ip", "route", "show", "198.18.20.0/24").stdout.startswith("198.18.20.0/24 dev lnlabt10")
     assert "2001:db8" not in sh("ip", "-6", "addr").stdout + sh("ip", "-6", "route").stdout, "no IPv6 in the machine's namespace"
     lab = Lab("lnlabt1", tmp_path, "198.18.20.0/24")
