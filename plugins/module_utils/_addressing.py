@@ -64,7 +64,9 @@ def network_layout(net, current=None):
     families = {}
     for version, subnet, gateway in ((4, net.subnet, net.gateway), (6, net.subnet6, net.gateway6)):
         if subnet is not None:
-            families[version] = _family_layout(wanted, net.name, version, subnet, gateway, current)
+            families[version] = _family_layout(wanted, net.name, version, subnet, gateway, current,
+                                               net.ip_range if version == 4 else net.ip_range6,
+                                               [ip for ip in net.reserved if ip.version == version])
     layout = NetworkLayout(families)
     for c in wanted:
         layout.pairs.append(VethSpec(
@@ -86,8 +88,10 @@ def container_addresses(containers, network, family, subnet, current):
     return _family_layout(wanted, network, family, ipaddress.ip_network(subnet), None, current).addresses
 
 
-def _family_layout(wanted, network, family, net, gateway, current):
-    """The FamilyLayout of one address family."""
+def _family_layout(wanted, network, family, net, gateway, current, ip_range=None, reserved=()):
+    """The FamilyLayout of one address family. Automatic addresses come from ip_range (the subnet by default), never
+    from reserved ones; fixed ones may lie anywhere in the subnet but not on a reserved one; a container keeps the
+    address it has unless that is reserved now."""
     what = "subnet" if family == 4 else "subnet6"
     gateway_key = "gateway" if family == 4 else "gateway6"
     # special ranges (link-local, multicast, ...) were refused at the edge: validate.container_subnet
@@ -101,6 +105,10 @@ def _family_layout(wanted, network, family, net, gateway, current):
         raise InvalidInput(f"network '{network}': {gateway_key} {gw} is not a host address of {what} {net}")
 
     taken = {gw: "the gateway"}
+    for ip in reserved:
+        if ip == gw:
+            raise InvalidInput(f"network '{network}': reserved address {ip} is the gateway")
+        taken[ip] = "reserved"
     assigned = {}
     fixed_key = "address" if family == 4 else "address6"
     for c in wanted:  # fixed addresses first: they win over what the kernel shows
@@ -120,13 +128,16 @@ def _family_layout(wanted, network, family, net, gateway, current):
         if c.name not in assigned and ip is not None and ip not in taken:
             taken[ip] = f"container '{c.name}'"
             assigned[c.name] = ip
-    free = (ip for ip in _host_range(hosts_first, hosts_last) if ip not in taken)
+    pool = ip_range or net  # inside the subnet (checked at the edge)
+    first, last = max(hosts_first, pool.network_address), min(hosts_last, pool.broadcast_address)
+    free = (ip for ip in _host_range(first, last) if ip not in taken)
     for c in wanted:  # the rest: the lowest free addresses, in list order
         if c.name not in assigned:
             ip = next(free, None)
             if ip is None:
-                raise InvalidInput(f"network '{network}': {what} {net} is full: no address left for container "
-                                   f"'{c.name}' ({len(wanted)} containers and the gateway)")
+                where_from = f"ip_range {ip_range} of {what} {net}" if ip_range else f"{what} {net}"
+                raise InvalidInput(f"network '{network}': {where_from} is full: no address left for container "
+                                   f"'{c.name}' ({len(wanted)} containers, the gateway and {len(reserved)} reserved)")
             taken[ip] = f"container '{c.name}'"
             assigned[c.name] = ip
     return FamilyLayout(net, gw, {c.name: assigned[c.name] for c in wanted})

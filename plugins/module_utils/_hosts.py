@@ -55,9 +55,11 @@ def render(blocks):
     return "\n".join(out) + "\n"
 
 
-def entries(addresses):
-    """The lines of one network's block: every container of the network by name."""
-    return [f"{address}\t{name}" for name, address in sorted(addresses.items(), key=lambda kv: kv[0])]
+def entries(addresses, aliases=None):
+    """The lines of one network's block: every container of the network by name, and by its aliases on it."""
+    aliases = aliases or {}
+    return [f"{address}\t{' '.join((name,) + tuple(aliases.get(name, ())))}"
+            for name, address in sorted(addresses.items(), key=lambda kv: kv[0])]
 
 
 def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):

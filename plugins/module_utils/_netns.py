@@ -101,6 +101,22 @@ def wait_links_gone(session, names, timeout=5.0):
         time.sleep(0.01)
 
 
+def plan_sysctls(plan, session, name, sysctls, fresh, before, after, device=None):
+    """Set a namespace's net.* sysctls (fresh: it is made by this run, so nothing is read); device: an interface
+    this run's plan makes there first, whose sysctls cannot be read before it exists."""
+    for key, value in sorted(sysctls.items()):
+        current = None
+        if not fresh:
+            current = read_sysctl_in(session, name, key)
+            if current is None and not (device and device in key.replace("/", ".").split(".")):
+                raise InvalidInput(f"sysctl '{key}' does not exist in {where(name)}")
+        before.setdefault("sysctls", {})[key] = current
+        after.setdefault("sysctls", {})[key] = value
+        if current != value:
+            plan.add(f"set sysctl {key}={value} in {where(name)}",
+                     lambda key=key, value=value: write_sysctl_in(session, name, key, value))
+
+
 def plan_netns(plan, session, items, snapshots=None):
     """Plan namespaces; snapshots (a Snapshots), if given, supply lo's state without another netlink request."""
     doomed = []
@@ -153,17 +169,7 @@ def plan_netns(plan, session, items, snapshots=None):
             if not lo_up:
                 plan.add(f"set lo up in {obj}",
                          lambda name=name: netlink_call("lo", name, session.route_socket(name).set_up, 1))
-        for key, value in sorted(ns.sysctls.items()):
-            current = None
-            if not fresh:
-                current = read_sysctl_in(session, name, key)
-                if current is None:
-                    raise InvalidInput(f"sysctl '{key}' does not exist in {obj}")
-            before.setdefault("sysctls", {})[key] = current
-            after.setdefault("sysctls", {})[key] = value
-            if current != value:
-                plan.add(f"set sysctl {key}={value} in {obj}",
-                         lambda name=name, key=key, value=value: write_sysctl_in(session, name, key, value))
+        plan_sysctls(plan, session, name, ns.sysctls, fresh, before, after)
         plan.record(name, before if exists else None, after, mark)
     if doomed:
         ends = host_ends(session, doomed)

@@ -28,7 +28,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort, note_words
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
-from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, plan_netns
+from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, normalize_netns, plan_netns, plan_sysctls
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
 from ansible_collections.linuxns.net.plugins.module_utils._persist import plan_persist, plan_reload, saved_parameters
@@ -372,6 +372,13 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, pair)
     _plan_default_routes(plan, session, snaps, net, layout, present)
+    # the containers' sysctls, once their interfaces exist (a key may name one: net.ipv6.conf.eth0.accept_ra)
+    for c in present:
+        if c.sysctls:
+            mark, before, after = plan.mark, {}, {}
+            plan_sysctls(plan, session, c.name, normalize_netns({"name": c.name, "sysctls": c.sysctls}).sysctls,
+                         not session.exists(c.name), before, after, device=c.interface)
+            plan.record(f"{c.name}#sysctls", before, after, mark)
     _plan_leave(plan, session, snaps, net, leaving)
     notes = {}
     backends = plan_rule_sets(plan, session, rule_sets, check_mode, notes=notes)
@@ -380,7 +387,9 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     had = any(POLICY_NOTE in note_words(note) and tag.source in subnets for tag, note in notes.get(None, []))
     if policies or had:
         plan_policies(plan, session, [p for p in all_policies if not p.empty or had])
-    names = [line for version in sorted(layout.families) for line in entries(layout.families[version].addresses)]
+    aliases = {c.name: c.aliases for c in present if c.aliases}
+    names = [line for version in sorted(layout.families)
+             for line in entries(layout.families[version].addresses, aliases)]
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     _plan_host_parts(plan, session, snaps, net)

@@ -7,6 +7,7 @@ edge. Everything after this (addressing, the composer, the planners) reads typed
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -19,8 +20,9 @@ from ansible_collections.linuxns.net.plugins.module_utils._ports import Publishe
 from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSpec, describe_key, normalize_route
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
 
+_ALIAS = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*")
 CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "mac",
-                  "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
+                  "aliases", "sysctls", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Container:
     egress: Optional[Tuple[PolicyRule, ...]] = None
     mac: Optional[str] = None  # its interface's MAC in this network; None: the kernel's random one
     host_mac: Optional[str] = None  # the host end's (a rebuild of a saved network sets it)
+    aliases: Tuple[str, ...] = ()  # more names on this network (docker network connect --alias)
+    sysctls: dict = field(default_factory=dict)  # its namespace's net.* sysctls, set after its interface exists
 
 
 @dataclass
@@ -67,6 +71,9 @@ class NetworkSpec:
     stop_processes: bool = False  # a leaving container's processes: refused (False) or stopped, as docker rm -f
     stop_timeout: float = 10.0  # seconds from SIGTERM to SIGKILL
     persist: Optional[bool] = None  # True: saved and rebuilt at boot; False: not (saved state removed); None: as is
+    ip_range: Optional[ipaddress.IPv4Network] = None  # where automatic IPv4 addresses come from (Docker's --ip-range)
+    ip_range6: Optional[ipaddress.IPv6Network] = None
+    reserved: list = field(default_factory=list)  # addresses never handed out (Docker's --aux-address), both families
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
@@ -119,6 +126,8 @@ def normalize_network(params):
         routes=_host_routes(name, state, params.get("routes")), vxlan=_host_vxlan(state, params.get("vxlan")),
         stop_processes=bool(params.get("stop_processes")),
         persist=params.get("persist"),
+        ip_range=_ip_range(name, params, subnets, 4), ip_range6=_ip_range(name, params, subnets, 6),
+        reserved=_reserved(name, params.get("reserved"), subnets),
         stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
@@ -246,8 +255,16 @@ def normalize_containers(items, network):
                              tuple(parse_ports(ports, obj)), state, parse_policy(item.get("ingress"), "ingress", obj),
                              parse_policy(item.get("egress"), "egress", obj),
                              validate.mac_address(item.get("mac"), f"{obj} interface '{interface}' mac", name),
-                             validate.mac_address(item.get("host_mac"), f"{obj} host end mac")))
+                             validate.mac_address(item.get("host_mac"), f"{obj} host end mac"),
+                             _aliases(item.get("aliases"), network, name), _sysctls(item.get("sysctls"), obj)))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
+    names = {c.name: f"container '{c.name}'" for c in out if c.state == "present"}
+    for c in out:
+        for alias in c.aliases if c.state == "present" else ():
+            if alias in names:
+                raise InvalidInput(f"network '{network}': container '{c.name}' alias '{alias}' is already the name of "
+                                   f"{names[alias]} on the network")
+            names[alias] = f"an alias of container '{c.name}'"
     owners = {}
     for c in out:
         if c.mac is not None and c.state == "present":
@@ -256,6 +273,59 @@ def normalize_containers(items, network):
                                    f"{c.mac}; a MAC must be unique on the network's bridge")
             owners[c.mac] = c.name
     return out
+
+
+def _ip_range(network, params, subnets, family):
+    """ip_range (ip_range6): a network inside the subnet of its family, where automatic addresses come from."""
+    key = "ip_range" if family == 4 else "ip_range6"
+    if not params.get(key):
+        return None
+    value = validate.network(params[key], f"network '{network}' {key}")
+    subnet = subnets.get(family)
+    if value.version != family or subnet is None or not value.subnet_of(subnet):
+        raise InvalidInput(f"network '{network}': {key} {value} must lie inside "
+                           f"{'subnet' if family == 4 else 'subnet6'} {subnet}")
+    return value
+
+
+def _reserved(network, values, subnets):
+    """Addresses never handed out automatically: each a host address of the network's subnet of its family."""
+    out = []
+    for value in values or []:
+        ip = validate.ip_address(str(value), f"network '{network}' reserved")
+        subnet = subnets.get(ip.version)
+        if subnet is None or ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address):
+            raise InvalidInput(f"network '{network}': reserved address {ip} is not a host address of the network's "
+                               f"IPv{ip.version} subnet ({subnet or 'none'})")
+        if ip in out:
+            raise InvalidInput(f"network '{network}': reserved address {ip} is listed more than once")
+        out.append(ip)
+    return out
+
+
+def _aliases(value, network, name):
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple)):
+        raise InvalidInput(f"network '{network}': container '{name}' aliases must be a list of names, not {value!r}")
+    out = []
+    for alias in values:
+        if not isinstance(alias, str) or not _ALIAS.fullmatch(alias) or len(alias) > 253:
+            raise InvalidInput(f"network '{network}': container '{name}' alias {alias!r} must be a host name (letters, "
+                               "digits, '-', '_' and '.' between labels)")
+        if alias != name and alias not in out:
+            out.append(alias)
+    return tuple(out)
+
+
+def _sysctls(value, obj):
+    """A container's net.* sysctls, as text (checked against the kernel when its namespace is planned)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{obj}: sysctls must be a dict of net.* keys and values, not {value!r}")
+    return dict(value)
 
 
 def _fixed_address(value, network, container, key):

@@ -184,6 +184,22 @@ options:
           - Unique on the network; not multicast, not zero.
         type: str
         version_added: 2.0.0
+      aliases:
+        description:
+          - More names of the container on this network (C(docker network connect --alias)), in the hosts files of
+            the network's containers beside its name. They resolve on this network only.
+          - An alias that is the name or an alias of another container of the network is refused.
+        type: list
+        elements: str
+        version_added: 2.0.0
+      sysctls:
+        description:
+          - C(net.*) sysctls of the container's namespace (C(docker run --sysctl)), set once its interface exists, so
+            that a key may name it (C(net.ipv6.conf.eth0.accept_ra)). Keys the kernel does not have are refused
+            before any change.
+          - Set a key in one network only: a container on two networks gets each network's values in turn.
+        type: dict
+        version_added: 2.0.0
       state:
         description:
           - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
@@ -284,6 +300,24 @@ options:
     description: Seconds between SIGTERM and SIGKILL with O(stop_processes=true) (0 to 3600).
     type: float
     default: 10
+    version_added: 2.0.0
+  ip_range:
+    description:
+      - Where automatic IPv4 addresses come from (C(docker network create --ip-range)), a network inside O(subnet).
+        Fixed addresses may lie anywhere in the subnet; a container keeps the address it has.
+    type: str
+    version_added: 2.0.0
+  ip_range6:
+    description: As O(ip_range), inside O(subnet6).
+    type: str
+    version_added: 2.0.0
+  reserved:
+    description:
+      - Addresses (either family) never handed out (C(docker network create --aux-address)). A fixed address on one
+        is refused; a container whose address becomes reserved gets another.
+    type: list
+    elements: str
+    default: []
     version_added: 2.0.0
   persist:
     description:
@@ -574,6 +608,8 @@ def main():
             ingress=dict(type="list", elements="dict"),
             egress=dict(type="list", elements="dict"),
             mac=dict(type="str"),
+            aliases=dict(type="list", elements="str"),
+            sysctls=dict(type="dict"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
         masquerade=dict(type="bool"),
@@ -590,6 +626,9 @@ def main():
         stop_processes=dict(type="bool", default=False),
         stop_timeout=dict(type="float", default=10.0),
         persist=dict(type="bool", default=False),
+        ip_range=dict(type="str"),
+        ip_range6=dict(type="str"),
+        reserved=dict(type="list", elements="str", default=[]),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),

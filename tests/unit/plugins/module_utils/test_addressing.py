@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
@@ -175,3 +177,23 @@ def test_dual_stack_layout_has_both_families():
     assert [str(g) for g in plan.gateway_interfaces] == ["10.7.0.1/24", "fd42:7::fe/64"]
     assert [str(a) for a in plan.pairs[0].peer_addresses] == ["10.7.0.2/24", "fd42:7::1/64"]
     assert [str(r.gateway) for r in plan.routes] == ["10.7.0.1", "fd42:7::fe"]
+
+
+def test_ip_range_and_reserved_shape_the_automatic_addresses():
+    net = normalize_network({"name": "n", "subnet": "10.9.0.0/24", "ip_range": "10.9.0.64/30",
+                             "reserved": ["10.9.0.64", "10.9.0.66"],
+                             "containers": [{"name": "a"}, {"name": "b"}, {"name": "c", "address": "10.9.0.5"}]})
+    four = network_layout(net, {"b": ["10.9.0.200/24"]}).families[4].addresses
+    assert four == {"a": ipaddress.ip_address("10.9.0.65"), "b": ipaddress.ip_address("10.9.0.200"),
+                    "c": ipaddress.ip_address("10.9.0.5")}, "b keeps what it has; c is fixed outside the range"
+    moved = normalize_network({"name": "n", "subnet": "10.9.0.0/24", "ip_range": "10.9.0.64/30",
+                               "reserved": ["10.9.0.64", "10.9.0.66", "10.9.0.200"], "containers": [{"name": "b"}]})
+    assert network_layout(moved, {"b": ["10.9.0.200/24"]}).families[4].addresses["b"] == ipaddress.ip_address("10.9.0.65")
+
+
+def test_aliases_go_into_the_hosts_block_beside_the_name():
+    from ansible_collections.linuxns.net.plugins.module_utils._hosts import entries
+    lines = entries({"a": "10.9.0.2", "b": "10.9.0.3"}, {"a": ("web", "www.n")})
+    assert lines == ["10.9.0.2\ta web www.n", "10.9.0.3\tb"]
+    net = normalize_network({"name": "n", "subnet": "10.9.0.0/24", "containers": [{"name": "a", "aliases": ["a", "web"]}]})
+    assert net.containers[0].aliases == ("web",), "its own name is no alias"

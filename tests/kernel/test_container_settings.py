@@ -1,0 +1,56 @@
+"""Per-container and per-network settings of container_network, as Docker has them: aliases (resolved with getent
+inside the containers, on their network only), a container's MAC and net.* sysctls (one naming its own interface),
+the network's ip_range and reserved addresses; check mode, exact re-runs, and a real service reached by its alias."""
+
+from __future__ import annotations
+
+from support import ip_json, run_module, sh, start_whoami, sysctl, whoami
+from test_networks import _getent
+
+
+def test_aliases_mac_sysctls_ip_range_and_reserved(netns, nsname):
+    host = netns("host")
+    c1, c2, c3, other = nsname("s1"), nsname("s2"), nsname("s3"), nsname("so")
+    net = {"name": "set", "bridge": "br-set", "subnet": "10.66.0.0/24", "subnet6": "fd42:66::/64",
+           "ip_range": "10.66.0.128/25", "reserved": ["10.66.0.128", "10.66.0.130", "fd42:66::2"],
+           "containers": [
+               {"name": c1, "aliases": ["web", "www.set"],
+                "sysctls": {"net.ipv4.ip_unprivileged_port_start": 80, "net.ipv6.conf.eth0.accept_ra": 0}},
+               {"name": c2, "mac": "02:42:0a:42:00:02"},
+               {"name": c3, "address": "10.66.0.9"}]}
+    predicted = run_module("container_network", net, check_mode=True, netns=host)
+    assert predicted["changed"] and not predicted.get("failed"), predicted
+    made = run_module("container_network", net, netns=host)
+    assert made["changed"] and not made.get("failed"), made
+    assert made["addresses"] == {c1: "10.66.0.129", c2: "10.66.0.131", c3: "10.66.0.9"}, "from ip_range, past reserved"
+    assert made["addresses6"][c1] == "fd42:66::3", "fd42:66::2 is reserved"
+    assert ip_json(c2, "link", "show", "eth0")[0]["address"] == "02:42:0a:42:00:02"
+    assert sysctl(c1, "net.ipv4.ip_unprivileged_port_start") == "80"
+    assert sysctl(c1, "net.ipv6.conf.eth0.accept_ra") == "0"
+    for check in (True, False):
+        assert not run_module("container_network", net, check_mode=check, netns=host)["changed"]
+
+    # the aliases resolve for the network's containers, and a service answers at one
+    c1_addresses = {"10.66.0.129", "fd42:66::3"}  # getent hosts answers with either family's
+    assert _getent(c2, "web") in c1_addresses and _getent(c3, "www.set") in c1_addresses
+    server = start_whoami(c1, 80)
+    try:
+        assert whoami(c2, "tcp", _getent(c2, "web"), 80) in ("10.66.0.131", made["addresses6"][c2])
+    finally:
+        server.kill()
+        server.wait()
+    # on this network only: a container of another network does not see them
+    assert not run_module("container_network", {"name": "other", "bridge": "br-other", "subnet": "10.67.0.0/24",
+                                                "containers": [{"name": other}]}, netns=host).get("failed")
+    assert _getent(other, "web") is None
+
+    # a sysctl changed by hand is set back; an address that becomes reserved moves
+    sh("sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=1024", netns=c1)
+    moved = dict(net, reserved=net["reserved"] + ["10.66.0.131"])
+    changed = run_module("container_network", moved, diff=True, netns=host)
+    assert changed["changed"] and changed["addresses"][c2] == "10.66.0.132", changed
+    assert sysctl(c1, "net.ipv4.ip_unprivileged_port_start") == "80"
+    for name in ("set", "other"):
+        assert run_module("container_network", {"name": name, "bridge": f"br-{name}", "state": "absent",
+                                                "subnet": "10.66.0.0/24" if name == "set" else "10.67.0.0/24"},
+                          netns=host)["changed"]
