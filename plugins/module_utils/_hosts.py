@@ -94,7 +94,7 @@ def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
             new_blocks[network] = after
         mark = plan.mark
         if new_blocks:
-            plan.add(f"write the names of network '{network}' to {path}", _writer(path, render(new_blocks)))
+            plan.add(f"write the names of network '{network}' to {path}", rewriter(path, render(new_blocks)))
         else:
             plan.add(f"remove {path} (its last network, '{network}', is gone)", remover(path))
         plan.record(f"{path}#{network}", before, after, mark)
@@ -113,7 +113,8 @@ def _plan_empty_directory(plan, directory):
         plan.record(directory, {"directory": "empty"}, None, mark)
 
 
-def _writer(path, text):
+def rewriter(path, text):
+    """A plan step that rewrites a file in place (processes have its inode bind-mounted: they see the new text)."""
     def write():
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         with open(path, "a+") as f:  # in place: keep the inode that running processes have bind-mounted

@@ -36,6 +36,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, plan_policies
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
     Forward, PortForwardSet, check_host_addresses)
+from ansible_collections.linuxns.net.plugins.module_utils._resolv import plan_resolvers
 from ansible_collections.linuxns.net.plugins.module_utils._routes import (
     DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route)
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, Snapshots
@@ -344,6 +345,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         _plan_leave(plan, session, snaps, net, leaving)
         plan_rule_sets(plan, session, _rule_sets(net), check_mode)
         plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
+        plan_resolvers(plan, net.name, {}, [c.name for c in leaving], etc_netns)
         plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
         if net.persist is not None:
             _plan_persist(plan, session, snaps, net, params, None, [])
@@ -390,6 +392,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     aliases = {c.name: c.aliases for c in present if c.aliases}
     names = [line for version in sorted(layout.families)
              for line in entries(layout.families[version].addresses, aliases)]
+    plan_resolvers(plan, net.name, {c.name: c.dns for c in present if c.dns},
+                   [c.name for c in present if not c.dns] + [c.name for c in leaving], etc_netns)
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},
                [c.name for c in leaving] + ([] if net.hosts_file else [c.name for c in present]), etc_netns)
     _plan_host_parts(plan, session, snaps, net)

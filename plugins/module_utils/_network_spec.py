@@ -17,12 +17,13 @@ from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._policy import PolicyRule, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PublishedPort, parse_ports
+from ansible_collections.linuxns.net.plugins.module_utils._resolv import normalize_dns
 from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSpec, describe_key, normalize_route
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
 
 _ALIAS = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*")
 CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "mac",
-                  "aliases", "sysctls", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
+                  "aliases", "sysctls", "dns", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Container:
     host_mac: Optional[str] = None  # the host end's (a rebuild of a saved network sets it)
     aliases: Tuple[str, ...] = ()  # more names on this network (docker network connect --alias)
     sysctls: dict = field(default_factory=dict)  # its namespace's net.* sysctls, set after its interface exists
+    dns: Optional[dict] = None  # its resolver (nameservers, search, options); None: left alone
 
 
 @dataclass
@@ -256,7 +258,8 @@ def normalize_containers(items, network):
                              parse_policy(item.get("egress"), "egress", obj),
                              validate.mac_address(item.get("mac"), f"{obj} interface '{interface}' mac", name),
                              validate.mac_address(item.get("host_mac"), f"{obj} host end mac"),
-                             _aliases(item.get("aliases"), network, name), _sysctls(item.get("sysctls"), obj)))
+                             _aliases(item.get("aliases"), network, name), _sysctls(item.get("sysctls"), obj),
+                             normalize_dns(item.get("dns"), obj)))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     names = {c.name: f"container '{c.name}'" for c in out if c.state == "present"}
     for c in out:

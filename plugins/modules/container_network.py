@@ -200,6 +200,30 @@ options:
           - Set a key in one network only: a container on two networks gets each network's values in turn.
         type: dict
         version_added: 2.0.0
+      dns:
+        description:
+          - >-
+            The container's resolver (C(docker run --dns --dns-search --dns-option)), written to
+            C(/etc/netns/<container>/resolv.conf), which C(ip netns exec) and M(linuxns.net.netns_service) bind over
+            C(/etc/resolv.conf). Left out, the container keeps the host's resolver, and a file this network wrote is
+            removed.
+          - One network sets a container's resolver; a file of another network, or one the collection did not
+            write, is refused and left as it is.
+        type: dict
+        version_added: 2.0.0
+        suboptions:
+          nameservers:
+            description: Up to three addresses.
+            type: list
+            elements: str
+          search:
+            description: Search domains.
+            type: list
+            elements: str
+          options:
+            description: Resolver options (C(ndots:2), C(timeout:1), C(rotate)).
+            type: list
+            elements: str
       state:
         description:
           - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
@@ -610,6 +634,11 @@ def main():
             mac=dict(type="str"),
             aliases=dict(type="list", elements="str"),
             sysctls=dict(type="dict"),
+            dns=dict(type="dict", options=dict(
+                nameservers=dict(type="list", elements="str"),
+                search=dict(type="list", elements="str"),
+                options=dict(type="list", elements="str"),
+            )),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
         masquerade=dict(type="bool"),

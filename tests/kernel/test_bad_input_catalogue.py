@@ -132,6 +132,17 @@ CATALOGUE = [
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "mac": "nope"}]},
      ["container 'k'", "'nope' is not a MAC address"]),
     # aliases, sysctls, ip_range, reserved
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [
+        {"name": "k", "dns": {"nameservers": ["dns.example"]}}]},
+     ["network 'n': container 'k': dns nameserver 'dns.example' is not an IP address"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [
+        {"name": "k", "dns": {"nameservers": ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]}}]},
+     ["container 'k': dns has 4 nameservers; the resolver reads 3 at most"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k", "dns": {}}]},
+     ["container 'k': dns is empty"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [
+        {"name": "k", "dns": {"options": ["ndots 2; rm"]}}]},
+     ["container 'k': dns option 'ndots 2; rm' is not a resolver option"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [{"name": "k1"}, {"name": "k2", "aliases": ["k1"]}]},
      ["network 'n': container 'k2' alias 'k1' is already the name of container 'k1'"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "containers": [

@@ -4,7 +4,9 @@ the network's ip_range and reserved addresses; check mode, exact re-runs, and a 
 
 from __future__ import annotations
 
-from support import ip_json, run_module, sh, start_whoami, sysctl, whoami
+import subprocess
+
+from support import ETC_NETNS, ip_json, run_module, sh, start_whoami, sysctl, whoami
 from test_networks import _getent
 
 
@@ -54,3 +56,35 @@ def test_aliases_mac_sysctls_ip_range_and_reserved(netns, nsname):
         assert run_module("container_network", {"name": name, "bridge": f"br-{name}", "state": "absent",
                                                 "subnet": "10.66.0.0/24" if name == "set" else "10.67.0.0/24"},
                           netns=host)["changed"]
+
+
+def test_a_containers_resolver_is_written_kept_exact_and_removed(netns, nsname):
+    host = netns("host")
+    c1, c2 = nsname("r1"), nsname("r2")
+    dns = {"nameservers": ["10.68.0.1", "fd42:68::1"], "search": ["set.example"], "options": ["ndots:2"]}
+    net = {"name": "res", "bridge": "br-res", "subnet": "10.68.0.0/24",
+           "containers": [{"name": c1, "dns": dns}, {"name": c2}]}
+    made = run_module("container_network", net, diff=True, netns=host)
+    assert made["changed"] and not made.get("failed"), made
+    path = ETC_NETNS / c1 / "resolv.conf"
+    assert path.read_text() == ("# Written by linuxns.net for network res\nnameserver 10.68.0.1\nnameserver fd42:68::1\n"
+                                "search set.example\noptions ndots:2\n")
+    assert not (ETC_NETNS / c2 / "resolv.conf").exists(), "a container without dns keeps the host's resolver"
+    # what a process started by ip netns exec reads (the file bound over /etc/resolv.conf, as ip netns exec does)
+    seen = subprocess.run(["unshare", "--mount", "--propagation", "private", "nsenter", f"--net=/run/netns/{c1}", "sh",
+                           "-c", f'mount --bind "{path}" /etc/resolv.conf && exec cat /etc/resolv.conf'],
+                          capture_output=True, text=True, check=True).stdout
+    assert "nameserver 10.68.0.1" in seen and "search set.example" in seen
+    for check in (True, False):
+        assert not run_module("container_network", net, check_mode=check, netns=host)["changed"]
+    path.write_text(path.read_text().replace("ndots:2", "ndots:9"))  # edited by hand: set back
+    assert run_module("container_network", net, netns=host)["changed"] and "ndots:2" in path.read_text()
+    # another network may not set it too
+    other = {"name": "res2", "bridge": "br-res2", "subnet": "10.69.0.0/24",
+             "containers": [{"name": c1, "interface": "eth1", "dns": {"nameservers": ["10.69.0.1"]}}]}
+    refused = run_module("container_network", other, netns=host)
+    assert refused["failed"] and "container '" + c1 + "' dns" in refused["msg"] and "network 'res''s" in refused["msg"]
+    # dns left out: the file goes
+    assert run_module("container_network", dict(net, containers=[{"name": c1}, {"name": c2}]), netns=host)["changed"]
+    assert not path.exists()
+    assert run_module("container_network", dict(net, state="absent"), netns=host)["changed"]
