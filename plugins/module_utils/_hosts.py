@@ -150,3 +150,39 @@ def remover(path):
         except OSError:
             pass  # the directory holds other files (resolv.conf, a unit's other drop-ins): not ours
     return remove
+
+
+# The host's own hosts file, where a network's containers resolve for the host (host_names); the variable moves it
+# (the tests point it at a file of their own)
+HOST_HOSTS = os.environ.get("LINUXNS_NET_HOSTS_FILE") or "/etc/hosts"
+
+
+def plan_host_names(plan, network, lines, path=HOST_HOSTS):
+    """The network's block in the host's hosts file (lines: its entries, or None to remove it), between markers;
+    every other line stays as it is. Rewritten in place (the file may be bind-mounted)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = None
+    except OSError as exc:
+        raise kernel_error(f"read {path} (the host's names of network '{network}')", exc) from None
+    current = (text or "").splitlines()
+    begin, end = _begin(network), _end(network)
+    if current.count(begin) > 1 or (begin in current) != (end in current) or \
+            (begin in current and current.index(end) < current.index(begin)):
+        raise InvalidInput(f"network '{network}': {path} has a broken block of the network (its BEGIN and END "
+                           "lines); mend or remove it by hand")
+    if begin in current:
+        start, stop = current.index(begin), current.index(end)
+        before, outside = current[start + 1:stop], current[:start] + current[stop + 1:]
+        at = start
+    else:
+        before, outside, at = None, current, len(current)
+    if before == lines:
+        return
+    new = outside[:at] + ([begin] + lines + [end] if lines is not None else []) + outside[at:]
+    mark = plan.mark
+    plan.add(f"{'write' if lines is not None else 'remove'} the names of network '{network}' "
+             f"{'to' if lines is not None else 'from'} {path}", rewriter(path, "\n".join(new) + "\n" if new else ""))
+    plan.record(f"{path}#{network}", before, lines, mark)

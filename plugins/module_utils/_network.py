@@ -26,7 +26,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort, note_words
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_hosts
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_host_names, plan_hosts
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, normalize_netns, plan_netns, plan_sysctls
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
@@ -347,6 +347,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
         plan_resolvers(plan, net.name, {}, [c.name for c in leaving], etc_netns)
         plan_hosts(plan, net.name, {}, [c.name for c in leaving], etc_netns)
+        plan_host_names(plan, net.name, None)
         if net.persist is not None:
             _plan_persist(plan, session, snaps, net, params, None, [])
         return plan.execute(check_mode)
@@ -392,6 +393,7 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     aliases = {c.name: c.aliases for c in present if c.aliases}
     names = [line for version in sorted(layout.families)
              for line in entries(layout.families[version].addresses, aliases)]
+    plan_host_names(plan, net.name, names if net.host_names else None)
     plan_resolvers(plan, net.name, {c.name: c.dns for c in present if c.dns},
                    [c.name for c in present if not c.dns] + [c.name for c in leaving], etc_netns)
     plan_hosts(plan, net.name, {c.name: names for c in present} if net.hosts_file else {},

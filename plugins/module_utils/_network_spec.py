@@ -76,6 +76,7 @@ class NetworkSpec:
     ip_range: Optional[ipaddress.IPv4Network] = None  # where automatic IPv4 addresses come from (Docker's --ip-range)
     ip_range6: Optional[ipaddress.IPv6Network] = None
     reserved: list = field(default_factory=list)  # addresses never handed out (Docker's --aux-address), both families
+    host_names: bool = False  # the host resolves the containers: a block of the host's /etc/hosts
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
@@ -129,7 +130,7 @@ def normalize_network(params):
         stop_processes=bool(params.get("stop_processes")),
         persist=params.get("persist"),
         ip_range=_ip_range(name, params, subnets, 4), ip_range6=_ip_range(name, params, subnets, 6),
-        reserved=_reserved(name, params.get("reserved"), subnets),
+        reserved=_reserved(name, params.get("reserved"), subnets), host_names=bool(params.get("host_names")),
         stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")

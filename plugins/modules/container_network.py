@@ -335,6 +335,14 @@ options:
     description: As O(ip_range), inside O(subnet6).
     type: str
     version_added: 2.0.0
+  host_names:
+    description:
+      - The host resolves the network's containers by name (and alias): a block of the host's C(/etc/hosts) between
+        C(# BEGIN linuxns.net network <name>) and C(# END ...) lines, kept exact; every other line stays as it is.
+        V(false) and O(state=absent) remove the block.
+    type: bool
+    default: false
+    version_added: 2.0.0
   reserved:
     description:
       - Addresses (either family) never handed out (C(docker network create --aux-address)). A fixed address on one
@@ -658,6 +666,7 @@ def main():
         ip_range=dict(type="str"),
         ip_range6=dict(type="str"),
         reserved=dict(type="list", elements="str", default=[]),
+        host_names=dict(type="bool", default=False),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),

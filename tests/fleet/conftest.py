@@ -55,6 +55,7 @@ def _check_clean(fleet, module):
         assert links == ["lo", "eth0"], f"{module} left links on {host}: {links}"
         assert fleet.exec(host, "ip", "netns", "list").stdout.strip() == "", f"namespaces left on {host}"
         assert fleet.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", f"hosts files left on {host}"
+        assert "linuxns" not in fleet.exec(host, "cat", "/etc/hosts").stdout, f"{module} left names in {host}'s /etc/hosts"
         kept = fleet.exec(host, "find", "/etc/systemd/system", "/var/lib/linuxns-net", "-mindepth", "1").stdout.split()
         assert not kept, f"{module} left files in {host}'s own directories: {kept}"
         segments = {str(n) for networks in fleet.networks for n in networks}  # a routed lab's, via its router

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from support import ETC_NETNS, ip_json, run_module, sh, start_whoami, sysctl, whoami
+from support import ETC_NETNS, HOSTS_FILE, ip_json, run_module, sh, start_whoami, sysctl, whoami
 from test_networks import _getent
 
 
@@ -88,3 +88,30 @@ def test_a_containers_resolver_is_written_kept_exact_and_removed(netns, nsname):
     assert run_module("container_network", dict(net, containers=[{"name": c1}, {"name": c2}]), netns=host)["changed"]
     assert not path.exists()
     assert run_module("container_network", dict(net, state="absent"), netns=host)["changed"]
+
+
+def test_the_host_resolves_the_containers_from_a_block_of_its_hosts_file(netns, nsname):
+    host = netns("host")
+    c1, c2 = nsname("h1"), nsname("h2")
+    HOSTS_FILE.write_text("127.0.0.1\tlocalhost\n10.1.1.1\tmine # the machine's own line\n")
+    net = {"name": "hn", "bridge": "br-hn", "subnet": "10.70.0.0/24", "host_names": True,
+           "containers": [{"name": c1, "aliases": ["web"]}, {"name": c2}]}
+    predicted = run_module("container_network", net, check_mode=True, diff=True, netns=host)
+    assert predicted["changed"] and "linuxns" not in HOSTS_FILE.read_text()
+    assert run_module("container_network", net, netns=host)["changed"]
+    text = HOSTS_FILE.read_text()
+    assert text.startswith("127.0.0.1\tlocalhost\n10.1.1.1\tmine # the machine's own line\n# BEGIN linuxns.net network hn\n")
+    assert f"10.70.0.2\t{c1} web\n" in text and f"10.70.0.3\t{c2}\n" in text
+
+    def host_getent(name):  # as a program on the host resolves it
+        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               f'mount --bind "{HOSTS_FILE}" /etc/hosts && exec getent hosts "{name}"'],
+                              capture_output=True, text=True, check=False)
+        return proc.stdout.split()[0] if proc.returncode == 0 else None
+    assert host_getent(c1) == "10.70.0.2" and host_getent("web") == "10.70.0.2" and host_getent("mine") == "10.1.1.1"
+    assert not run_module("container_network", net, netns=host)["changed"]
+    HOSTS_FILE.write_text(text.replace("10.70.0.3", "10.70.0.99") + "10.1.1.2\tadded-later\n")  # edited: set back
+    assert run_module("container_network", net, netns=host)["changed"]
+    assert f"10.70.0.3\t{c2}\n" in HOSTS_FILE.read_text() and "added-later" in HOSTS_FILE.read_text()
+    assert run_module("container_network", dict(net, state="absent"), netns=host)["changed"]
+    assert HOSTS_FILE.read_text() == "127.0.0.1\tlocalhost\n10.1.1.1\tmine # the machine's own line\n10.1.1.2\tadded-later\n"

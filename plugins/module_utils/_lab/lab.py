@@ -113,6 +113,10 @@ class Lab(AddressPlan):
             source = self.host_dir(host) / directory
             source.mkdir(parents=True, exist_ok=True)
             binds.append((source, mount_point))
+        hosts_file = self.host_dir(host) / "etc-hosts"  # its own /etc/hosts, the machine's to begin with
+        if not hosts_file.exists():
+            shutil.copyfile("/etc/hosts", hosts_file)
+        binds.append((hosts_file, "/etc/hosts"))
         proc = start_holder(host, binds)
         state.hosts[host] = HostRecord(proc.pid, address, self.switch_port(address), self.segment_of(address))
         state.record(host, "holder", proc.pid)
