@@ -337,7 +337,8 @@ options:
     version_added: 2.0.0
   host_names:
     description:
-      - The host resolves the network's containers by name (and alias): a block of the host's C(/etc/hosts) between
+      - >-
+        The host resolves the network's containers by name (and alias): a block of the host's C(/etc/hosts) between
         C(# BEGIN linuxns.net network <name>) and C(# END ...) lines, kept exact; every other line stays as it is.
         V(false) and O(state=absent) remove the block.
     type: bool
