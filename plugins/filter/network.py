@@ -10,6 +10,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import Linuxns
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
     bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, fleet_layout,
     fleet_subnet_layout, underlay_address6 as _underlay_address6)
+from ansible_collections.linuxns.net.plugins.module_utils._compose import compose_networks as _compose_networks
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
 from ansible_collections.linuxns.net.plugins.module_utils import _pictures, _topology
 
@@ -22,6 +23,11 @@ def _filter_errors(func):
             raise AnsibleFilterError(str(exc)) from None
     wrapped.__name__ = func.__name__
     return wrapped
+
+
+@_filter_errors
+def compose_networks(compose, project="app", pool="10.90.0.0/16"):
+    return _compose_networks(compose, project, pool)
 
 
 @_filter_errors
@@ -90,4 +96,4 @@ class FilterModule:
                 "underlay_address6": underlay_address6, "fleet_member": fleet_member, "fleet_plan": fleet_plan,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
                 "verify_listeners": verify_listeners, "verify_outside_probes": verify_outside_probes,
-                "topology_mermaid": topology_mermaid}
+                "topology_mermaid": topology_mermaid, "compose_networks": compose_networks}
