@@ -95,7 +95,7 @@ def _ports(name, ports):
             out.append(item)
             continue
         text = str(port)
-        body = text.split("/")[0]
+        body = text.split("/", maxsplit=1)[0]
         if ":" not in body or (body.count(":") == 1 and body.startswith("[")):
             raise InvalidInput(f"compose service '{name}': port '{text}' has no host port; a port picked at random "
                                "by the engine cannot be declared")

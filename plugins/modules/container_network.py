@@ -197,7 +197,7 @@ options:
           - C(net.*) sysctls of the container's namespace (C(docker run --sysctl)), set once its interface exists, so
             that a key may name it (C(net.ipv6.conf.eth0.accept_ra)). Keys the kernel does not have are refused
             before any change.
-          - Set a key in one network only: a container on two networks gets each network's values in turn.
+          - Set a key in one network only; a container on two networks gets each network's values in turn.
         type: dict
         version_added: 2.0.0
       dns:

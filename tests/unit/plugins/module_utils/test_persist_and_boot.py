@@ -139,4 +139,3 @@ def test_a_unit_setting_the_lab_does_not_run_as_systemd_is_refused(tmp_path):
     (tmp_path / "multi-user.target.wants" / "odd.service").symlink_to("../odd.service")
     with pytest.raises(LabError, match="unit odd.service: .*'User=nobody' is not something the lab's boot runs"):
         plan_boot(str(tmp_path))
-
