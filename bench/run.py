@@ -55,6 +55,8 @@ METHODS = [
     ("allow_rerun", "bridge_network role, one allow-listed published port per container, re-run (changed=0)"),
     ("policy_first", "bridge_network role, five ingress policy rules per container, first run"),
     ("policy_rerun", "bridge_network role, five ingress policy rules per container, re-run (changed=0)"),
+    ("names_first", "bridge_network role, two aliases and a resolver (dns) per container, first run"),
+    ("names_rerun", "bridge_network role, two aliases and a resolver per container, re-run (changed=0)"),
     ("persist_first", "bridge_network role, persist (saved, boot unit installed), first run"),
     ("persist_rerun", "bridge_network role, persist, re-run (changed=0)"),
     ("persist_reboot", "a lab host's reboot with the persisted network: processes killed, host back, boot unit rebuilds it"),
@@ -206,6 +208,13 @@ def bench_access(lab, n, results, extra):
     bench_variant(lab, n, results, "allow", (*extra, "-e", "allow=true"), check_allow_lists)
     bench_variant(lab, n, results, "policy", (*extra, "-e", "policy=true"), check_policy, peer=False)
 
+    def check_names():
+        hosts = lab.exec(ROLE_HOST, "cat", f"/etc/netns/c{n}/hosts").stdout
+        resolv = lab.exec(ROLE_HOST, "cat", f"/etc/netns/c{n}/resolv.conf").stdout
+        if f"web{n}.bench" not in hosts or "nameserver 10.100.0.1" not in resolv:
+            raise BenchError(f"names at N={n}: c{n}'s hosts file or resolver is not as asked")
+    bench_variant(lab, n, results, "names", (*extra, "-e", "names=true"), check_names)
+
 
 def bench_persist(lab, n, results, extra):
     """A network that survives a reboot: first run and re-run with persist, then a reboot of its host (the boot
@@ -343,7 +352,8 @@ def targets(rows, fleet, memory):
                 f"{med('role_first', 250):.2f} s vs {med('netavark_setup', 250):.2f} s", med("role_first", 250) < med("netavark_setup", 250))
         for kind, label, limit in (("ports", "one published port per container", 1.5), ("dual", "dual-stack (IPv4 + IPv6)", 1.5),
                                    ("icc", "ICC off", 1.3), ("allow", "one allow-listed port per container", 1.3),
-                                   ("policy", "five policy rules per container", 1.3), ("persist", "persist", 1.3)):
+                                   ("policy", "five policy rules per container", 1.3), ("persist", "persist", 1.3),
+                                   ("names", "two aliases and a resolver per container", 1.3)):
             for run in ("first", "rerun"):
                 if med(kind + "_" + run, 250) is None:
                     continue
