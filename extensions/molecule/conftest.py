@@ -9,8 +9,8 @@ ECHO_PORT = 7007
 
 
 def upstream(host, family=4):
-    """The lab's upstream host (its address in the scenario's underlay), from the inventory."""
-    return host.ansible.get_variables()["lab_upstream_address" if family == 4 else "lab_upstream_address6"]
+    """The lab's upstream host, in the scenario's underlay: the hosts' default routes point at it."""
+    return host.run(f"ip -{family} route show default").stdout.split()[2]
 
 
 @pytest.fixture(scope="module")
