@@ -55,6 +55,17 @@ def render(blocks):
     return "\n".join(out) + "\n"
 
 
+def read_text(path, what):
+    """A file the collection may have written, or None when there is none; what: what it holds, for the error."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise kernel_error(f"read {path} ({what})", exc) from None
+
+
 def entries(addresses, aliases=None):
     """The lines of one network's block: every container of the network by name, and by its aliases on it."""
     aliases = aliases or {}
@@ -69,13 +80,7 @@ def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):
         raise InvalidInput(f"network {network!r}: a name with whitespace or control characters cannot mark a hosts file block")
     for name in sorted(set(wanted) | set(leaving)):
         path = os.path.join(etc_dir, name, "hosts")
-        try:
-            with open(path) as f:
-                text = f.read()
-        except FileNotFoundError:
-            text = None
-        except OSError as exc:
-            raise kernel_error(f"read {path} (names of network '{network}')", exc) from None
+        text = read_text(path, f"names of network '{network}'")
         blocks = {} if text is None else read_blocks(text)
         if blocks is None:
             plan.warnings.append(f"{path} was not written by linuxns.net: left as it is, without the names of "
@@ -160,13 +165,7 @@ HOST_HOSTS = os.environ.get("LINUXNS_NET_HOSTS_FILE") or "/etc/hosts"
 def plan_host_names(plan, network, lines, path=HOST_HOSTS):
     """The network's block in the host's hosts file (lines: its entries, or None to remove it), between markers;
     every other line stays as it is. Rewritten in place (the file may be bind-mounted)."""
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = None
-    except OSError as exc:
-        raise kernel_error(f"read {path} (the host's names of network '{network}')", exc) from None
+    text = read_text(path, f"the host's names of network '{network}'")
     current = (text or "").splitlines()
     begin, end = _begin(network), _end(network)
     if current.count(begin) > 1 or (begin in current) != (end in current) or \

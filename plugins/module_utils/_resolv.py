@@ -12,8 +12,8 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, kernel_error
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, remover, rewriter
+from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, read_text, remover, rewriter
 
 HEADER = "# Written by linuxns.net for network "
 MAX_NAMESERVERS = 3  # glibc's MAXNS: more are ignored
@@ -74,13 +74,7 @@ def plan_resolvers(plan, network, wanted, others, etc_dir=ETC_NETNS):
     network's, goes (they left, or no longer have dns)."""
     for name in sorted(set(wanted) | set(others)):
         path = os.path.join(etc_dir, name, "resolv.conf")
-        try:
-            with open(path) as f:
-                text = f.read()
-        except FileNotFoundError:
-            text = None
-        except OSError as exc:
-            raise kernel_error(f"read {path} (resolver of network '{network}')", exc) from None
+        text = read_text(path, f"resolver of network '{network}'")
         owner = _owner(text) if text is not None else None
         mark = plan.mark
         if name in wanted:
