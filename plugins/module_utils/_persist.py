@@ -110,7 +110,8 @@ def program_bytes():
             source = spec.loader.get_source(spec.name) if spec is not None and spec.loader is not None else None
             if source is None:
                 raise InvalidInput(f"the rebuild program: the source of {spec.name if spec else module} cannot be read")
-            add(f"{path}/{module}.py", source.encode())
+            # text from the file system's and zipimport's loaders; bytes from Ansible's collection loader
+            add(f"{path}/{module}.py", source if isinstance(source, bytes) else source.encode())
         add("__main__.py", (f"import sys\nfrom {PACKAGE}._persist import rebuild_main\n"
                             "sys.exit(rebuild_main(sys.argv[1:]))\n").encode())
     return buffer.getvalue()
