@@ -31,7 +31,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._masquerade import mas
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, normalize_netns, plan_netns, plan_sysctls
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
-from ansible_collections.linuxns.net.plugins.module_utils._persist import plan_persist, plan_reload, saved_parameters
+from ansible_collections.linuxns.net.plugins.module_utils._persist import plan_persist, saved_parameters
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._policy import ContainerPolicy, compile_rules, plan_policies
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
@@ -39,6 +39,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._port_forward import (
 from ansible_collections.linuxns.net.plugins.module_utils._resolv import plan_resolvers
 from ansible_collections.linuxns.net.plugins.module_utils._routes import (
     DEFAULT_METRIC, DEFAULT_ROUTE, RouteKey, RouteSpec, RouteTable, plan_route)
+from ansible_collections.linuxns.net.plugins.module_utils._service import plan_reload
 from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot, Snapshots
 from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec, plan_veth
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import plan_vxlan
@@ -323,8 +324,13 @@ def _plan_persist(plan, session, snaps, net, params, layout, present):
     pending = None
     if any(None in pair for pair in now.values()):  # links this run creates: their MACs are known once they exist
         def pending():
-            fresh = {}
-            return saved_parameters(params, layout, macs(lambda ns: fresh.setdefault(ns, Snapshot(session, ns))))
+            fresh = {}  # one dump per namespace, read once the links exist
+
+            def read(ns):
+                if ns not in fresh:
+                    fresh[ns] = Snapshot(session, ns)
+                return fresh[ns]
+            return saved_parameters(params, layout, macs(read))
     mark = plan.mark
     plan_persist(plan, net.name, saved_parameters(params, layout, now), sys.executable, pending=pending)
     if plan.mark > mark:

@@ -19,7 +19,6 @@ import zipfile
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import remover, replacer
-from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 # the tests point both elsewhere (as LINUXNS_NET_ETC_NETNS for hosts files)
 STATE_DIR = os.environ.get("LINUXNS_NET_STATE_DIR") or "/var/lib/linuxns-net"
@@ -239,13 +238,6 @@ def _plan_shared_removal(plan, state_dir, unit_dir):
                  os.path.join(unit_dir, TEMPLATE), os.path.join(state_dir, PROGRAM)):
         if os.path.lexists(path):
             plan.add(f"remove {path} (no saved network is left)", remover(path))
-
-
-def plan_reload(plan):
-    """systemd reads the changed units (only where it runs: a lab host, an image build)."""
-    if os.path.isdir("/run/systemd/system"):
-        plan.add("reload systemd's units (systemctl daemon-reload)",
-                 lambda: run_program(["systemctl", "daemon-reload"], "systemd"))
 
 
 def load(network, state_dir=STATE_DIR):

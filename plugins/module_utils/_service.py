@@ -132,8 +132,11 @@ def plan_service(plan, spec):
     plan.record(spec.unit, current, wanted, mark)
 
 
-def systemd_running():
-    return os.path.isdir("/run/systemd/system")
+def plan_reload(plan):
+    """systemd reads the changed units, where it runs (not in an image being built, nor on a lab host)."""
+    if os.path.isdir("/run/systemd/system"):
+        plan.add("reload systemd's units (systemctl daemon-reload)",
+                 lambda: run_program(["systemctl", "daemon-reload"], "systemd"))
 
 
 def run_services(session, items, check_mode):
@@ -142,9 +145,8 @@ def run_services(session, items, check_mode):
     plan = Plan()
     for spec in specs:
         plan_service(plan, spec)
-    if plan.changed and systemd_running() and any(s.unit_dir == UNIT_DIR for s in specs):
-        plan.add("reload systemd's units (systemctl daemon-reload)",
-                 lambda: run_program(["systemctl", "daemon-reload"], "systemd"))
+    if plan.changed and any(s.unit_dir == UNIT_DIR for s in specs):
+        plan_reload(plan)
     result = plan.execute(check_mode)
     result["drop_ins"] = {s.unit: s.drop_in for s in specs if s.state == "present"}
     return result

@@ -207,12 +207,11 @@ class Lab(AddressPlan):
         if state is None or host not in state.hosts or host == UPSTREAM:
             raise LabError(f"lab '{self.name}' has no host {host} to reboot")
         holder = state.hosts[host].pid
-        inodes = set()
-        for ns_dir in (f"/proc/{holder}/root/run/netns",):
-            for name in os.listdir(ns_dir) if os.path.isdir(ns_dir) else []:
-                with contextlib.suppress(OSError):
-                    inodes.add(os.stat(os.path.join(ns_dir, name)).st_ino)
-        inodes.add(os.stat(f"/proc/{holder}/ns/net").st_ino)
+        inodes = {os.stat(f"/proc/{holder}/ns/net").st_ino}
+        ns_dir = f"/proc/{holder}/root/run/netns"  # the namespaces the host named, seen through its mounts
+        for name in os.listdir(ns_dir) if os.path.isdir(ns_dir) else []:
+            with contextlib.suppress(OSError):
+                inodes.add(os.stat(os.path.join(ns_dir, name)).st_ino)
         found = pids_by_namespace_inode()
         victims = [(pid, start_time(pid)) for inode in inodes for pid in found.get(inode, [])]
         for pid, start in victims:  # a power cut: no SIGTERM
