@@ -14,6 +14,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import DEFAULT_MTU
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._routes import DEFAULT_METRIC, DEFAULT_ROUTE, RouteSpec
 from ansible_collections.linuxns.net.plugins.module_utils._veth import VethSpec
@@ -71,7 +72,8 @@ def network_layout(net, current=None):
     for c in wanted:
         layout.pairs.append(VethSpec(
             name=host_end_name(net.bridge, c.name), namespace=None, peer_namespace=c.name, peer=c.interface,
-            mtu=net.mtu, master=net.bridge, hairpin=True if c.ports else None, isolated=not net.icc,
+            # a container's own MTU, or the network's (back to it when the container's is dropped)
+            mtu=net.mtu, peer_mtu=c.mtu or net.mtu or DEFAULT_MTU, master=net.bridge, hairpin=True if c.ports else None, isolated=not net.icc,
             mac=c.host_mac, peer_mac=c.mac,
             peer_addresses=[families[v].interface(c.name) for v in sorted(families)]))
         if c.default_route:

@@ -38,3 +38,6 @@ def bridge_name(network):
 VXLAN_PORT = 4789
 VXLAN_OVERHEAD = {4: 50, 6: 70}
 VXLAN_VNI_MAX = 2 ** 24 - 1
+
+# a bridge's and a veth's MTU when the network sets none (the kernel's Ethernet default)
+DEFAULT_MTU = 1500

@@ -189,9 +189,11 @@ class RouteSocket:
     def delete_link(self, index):
         self._request(RTM_DELLINK, _ACK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0), _IFINFOMSG)
 
-    def add_veth(self, name, peer, peer_netns_fd=None, mtu=None, mac_address=None, peer_mac_address=None, master=None):
-        """Create a veth pair in this namespace, its peer directly in the namespace of peer_netns_fd (if given)."""
-        peer_attrs = _link_attrs(peer, mtu, peer_mac_address)
+    def add_veth(self, name, peer, peer_netns_fd=None, mtu=None, mac_address=None, peer_mac_address=None, master=None,
+                 peer_mtu=None):
+        """Create a veth pair in this namespace, its peer directly in the namespace of peer_netns_fd (if given); the
+        peer has mtu too unless peer_mtu is given."""
+        peer_attrs = _link_attrs(peer, mtu if peer_mtu is None else peer_mtu, peer_mac_address)
         if peer_netns_fd is not None:
             peer_attrs += attr_u32(IFLA_NET_NS_FD, peer_netns_fd)
         peer_info = attr_bytes(VETH_INFO_PEER, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs)

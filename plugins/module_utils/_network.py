@@ -21,6 +21,7 @@ import ipaddress
 import sys
 
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
+from ansible_collections.linuxns.net.plugins.module_utils._bandwidth import plan_bandwidth
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
@@ -348,6 +349,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     leaving = [c for c in net.containers if c.state == "absent" or net.state == "absent"]
     if net.state == "absent":
         _plan_host_parts(plan, session, snaps, net)
+        plan_bandwidth(plan, session, snaps[None], {}, {host_end_name(net.bridge, c.name): c.name for c in leaving},
+                       f"network '{net.name}'")
         _plan_leave(plan, session, snaps, net, leaving)
         plan_rule_sets(plan, session, _rule_sets(net), check_mode)
         plan_bridge(plan, session, snaps, BridgeSpec(net.bridge, None, state="absent"))
@@ -381,6 +384,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
     for pair in layout.pairs:
         plan_veth(plan, session, snaps, pair)
     _plan_default_routes(plan, session, snaps, net, layout, present)
+    plan_bandwidth(plan, session, snaps[None], {host_end_name(net.bridge, c.name): (c.name, c.bandwidth) for c in present},
+                   {host_end_name(net.bridge, c.name): c.name for c in leaving}, f"network '{net.name}'")
     # the containers' sysctls, once their interfaces exist (a key may name one: net.ipv6.conf.eth0.accept_ra)
     for c in present:
         if c.sysctls:

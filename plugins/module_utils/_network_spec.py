@@ -13,7 +13,8 @@ from typing import List, Optional, Tuple
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
-    CONTAINER_END, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP, OPEN_GROUP, bridge_name)
+    CONTAINER_END, DEFAULT_MTU, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP, OPEN_GROUP, bridge_name)
+from ansible_collections.linuxns.net.plugins.module_utils._bandwidth import Bandwidth, normalize_bandwidth
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._policy import PolicyRule, parse_policy
 from ansible_collections.linuxns.net.plugins.module_utils._ports import PublishedPort, parse_ports
@@ -23,7 +24,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpe
 
 _ALIAS = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*")
 CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "mac",
-                  "aliases", "sysctls", "dns", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
+                  "aliases", "sysctls", "dns", "mtu", "bandwidth", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Container:
     aliases: Tuple[str, ...] = ()  # more names on this network (docker network connect --alias)
     sysctls: dict = field(default_factory=dict)  # its namespace's net.* sysctls, set after its interface exists
     dns: Optional[dict] = None  # its resolver (nameservers, search, options); None: left alone
+    mtu: Optional[int] = None  # its interface's own MTU, below the network's; None: the network's
+    bandwidth: Optional[Bandwidth] = None  # its rate limits (tc on the host end); None: unlimited
 
 
 @dataclass
@@ -148,6 +151,9 @@ def normalize_network(params):
                 if net.subnet_of(source.version) is None:
                     raise InvalidInput(f"{obj}: published port '{p.text}': allow_from {source} is IPv{source.version}, "
                                        f"but the network has no IPv{source.version} subnet to publish on")
+        if c.mtu is not None and c.mtu > (net.mtu or DEFAULT_MTU):
+            raise InvalidInput(f"{obj}: mtu {c.mtu} is above the network's ({net.mtu or DEFAULT_MTU}): its host end and "
+                               "the bridge would drop what it sends (raise the network's mtu instead)")
         if c.ports and net.internal:
             raise InvalidInput(f"{obj} publishes ports {[p.text for p in c.ports]}, but the network is internal: nothing "
                                "from outside its bridge may reach it (put the container on a second, non-internal network "
@@ -260,7 +266,8 @@ def normalize_containers(items, network):
                              validate.mac_address(item.get("mac"), f"{obj} interface '{interface}' mac", name),
                              validate.mac_address(item.get("host_mac"), f"{obj} host end mac"),
                              _aliases(item.get("aliases"), network, name), _sysctls(item.get("sysctls"), obj),
-                             normalize_dns(item.get("dns"), obj)))
+                             normalize_dns(item.get("dns"), obj), _mtu(item.get("mtu"), obj),
+                             normalize_bandwidth(item.get("bandwidth"), obj)))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     names = {c.name: f"container '{c.name}'" for c in out if c.state == "present"}
     for c in out:
@@ -321,6 +328,12 @@ def _aliases(value, network, name):
         if alias != name and alias not in out:
             out.append(alias)
     return tuple(out)
+
+
+def _mtu(value, obj):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)  # a templated number
+    return validate.mtu(value, obj)
 
 
 def _sysctls(value, obj):

@@ -13,7 +13,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._errors import (
     InvalidInput, NamespaceMissing, kernel_error, where)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
     IFA_ADDRESS, IFA_FLAGS, IFA_F_PERMANENT, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_BRPORT_ISOLATED, IFLA_BRPORT_MODE, IFLA_BR_STP_STATE,
-    IFLA_BR_VLAN_FILTERING, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
+    IFLA_BR_VLAN_FILTERING, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_QDISC, IFLA_INFO_DATA, IFLA_INFO_KIND,
     IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_MTU,
     IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6,
     IFLA_VXLAN_PORT, OPERSTATES)
@@ -39,6 +39,7 @@ class Link:
     isolated: bool = None  # of a bridge port: port isolation (reaches only ports that are not isolated)
     vxlan: dict = None  # of a vxlan device: vni, local, port, dev (index), learning
     alias: str = None  # ifalias: a network's bridge carries its owner's name there
+    qdisc: str = None  # the root qdisc's kind: a host end with a bandwidth limit has tbf
     addresses: list = field(default_factory=list)
 
     def view(self, snapshot):
@@ -78,6 +79,7 @@ def _parse_link(msg):
         master=u32(attrs.get(IFLA_MASTER)) or 0,
         group=u32(attrs.get(IFLA_GROUP)) or 0,
         alias=text(attrs.get(IFLA_IFALIAS)) or None,
+        qdisc=text(attrs.get(IFLA_QDISC)) or None,
     )
     if kind == "veth":
         link.peer_index = u32(attrs.get(IFLA_LINK)) or 0

@@ -36,6 +36,7 @@ class VethSpec:
     isolated: bool = None  # bridge port isolation
     addresses: list = None
     peer_addresses: list = None
+    peer_mtu: int = None  # None: mtu (a network's container with an MTU of its own sets it)
 
     @property
     def key(self):
@@ -132,7 +133,7 @@ def plan_veth(plan, session, snaps, p):
 
     want_end = LinkSettings(mtu=p.mtu, mac=p.mac, master_index=master, master=p.master, addresses=p.addresses, up=p.up,
                             hairpin=p.hairpin, isolated=p.isolated)
-    want_peer = LinkSettings(mtu=p.mtu, mac=p.peer_mac, addresses=p.peer_addresses, up=p.up)
+    want_peer = LinkSettings(mtu=p.mtu if p.peer_mtu is None else p.peer_mtu, mac=p.peer_mac, addresses=p.peer_addresses, up=p.up)
     if pair_ok:
         plan_link_settings(plan, session, ns, name, link, want_end, "veth")
         plan_link_settings(plan, session, peer_ns, p.peer, peer, want_peer, "veth peer")
@@ -144,15 +145,15 @@ def plan_veth(plan, session, snaps, p):
 
 
 def _veth_want_view(p):
-    def end(mac, addresses, master=None, hairpin=None, isolated=None):
+    def end(mac, addresses, master=None, hairpin=None, isolated=None, mtu=p.mtu):
         out = {"kind": "veth", "up": p.up}
-        for k, v in (("mtu", p.mtu), ("mac", mac), ("addresses", validate.address_texts(addresses)), ("master", master),
+        for k, v in (("mtu", mtu), ("mac", mac), ("addresses", validate.address_texts(addresses)), ("master", master),
                      ("hairpin", hairpin), ("isolated", isolated or None)):
             if v is not None:
                 out[k] = v
         return out
     return {"end": end(p.mac, p.addresses, p.master, p.hairpin, p.isolated),
-            "peer": dict(end(p.peer_mac, p.peer_addresses), name=p.peer, namespace=p.peer_namespace)}
+            "peer": dict(end(p.peer_mac, p.peer_addresses, mtu=p.mtu if p.peer_mtu is None else p.peer_mtu), name=p.peer, namespace=p.peer_namespace)}
 
 
 def _plan_veth_create(plan, session, p, master):
@@ -164,7 +165,7 @@ def _plan_veth_create(plan, session, p, master):
         master_index = resolve_master(session, ns, {"master": master}, p.master)["master"]
         netlink_call(obj, ns, session.route_socket(ns).add_veth, name, p.peer,
                      peer_netns_fd=session.fd(peer_ns) if peer_ns != ns else None, mtu=p.mtu, mac_address=p.mac,
-                     peer_mac_address=p.peer_mac, master=master_index)
+                     peer_mac_address=p.peer_mac, master=master_index, peer_mtu=p.peer_mtu)
 
     plan.add(f"create {obj} with peer '{p.peer}' in {where(peer_ns)}", create,
              functools.partial(delete_if_present, session, ns, name))

@@ -224,6 +224,35 @@ options:
             description: Resolver options (C(ndots:2), C(timeout:1), C(rotate)).
             type: list
             elements: str
+      mtu:
+        description:
+          - The MTU of the container's interface in this network, when it differs from the network's (O(mtu), or
+            1500). Not above the network's. The host end keeps the network's MTU, so the bridge keeps its own; a
+            frame to the container larger than its MTU is dropped on the way in (TCP adapts through its MSS).
+        type: int
+        version_added: 2.0.0
+      bandwidth:
+        description:
+          - >-
+            Rate limits, as the CNI bandwidth plugin sets them (Docker has none: moby#26767). On the host end of the
+            container's veth: C(ingress) (into the container) is a token bucket (C(tbf)) as its root qdisc;
+            C(egress) (out of the container) is redirected to an C(ifb) device of the container's with the token
+            bucket. Queued packets wait at most 25 ms; beyond that they are dropped, as from a full link.
+          - Left out, no limit, and limits set before are removed exactly.
+        type: dict
+        version_added: 2.0.0
+        suboptions:
+          ingress:
+            description: What the container may receive, as tc writes a rate (V(10mbit), V(1gbit), V(500kbps) for
+              bytes per second); a bare number is bits per second.
+            type: str
+          egress:
+            description: What the container may send, as C(ingress).
+            type: str
+          burst:
+            description: The bucket's size, as tc writes a size (V(64kb), V(1mb)); by default 20 ms at the rate, at
+              least 64 KiB (a veth passes 64 KiB segments).
+            type: str
       state:
         description:
           - V(absent) takes the container off this network (C(docker network disconnect)). Its interface in this
@@ -647,6 +676,12 @@ def main():
                 nameservers=dict(type="list", elements="str"),
                 search=dict(type="list", elements="str"),
                 options=dict(type="list", elements="str"),
+            )),
+            mtu=dict(type="int"),
+            bandwidth=dict(type="dict", options=dict(
+                ingress=dict(type="str"),
+                egress=dict(type="str"),
+                burst=dict(type="str"),
             )),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         )),
