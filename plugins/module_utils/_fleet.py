@@ -188,6 +188,7 @@ class FleetOptions:
     device: str = "vxlan.fleet"
     prune: bool = False
     mtu: int = None
+    names: bool = True  # every container resolves the fleet's others (NAME.HOST, and NAME where unique)
 
 
 MEMBER_KEYS = ("address", "address6", "vtep", "state", "subnet", "subnet6", "underlay", "mtu", "routes", "vxlan")
@@ -325,33 +326,50 @@ def fleet_layout(members, options):
                                    for s in own.values()]}
         plans[me] = {"subnet": own.get(4), "subnet6": own.get(6), "mtu": mtu, "routes": routes, "vxlan": vxlan,
                      "mode": "overlay" if needs_overlay else "host-gw"}
-    peers = fleet_policy_peers(opts.name, members, subnets, present)
+    containers = fleet_containers(opts.name, members, subnets, present, everyone=opts.names)
+    peers = fleet_policy_peers(containers)
     for plan in plans.values():
         plan["policy_peers"] = peers
+        # one list for every host: each leaves out its own containers
+        plan["containers"] = [{"name": c["name"], "host": c["host"], "addresses": c["addresses"],
+                               "aliases": c["aliases"]} for c in containers] if opts.names else []
     return plans
 
 
-def fleet_policy_peers(network, members, subnets, present):
-    """The containers that policies anywhere in the fleet name, resolved across the fleet: NAME stands for that
-    container on every host, NAME.HOST for the one on HOST; each maps to its addresses (/32, /128) of both families.
-    The addresses are the ones each host's run of container_network gives (kept where the kernel has them, else the
-    lowest free, in list order), computed here from what each host read."""
+def fleet_containers(network, members, subnets, present, everyone=False):
+    """Every present host's containers with the addresses each host's run of container_network gives them (kept
+    where the kernel has them, else the lowest free, in list order), computed here from what each host read: a list
+    of dicts (name, host, addresses of both families, aliases, and the names its policies use). Without everyone,
+    only when some policy names a container (the addresses are what policies need)."""
     parsed = {}
     for host in present:
         items = [item for item, _addresses in members[host].get("containers") or []]
         parsed[host] = normalize_containers(items, f"{network}' on host '{host}")
-    wanted = {name for cs in parsed.values() for c in cs for kind, name in peer_names((c.ingress, c.egress))
-              if kind == "container"}
-    if not wanted:
-        return {}
-    peers = {}
+    if not everyone and not any(kind == "container" for cs in parsed.values() for c in cs
+                                for kind, _name in peer_names((c.ingress, c.egress))):
+        return []
+    out = []
     for host in present:
         current = {item["name"]: addresses for item, addresses in members[host].get("containers") or []}
+        found = {}
         for family, by_host in sorted(subnets.items()):
-            addresses = container_addresses(parsed[host], f"{network}' on host '{host}", family, by_host[host], current)
-            for name, ip in addresses.items():
-                prefix = f"{ip}/{ip.max_prefixlen}"
-                for key in (name, f"{name}.{host}"):
-                    if key in wanted:
-                        peers.setdefault(key, []).append(prefix)
+            for name, ip in container_addresses(parsed[host], f"{network}' on host '{host}", family, by_host[host],
+                                                current).items():
+                found.setdefault(name, []).append(str(ip))
+        out += [{"name": c.name, "host": host, "addresses": found[c.name], "aliases": list(c.aliases),
+                 "peers": [name for kind, name in peer_names((c.ingress, c.egress)) if kind == "container"]}
+                for c in parsed[host] if c.name in found]
+    return out
+
+
+def fleet_policy_peers(containers):
+    """The containers that policies anywhere in the fleet name, resolved across the fleet: NAME stands for that
+    container on every host, NAME.HOST for the one on HOST; each maps to its addresses (/32, /128) of both families."""
+    wanted = {name for c in containers for name in c["peers"]}
+    peers = {}
+    for c in containers:
+        for key in (c["name"], f"{c['name']}.{c['host']}"):
+            if key in wanted:
+                peers.setdefault(key, []).extend(
+                    f"{a}/{ipaddress.ip_address(a).max_prefixlen}" for a in c["addresses"])
     return peers

@@ -66,11 +66,63 @@ def read_text(path, what):
         raise kernel_error(f"read {path} ({what})", exc) from None
 
 
-def entries(addresses, aliases=None):
-    """The lines of one network's block: every container of the network by name, and by its aliases on it."""
+def entries(addresses, aliases=None, fleet_host=None):
+    """The lines of one network's block: every container of the network by name, and by its aliases on it; in a
+    fleet also as NAME.HOST."""
     aliases = aliases or {}
-    return [f"{address}\t{' '.join((name,) + tuple(aliases.get(name, ())))}"
-            for name, address in sorted(addresses.items(), key=lambda kv: kv[0])]
+    lines = []
+    for name, address in sorted(addresses.items(), key=lambda kv: kv[0]):
+        names = (name,) + tuple(aliases.get(name, ()))
+        if fleet_host:
+            names += tuple(f"{n}.{fleet_host}" for n in names)
+        lines.append(f"{address}\t{' '.join(names)}")
+    return lines
+
+
+REMOTE_MARK = "  # host "  # ends a remote container's line: which host it is on (a play over part of a fleet keeps the rest)
+
+
+def remote_entries(remote, local_names):
+    """The lines for a fleet's containers on other hosts: each name (and alias) N of a container on host H as N.H,
+    and as N alone when no other container of the fleet has N and this host has no container or alias N. Each line
+    ends with a comment that names the host."""
+    owners = {}
+    for r in remote:
+        for n in (r.name,) + r.aliases:
+            owners[n] = owners.get(n, 0) + 1
+    lines = []
+    for r in sorted(remote, key=lambda r: (r.host, r.name)):
+        names = (r.name,) + r.aliases
+        text = " ".join([f"{n}.{r.host}" for n in names] + [n for n in names if owners[n] == 1 and n not in local_names])
+        lines += [f"{address}\t{text}{REMOTE_MARK}{r.host}" for address in sorted(r.addresses, key=lambda a: (a.version, int(a)))]
+    return lines
+
+
+def remote_lines_of(lines, hosts):
+    """From a block's lines, the remote containers of the hosts not in hosts: (name, host, addresses, aliases)
+    tuples, as remote_entries wrote them (a play over part of a fleet keeps what it does not know)."""
+    found = {}
+    for line in lines or []:
+        text, mark, host = line.partition(REMOTE_MARK)
+        if not mark or host in hosts:
+            continue
+        address, _tab, names = text.partition("\t")
+        qualified = [n[:-len(host) - 1] for n in names.split() if n.endswith(f".{host}")]
+        if not qualified:
+            continue
+        entry = found.setdefault((qualified[0], host), ([], qualified[1:]))
+        entry[0].append(address)
+    return [(name, host, addresses, aliases) for (name, host), (addresses, aliases) in found.items()]
+
+
+def current_block(network, containers, etc_dir=ETC_NETNS):
+    """The network's block as the first of the containers' hosts files that has one holds it (None: none has)."""
+    for name in containers:
+        text = read_text(os.path.join(etc_dir, name, "hosts"), f"names of network '{network}'")
+        blocks = read_blocks(text) if text is not None else None
+        if blocks and network in blocks:
+            return blocks[network]
+    return None
 
 
 def plan_hosts(plan, network, wanted, leaving, etc_dir=ETC_NETNS):

@@ -27,10 +27,12 @@ from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort, note_words
-from ansible_collections.linuxns.net.plugins.module_utils._hosts import ETC_NETNS, entries, plan_host_names, plan_hosts
+from ansible_collections.linuxns.net.plugins.module_utils._hosts import (
+    ETC_NETNS, current_block, entries, plan_host_names, plan_hosts, remote_entries, remote_lines_of)
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._netns import NetnsSpec, normalize_netns, plan_netns, plan_sysctls
-from ansible_collections.linuxns.net.plugins.module_utils._network_spec import Container, normalize_network
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import (
+    Container, RemoteContainer, normalize_network)
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import list_namespaces
 from ansible_collections.linuxns.net.plugins.module_utils._persist import plan_persist, saved_parameters
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
@@ -141,6 +143,18 @@ def _policies(net, layout, host):
             compile_rules(rules, lambda peer, d=direction: resolve(peer, f"{obj}: {d}"))
             for direction, rules in (("ingress", c.ingress), ("egress", c.egress)))))
     return out
+
+
+def _remote_containers(net, present, etc_netns):
+    """The fleet's containers on other hosts: the ones given, and, when the given ones cover some hosts only (a play
+    over part of the fleet), those of the other hosts as the network's hosts files have them now."""
+    if net.fleet_host is None or net.remote_hosts is None:
+        return net.remote_containers
+    known = set(net.remote_hosts) | {net.fleet_host}
+    kept = remote_lines_of(current_block(net.name, [c.name for c in present], etc_netns), known)
+    return net.remote_containers + [
+        RemoteContainer(name, host, tuple(ipaddress.ip_address(a) for a in addresses), tuple(aliases))
+        for name, host, addresses, aliases in kept]
 
 
 def _plan_leave(plan, session, snaps, net, leaving):
@@ -403,7 +417,8 @@ def run_container_network(session, params, check_mode, etc_netns=ETC_NETNS):
         plan_policies(plan, session, [p for p in all_policies if not p.empty or had])
     aliases = {c.name: c.aliases for c in present if c.aliases}
     names = [line for version in sorted(layout.families)
-             for line in entries(layout.families[version].addresses, aliases)]
+             for line in entries(layout.families[version].addresses, aliases, net.fleet_host)]
+    names += remote_entries(_remote_containers(net, present, etc_netns), {n for c in present for n in (c.name,) + c.aliases})
     plan_host_names(plan, net.name, names if net.host_names else None)
     plan_resolvers(plan, net.name, {c.name: c.dns for c in present if c.dns},
                    [c.name for c in present if not c.dns] + [c.name for c in leaving], etc_netns)

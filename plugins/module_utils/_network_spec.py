@@ -48,6 +48,15 @@ class Container:
     bandwidth: Optional[Bandwidth] = None  # its rate limits (tc on the host end); None: unlimited
 
 
+@dataclass(frozen=True)
+class RemoteContainer:
+    """A container of the network on another host of a fleet: what this host's containers resolve it by."""
+    name: str
+    host: str
+    addresses: Tuple[ipaddress._BaseAddress, ...]
+    aliases: Tuple[str, ...] = ()
+
+
 @dataclass
 class NetworkSpec:
     """One network as requested, validated."""
@@ -80,6 +89,9 @@ class NetworkSpec:
     ip_range6: Optional[ipaddress.IPv6Network] = None
     reserved: list = field(default_factory=list)  # addresses never handed out (Docker's --aux-address), both families
     host_names: bool = False  # the host resolves the containers: a block of the host's /etc/hosts
+    fleet_host: Optional[str] = None  # this host's name in a fleet: the containers also resolve as NAME.HOST
+    remote_containers: List[RemoteContainer] = field(default_factory=list)  # the fleet's others, resolved here too
+    remote_hosts: Optional[List[str]] = None  # the hosts remote_containers covers in full; None: every host
 
     def subnet_of(self, family):
         return self.subnet if family == 4 else self.subnet6
@@ -134,7 +146,11 @@ def normalize_network(params):
         persist=params.get("persist"),
         ip_range=_ip_range(name, params, subnets, 4), ip_range6=_ip_range(name, params, subnets, 6),
         reserved=_reserved(name, params.get("reserved"), subnets), host_names=bool(params.get("host_names")),
+        fleet_host=_fleet_host(name, params.get("fleet_host")),
         stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
+    net.remote_containers = _remote_containers(name, params.get("remote_containers"), net.fleet_host)
+    if params.get("remote_hosts") is not None:
+        net.remote_hosts = [_fleet_host(name, h) for h in params["remote_hosts"]]
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
     if net.isolation_group == OPEN_GROUP:
@@ -176,6 +192,49 @@ def _gateway_modes(name, params):
                                "reaches it in any mode (leave out the gateway mode)")
         modes[family] = mode
     return modes
+
+
+def _fleet_host(network, value):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _ALIAS.fullmatch(value) or len(value) > 253:
+        raise InvalidInput(f"network '{network}': fleet_host {value!r} must be a host name (letters, digits, '-', '_' "
+                           "and '.' between labels)")
+    return value
+
+
+def _remote_containers(network, values, fleet_host):
+    """The fleet's containers on other hosts (name, host, addresses, aliases); this host's own entries are left out,
+    so that one list serves every host."""
+    if not values:
+        return []
+    if fleet_host is None:
+        raise InvalidInput(f"network '{network}': remote_containers needs fleet_host, this host's name in the fleet "
+                           "(its containers resolve as NAME.HOST there)")
+    if not isinstance(values, list):
+        raise InvalidInput(f"network '{network}': remote_containers must be a list of dicts, not {values!r}")
+    out, seen = [], set()
+    for item in values:
+        if not isinstance(item, dict) or set(item) - {"name", "host", "addresses", "aliases"}:
+            raise InvalidInput(f"network '{network}': remote_containers item {item!r} must be a dict with name, host, "
+                               "addresses and aliases")
+        host = _fleet_host(network, item.get("host"))
+        if host is None:
+            raise InvalidInput(f"network '{network}': remote container {item.get('name')!r} needs its host")
+        name = validate.container_name(item.get("name"), network)
+        obj = f"network '{network}': remote container '{name}' on host '{host}'"
+        if host == fleet_host:
+            continue
+        if (name, host) in seen:
+            raise InvalidInput(f"{obj} is listed more than once")
+        seen.add((name, host))
+        addresses = item.get("addresses") or []
+        if not isinstance(addresses, list) or not addresses:
+            raise InvalidInput(f"{obj}: addresses must be a non-empty list")
+        out.append(RemoteContainer(name, host, tuple(validate.ip_address(str(a).split("/")[0], f"{obj} address")
+                                                     for a in addresses),
+                                   _aliases(item.get("aliases"), network, name)))
+    return out
 
 
 def _policy_peers(name, values):

@@ -373,6 +373,49 @@ options:
     type: bool
     default: false
     version_added: 2.0.0
+  fleet_host:
+    description:
+      - This host's name in a fleet (the M(linuxns.net.fleet_network) role sets the inventory name). The network's
+        containers then also resolve as C(<container>.<fleet_host>) (and their aliases as C(<alias>.<fleet_host>)).
+    type: str
+    version_added: 2.0.0
+  remote_containers:
+    description:
+      - The network's containers on the fleet's other hosts, which this host's containers resolve too (the
+        M(linuxns.net.fleet_network) role fills it). Each as C(<name>.<host>), and as C(<name>) alone when no other
+        container of the fleet has that name and this host has no container or alias of it. Aliases the same way.
+      - Entries of O(fleet_host) itself are left out, so one list serves every host. Needs O(fleet_host).
+    type: list
+    elements: dict
+    default: []
+    version_added: 2.0.0
+    suboptions:
+      name:
+        description: The container's name.
+        type: str
+        required: true
+      host:
+        description: The host it is on.
+        type: str
+        required: true
+      addresses:
+        description: Its addresses (either family).
+        type: list
+        elements: str
+        required: true
+      aliases:
+        description: Its aliases on the network.
+        type: list
+        elements: str
+        default: []
+  remote_hosts:
+    description:
+      - The hosts whose containers O(remote_containers) lists in full (the play's hosts). The names of other hosts'
+        containers that the hosts files hold now are kept as they are, so that a play over part of a fleet leaves
+        the rest resolvable. Unset, O(remote_containers) is the whole fleet, and every other name goes.
+    type: list
+    elements: str
+    version_added: 2.0.0
   reserved:
     description:
       - Addresses (either family) never handed out (C(docker network create --aux-address)). A fixed address on one
@@ -703,6 +746,14 @@ def main():
         ip_range6=dict(type="str"),
         reserved=dict(type="list", elements="str", default=[]),
         host_names=dict(type="bool", default=False),
+        fleet_host=dict(type="str"),
+        remote_hosts=dict(type="list", elements="str"),
+        remote_containers=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            host=dict(type="str", required=True),
+            addresses=dict(type="list", elements="str", required=True),
+            aliases=dict(type="list", elements="str", default=[]),
+        )),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from hoststate import address_of, echo_server, ping, source_seen
+from hoststate import address_of, echo_server, ns_exec, ping, source_seen
 from support import WHOAMI_CLIENT, WHOAMI_SERVER
 
 pytestmark = pytest.mark.slow
@@ -26,17 +26,35 @@ def gateway_routes(lab, host, family):
     return {r["dst"]: r.get("gateway") for r in json.loads(lab.exec(host, "ip", "-j", f"-{family}", "route", check=True).stdout)}
 
 
+def resolve(lab, host, ns, name, family=4):
+    """The address a container resolves name to (getent, with its hosts file as ip netns exec binds it); None."""
+    out = ns_exec(lab, host, ns, "getent", f"ahostsv{family}", name).stdout.split()
+    return out[0] if out else None
+
+
 def test_fleet(lab, playbook):
-    extra = ("-e", "containers_per_host=2", "-e", json.dumps({"app1_ports": ["8080:80"]}))
+    extra = ("-e", "containers_per_host=2", "-e", json.dumps({"app1_ports": ["8080:80"],
+                                                              "extra_containers": {"host3": ["db"]}}))
     # two hosts first, then the whole fleet: hosts keep their subnets (both families) when the inventory changes
     playbook("playbooks/fleet.yml", "-l", "host2,host3", *extra)
     early = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in ("host2", "host3")}
     assert early == {"host2": ("10.244.0.0/24", "fd42::/64"), "host3": ("10.244.1.0/24", "fd42:0:0:1::/64")}
+    # names across the fleet: NAME.HOST everywhere, a bare name for this host's own and for one unique in the fleet
+    assert resolve(lab, "host2", "app1", "app1.host3") == address_of(lab, "host3", "app1")
+    assert resolve(lab, "host2", "app1", "app2.host3", 6) == address_of(lab, "host3", "app2", family=6)
+    assert resolve(lab, "host2", "app2", "app1") == address_of(lab, "host2", "app1"), "the local app1 wins"
+    assert resolve(lab, "host2", "app1", "db") == resolve(lab, "host2", "app1", "db.host3") == address_of(lab, "host3", "db")
+    assert resolve(lab, "host3", "db", "app1.host2") == address_of(lab, "host2", "app1")
     checked = playbook("playbooks/fleet.yml", "--check", *extra)
     assert checked.hosts["host1"]["changed"] > 0 and "br-fleet" not in lab.exec("host1", "ip", "-br", "link").stdout
     playbook("playbooks/fleet.yml", *extra)
     subnets = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in HOSTS}
     assert subnets == dict(early, host1=("10.244.2.0/24", "fd42:0:0:2::/64"))
+    # host1 joined: it resolves the others, and they resolve it
+    assert resolve(lab, "host1", "app2", "db") == address_of(lab, "host3", "db")
+    assert resolve(lab, "host1", "app2", "app1.host2") == address_of(lab, "host2", "app1")
+    assert resolve(lab, "host3", "db", "app2.host1", 6) == address_of(lab, "host1", "app2", family=6)
+    assert resolve(lab, "host3", "db", "app1") is None, "app1 is on every host: by its bare name it is nobody's"
 
     addresses = lab.state()["hosts"]
     underlay = {h: (info["address"], lab.address6(info["address"])) for h, info in addresses.items()}

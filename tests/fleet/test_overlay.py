@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import vtep_mac
-from hoststate import address_of, kill_host, ping, source_seen
+from hoststate import address_of, kill_host, ns_exec, ping, source_seen
 from support import WHOAMI_CLIENT, WHOAMI_SERVER
 
 pytestmark = pytest.mark.slow
@@ -162,6 +162,7 @@ def test_hosts_join_leave_are_rebuilt_and_pruned(routed_lab, routed_playbook, tm
     assert "br-fleet" not in lab.exec("host2", "ip", "-br", "link").stdout
     assert "vxlan.fleet" not in lab.exec("host2", "ip", "-br", "link").stdout
     assert not forgotten(lab, ("host1", "host3", "host4"), "host2", subnet["host2"]), "nothing points at host2"
+    assert "app1.host2" not in ns_exec(lab, "host1", "app1", "cat", "/etc/hosts").stdout, "nor any name"
     stay = ("host1", "host3", "host4")
     assert not matrix_ok(lab, stay) and not matrix_ok(lab, stay, 6)
 
@@ -182,7 +183,10 @@ def test_hosts_join_leave_are_rebuilt_and_pruned(routed_lab, routed_playbook, tm
     partial = ("-l", "host1,host4")
     assert playbook("playbooks/fleet.yml", *EXTRA, *pinned, *partial).changed == 0, "a partial play changes nothing"
     assert f"{subnet['host3']} via" in fleet_view(lab, "host1")
+    assert ns_exec(lab, "host1", "app1", "getent", "ahostsv4", "app1.host3").stdout.split()[0] == \
+        address_of(lab, "host3", "app1"), "and the names of host3's containers"
     playbook("playbooks/fleet.yml", *EXTRA, *pinned, *partial, "-e", "fleet_network_prune=true")
+    assert "host3" not in ns_exec(lab, "host1", "app1", "cat", "/etc/hosts").stdout, "pruned, names too"
     assert not forgotten(lab, ("host1", "host4"), "host3", subnet["host3"]), "nothing points at host3"
     assert not matrix_ok(lab, ("host1", "host4")) and not matrix_ok(lab, ("host1", "host4"), 6)
     assert playbook("playbooks/fleet.yml", *EXTRA, *pinned, *partial, "-e", "fleet_network_prune=true").changed == 0
