@@ -57,6 +57,8 @@ METHODS = [
     ("policy_rerun", "bridge_network role, five ingress policy rules per container, re-run (changed=0)"),
     ("names_first", "bridge_network role, two aliases and a resolver (dns) per container, first run"),
     ("names_rerun", "bridge_network role, two aliases and a resolver per container, re-run (changed=0)"),
+    ("bandwidth_first", "bridge_network role, an ingress and an egress limit per container (tbf, ifb), first run"),
+    ("bandwidth_rerun", "bridge_network role, an ingress and an egress limit per container, re-run (changed=0)"),
     ("persist_first", "bridge_network role, persist (saved, boot unit installed), first run"),
     ("persist_rerun", "bridge_network role, persist, re-run (changed=0)"),
     ("persist_reboot", "a lab host's reboot with the persisted network: processes killed, host back, boot unit rebuilds it"),
@@ -215,6 +217,12 @@ def bench_access(lab, n, results, extra):
             raise BenchError(f"names at N={n}: c{n}'s hosts file or resolver is not as asked")
     bench_variant(lab, n, results, "names", (*extra, "-e", "names=true"), check_names)
 
+    def check_bandwidth():
+        tbf = lab.exec(ROLE_HOST, "tc", "qdisc", "show").stdout.count("qdisc tbf")
+        if tbf != 2 * n:
+            raise BenchError(f"bandwidth at N={n}: {tbf} token buckets, not {2 * n} (one each way per container)")
+    bench_variant(lab, n, results, "bandwidth", (*extra, "-e", "bandwidth=true"), check_bandwidth)
+
 
 def bench_persist(lab, n, results, extra):
     """A network that survives a reboot: first run and re-run with persist, then a reboot of its host (the boot
@@ -247,10 +255,13 @@ def fleet_limit(hosts):
     return ",".join(f"host{i}" for i in range(1, hosts + 1))
 
 
-def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None):
+def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None, names=True):
     """fleet.yml over the first hosts of the lab: host-gw (the lab is flat), or every pair over the VXLAN overlay.
-    memory (a file), if given, gets the controller's peak memory of the first run."""
+    memory (a file), if given, gets the controller's peak memory of the first run. names=False: without the
+    fleet's names (each container's hosts file holds its own host's only), as rows nonames_<hosts>_*."""
     extra = ("-l", fleet_limit(hosts), "-f", str(FORKS), "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4
+    if not names:
+        extra += ("-e", "fleet_network_names=false")
     if overlay:
         extra += ("-e", "fleet_network_mode=vxlan")
     prefix = (sys.executable, str(REPO / "bench/peak_rss.py")) if memory else ()
@@ -265,7 +276,11 @@ def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None):
     if changed:
         raise BenchError(f"fleet of {hosts}: re-run reported changed={changed}")
     playbook(lab, "playbooks/teardown.yml", *extra)
-    kind = "overlay" if overlay else "fleet"
+    if names and hosts > 1:
+        listed = lab.exec(f"host{hosts}", "cat", "/etc/netns/app1/hosts").stdout
+        if f"app{containers}.host1" not in listed:
+            raise BenchError(f"fleet of {hosts}: host{hosts}'s app1 does not resolve app{containers}.host1")
+    kind = "overlay" if overlay else "fleet" if names else "nonames"
     results.setdefault(f"{kind}_{hosts}_first", []).append(first)
     results.setdefault(f"{kind}_{hosts}_rerun", []).append(rerun)
 
@@ -353,7 +368,8 @@ def targets(rows, fleet, memory):
         for kind, label, limit in (("ports", "one published port per container", 1.5), ("dual", "dual-stack (IPv4 + IPv6)", 1.5),
                                    ("icc", "ICC off", 1.3), ("allow", "one allow-listed port per container", 1.3),
                                    ("policy", "five policy rules per container", 1.3), ("persist", "persist", 1.3),
-                                   ("names", "two aliases and a resolver per container", 1.3)):
+                                   ("names", "two aliases and a resolver per container", 1.3),
+                                   ("bandwidth", "an ingress and an egress limit per container", 1.5)):
             for run in ("first", "rerun"):
                 if med(kind + "_" + run, 250) is None:
                     continue
@@ -370,6 +386,17 @@ def targets(rows, fleet, memory):
             value = statistics.median(fleet["fleet_32_" + run])
             add(f"fleet of 32 hosts x 50: {'first run' if run == 'first' else 're-run (changed=0)'} <= {limit} s",
                 f"{value:.2f} s", value <= limit)
+    if med("names_first", 1000) is not None:
+        for run in ("first", "rerun"):
+            add(f"N=1,000 with two aliases and a resolver each: {run} within 1.3 x without",
+                f"{med('names_' + run, 1000):.2f} s vs {med('role_' + run, 1000):.2f} s",
+                med("names_" + run, 1000) <= 1.3 * med("role_" + run, 1000))
+    largest = max((int(k.split("_")[1]) for k in fleet if k.startswith("nonames_")), default=None)
+    if largest is not None and f"fleet_{largest}_first" in fleet:
+        for run in ("first", "rerun"):
+            named, plain = statistics.median(fleet[f"fleet_{largest}_{run}"]), statistics.median(fleet[f"nonames_{largest}_{run}"])
+            add(f"fleet of {largest} hosts: names across the fleet, {run} within 1.3 x without",
+                f"{named:.2f} s vs {plain:.2f} s", named <= 1.3 * plain)
     if "overlay_8_first" in fleet and "fleet_8_first" in fleet:
         over, flat = statistics.median(fleet["overlay_8_first"]), statistics.median(fleet["fleet_8_first"])
         add("fleet 8 hosts x 50 over the VXLAN overlay: first run within 1.2 x host-gw", f"{over:.2f} s vs {flat:.2f} s",
@@ -403,7 +430,8 @@ def markdown(rows, fleet, settings, sizes, meta, checks):
                   "re-run (changed=0) |", "|---|---|---|"]
         for kind, hosts in sorted({(k.split("_")[0], int(k.split("_")[1])) for k in fleet}):
             cells = [cell({0: (statistics.median(v), min(v), max(v))}, 0) for v in (fleet[f"{kind}_{hosts}_{run}"] for run in ("first", "rerun"))]
-            how = "host-gw" if kind == "fleet" else "VXLAN overlay (fleet_network_mode: vxlan)"
+            how = {"fleet": "host-gw", "nonames": "host-gw, without the fleet's names (fleet_network_names: false)"}.get(
+                kind, "VXLAN overlay (fleet_network_mode: vxlan)")
             lines.append(f"| {hosts} host{'s' if hosts > 1 else ''}, {how} | " + " | ".join(cells) + " |")
         slopes = [fleet_curve(fleet, run)[1] for run in ("first", "rerun")]
         if slopes[0] is not None:
@@ -506,6 +534,8 @@ def main():
                 print(f"run {repeat + 1}/{args.repeats}, fleet of {hosts} x {args.fleet_containers}", flush=True)
                 bench_fleet(lab, hosts, args.fleet_containers, fleet,
                             memory=str(controller_rss) if last and hosts == fleet_hosts[-1] else None)
+            if fleet_hosts[-1] > 1:  # the largest fleet again without its names: what the names cost
+                bench_fleet(lab, fleet_hosts[-1], args.fleet_containers, fleet, names=False)
             if args.overlay_hosts:
                 print(f"run {repeat + 1}/{args.repeats}, overlay fleet of {args.overlay_hosts} x {args.fleet_containers}", flush=True)
                 bench_fleet(lab, args.overlay_hosts, args.fleet_containers, fleet, overlay=True)
