@@ -231,7 +231,7 @@ def _remote_containers(network, values, fleet_host):
         addresses = item.get("addresses") or []
         if not isinstance(addresses, list) or not addresses:
             raise InvalidInput(f"{obj}: addresses must be a non-empty list")
-        out.append(RemoteContainer(name, host, tuple(validate.ip_address(str(a).split("/")[0], f"{obj} address")
+        out.append(RemoteContainer(name, host, tuple(validate.ip_address(str(a).split("/", maxsplit=1)[0], f"{obj} address")
                                                      for a in addresses),
                                    _aliases(item.get("aliases"), network, name)))
     return out

@@ -34,7 +34,8 @@ def resolve(lab, host, ns, name, family=4):
 
 def test_fleet(lab, playbook):
     extra = ("-e", "containers_per_host=2", "-e", json.dumps({"app1_ports": ["8080:80"],
-                                                              "extra_containers": {"host3": ["db"]}}))
+                                                              "extra_containers": {"host3": ["db"], "host2": ["cache"],
+                                                                                   "host1": ["cache"]}}))
     # two hosts first, then the whole fleet: hosts keep their subnets (both families) when the inventory changes
     playbook("playbooks/fleet.yml", "-l", "host2,host3", *extra)
     early = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in ("host2", "host3")}
@@ -45,6 +46,7 @@ def test_fleet(lab, playbook):
     assert resolve(lab, "host2", "app2", "app1") == address_of(lab, "host2", "app1"), "the local app1 wins"
     assert resolve(lab, "host2", "app1", "db") == resolve(lab, "host2", "app1", "db.host3") == address_of(lab, "host3", "db")
     assert resolve(lab, "host3", "db", "app1.host2") == address_of(lab, "host2", "app1")
+    assert resolve(lab, "host3", "db", "cache") == address_of(lab, "host2", "cache"), "unique, for now"
     checked = playbook("playbooks/fleet.yml", "--check", *extra)
     assert checked.hosts["host1"]["changed"] > 0 and "br-fleet" not in lab.exec("host1", "ip", "-br", "link").stdout
     playbook("playbooks/fleet.yml", *extra)
@@ -54,7 +56,9 @@ def test_fleet(lab, playbook):
     assert resolve(lab, "host1", "app2", "db") == address_of(lab, "host3", "db")
     assert resolve(lab, "host1", "app2", "app1.host2") == address_of(lab, "host2", "app1")
     assert resolve(lab, "host3", "db", "app2.host1", 6) == address_of(lab, "host1", "app2", family=6)
-    assert resolve(lab, "host3", "db", "app1") is None, "app1 is on every host: by its bare name it is nobody's"
+    assert resolve(lab, "host3", "db", "cache") is None, "cache is on host1 and host2 now: by its bare name, nobody's"
+    assert resolve(lab, "host3", "db", "cache.host1") == address_of(lab, "host1", "cache")
+    assert resolve(lab, "host1", "cache", "cache") == address_of(lab, "host1", "cache"), "but each host's own"
 
     addresses = lab.state()["hosts"]
     underlay = {h: (info["address"], lab.address6(info["address"])) for h, info in addresses.items()}
@@ -118,3 +122,4 @@ def test_fleet(lab, playbook):
         assert "10.244." not in lab.exec(host, "ip", "route").stdout
         assert "fd42" not in lab.exec(host, "ip", "-6", "route").stdout
         assert "linuxns" not in lab.exec(host, "nft", "list", "ruleset").stdout
+        assert lab.exec(host, "ls", "-A", "/etc/netns").stdout.strip() == "", "hosts files (names) go too"
