@@ -115,10 +115,6 @@ def _bucket(rate, burst):
     return {"rate": parms["rate"], "buffer": parms["buffer"], "limit": parms["limit"]}
 
 
-def _view(rate, burst):
-    return {"rate": format_rate(rate), "burst": burst}
-
-
 class _Qdiscs:
     """The host namespace's qdiscs, by link index: root (kind, bucket) and whether it has an ingress qdisc."""
 
