@@ -272,14 +272,14 @@ def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None, nam
         target = "10.244.1.2" if host == "host1" and hosts > 1 else "10.244.0.1"
         if lab.exec(host, "ip", "netns", "exec", "app1", "ping", "-c", "1", "-W", "2", "-q", target, check=False).returncode:
             raise BenchError(f"fleet of {hosts}: {host}'s app1 cannot reach {target}")
-    rerun, changed = playbook(lab, "playbooks/fleet.yml", *extra)
-    if changed:
-        raise BenchError(f"fleet of {hosts}: re-run reported changed={changed}")
-    playbook(lab, "playbooks/teardown.yml", *extra)
     if names and hosts > 1:
         listed = lab.exec(f"host{hosts}", "cat", "/etc/netns/app1/hosts").stdout
         if f"app{containers}.host1" not in listed:
             raise BenchError(f"fleet of {hosts}: host{hosts}'s app1 does not resolve app{containers}.host1")
+    rerun, changed = playbook(lab, "playbooks/fleet.yml", *extra)
+    if changed:
+        raise BenchError(f"fleet of {hosts}: re-run reported changed={changed}")
+    playbook(lab, "playbooks/teardown.yml", *extra)
     kind = "overlay" if overlay else "fleet" if names else "nonames"
     results.setdefault(f"{kind}_{hosts}_first", []).append(first)
     results.setdefault(f"{kind}_{hosts}_rerun", []).append(rerun)
