@@ -169,6 +169,7 @@ def bench_single_host(lab, n, results, datadir, opts, memory=None):
         lab.exec(SCRIPT_HOST, "bash", str(REPO / "bench/ip_script.sh"), str(n), "down")
         verify_clean(lab, SCRIPT_HOST)
 
+    bench_names_and_bandwidth(lab, n, results, extra)
     if n in opts.loop_sizes:
         bench_loops(lab, n, results)
 
@@ -210,6 +211,10 @@ def bench_access(lab, n, results, extra):
     bench_variant(lab, n, results, "allow", (*extra, "-e", "allow=true"), check_allow_lists)
     bench_variant(lab, n, results, "policy", (*extra, "-e", "policy=true"), check_policy, peer=False)
 
+
+def bench_names_and_bandwidth(lab, n, results, extra):
+    """Two aliases and a resolver per container, and an ingress and an egress limit per container: at every size
+    (the issue's target is at N=1,000)."""
     def check_names():
         hosts = lab.exec(ROLE_HOST, "cat", f"/etc/netns/c{n}/hosts").stdout
         resolv = lab.exec(ROLE_HOST, "cat", f"/etc/netns/c{n}/resolv.conf").stdout

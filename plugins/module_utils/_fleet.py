@@ -210,6 +210,13 @@ def _options(raw):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidInput(f"fleet: VXLAN {what} {value!r} must be an integer from {low} to {high}")
     validate.interface_name(opts.device, "fleet VXLAN device")
+    for what in ("prune", "names"):  # -e fleet_network_prune=false is text: read it as Ansible's bool filter does
+        value = getattr(opts, what)
+        if not isinstance(value, bool):
+            text = str(value).strip().lower()
+            if text not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+                raise InvalidInput(f"fleet: {what} {value!r} must be true or false")
+            setattr(opts, what, text in ("true", "yes", "on", "1"))
     if opts.mtu is not None:
         validate.mtu(opts.mtu, "fleet network")
     return opts

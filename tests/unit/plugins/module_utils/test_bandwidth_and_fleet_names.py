@@ -68,5 +68,8 @@ def test_the_fleet_plan_lists_every_hosts_containers_once_for_all_hosts():
     assert first["addresses"] == ["10.244.0.2", "fd42::2"]
     assert next(c for c in listed if c["name"] == "only-h2")["aliases"] == ["x"]
     assert fleet_layout(members, dict(OPTIONS, names=False))["h1"]["containers"] == []
+    assert fleet_layout(members, dict(OPTIONS, names="false"))["h1"]["containers"] == [], "-e names=false is text"
+    with pytest.raises(InvalidInput, match="fleet: names 'maybe' must be true or false"):
+        fleet_layout(members, dict(OPTIONS, names="maybe"))
     members["h3"]["state"] = "absent"
     assert "h3" not in {c["host"] for c in fleet_layout(members, OPTIONS)["h1"]["containers"]}, "a host that leaves"
