@@ -337,9 +337,9 @@ def fleet_layout(members, options):
     peers = fleet_policy_peers(containers)
     for plan in plans.values():
         plan["policy_peers"] = peers
-        # one list for every host: each leaves out its own containers
-        plan["containers"] = [{"name": c["name"], "host": c["host"], "addresses": c["addresses"],
-                               "aliases": c["aliases"]} for c in containers] if opts.names else []
+        # one text for every host (each leaves out its own containers): Ansible templates and sends one string per
+        # host far faster than 1,600 dicts
+        plan["containers"] = remote_containers_text(containers) if opts.names else ""
     return plans
 
 
@@ -367,6 +367,12 @@ def fleet_containers(network, members, subnets, present, everyone=False):
                  "peers": [name for kind, name in peer_names((c.ingress, c.egress)) if kind == "container"]}
                 for c in parsed[host] if c.name in found]
     return out
+
+
+def remote_containers_text(containers):
+    """container_network's remote_containers as text: a line per container, NAME HOST ADDRESS,... [ALIAS,...]."""
+    return "".join(f"{c['name']} {c['host']} {','.join(c['addresses'])}"
+                   f"{' ' + ','.join(c['aliases']) if c['aliases'] else ''}\n" for c in containers)
 
 
 def fleet_policy_peers(containers):

@@ -211,8 +211,10 @@ def _remote_containers(network, values, fleet_host):
     if fleet_host is None:
         raise InvalidInput(f"network '{network}': remote_containers needs fleet_host, this host's name in the fleet "
                            "(its containers resolve as NAME.HOST there)")
+    if isinstance(values, str):
+        values = _remote_lines(network, values)
     if not isinstance(values, list):
-        raise InvalidInput(f"network '{network}': remote_containers must be a list of dicts, not {values!r}")
+        raise InvalidInput(f"network '{network}': remote_containers must be a list of dicts or a text, not {values!r}")
     out, seen = [], set()
     for item in values:
         if not isinstance(item, dict) or set(item) - {"name", "host", "addresses", "aliases"}:
@@ -234,6 +236,21 @@ def _remote_containers(network, values, fleet_host):
         out.append(RemoteContainer(name, host, tuple(validate.ip_address(str(a).split("/", maxsplit=1)[0], f"{obj} address")
                                                      for a in addresses),
                                    _aliases(item.get("aliases"), network, name)))
+    return out
+
+
+def _remote_lines(network, text):
+    """remote_containers as text: a line per container, NAME HOST ADDRESS,... [ALIAS,...] (what the fleet role sends)."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) not in (3, 4):
+            raise InvalidInput(f"network '{network}': remote_containers line {number} ({line!r}) must be NAME HOST "
+                               "ADDRESS,... [ALIAS,...]")
+        out.append({"name": fields[0], "host": fields[1], "addresses": fields[2].split(","),
+                    "aliases": fields[3].split(",") if len(fields) == 4 else []})
     return out
 
 

@@ -384,30 +384,13 @@ options:
       - The network's containers on the fleet's other hosts, which this host's containers resolve too (the
         M(linuxns.net.fleet_network) role fills it). Each as C(<name>.<host>), and as C(<name>) alone when no other
         container of the fleet has that name and this host has no container or alias of it. Aliases the same way.
+      - A list of dicts with C(name), C(host), C(addresses) (a list, either family) and C(aliases) (a list); or a
+        text with one container per line, C(NAME HOST ADDRESS,... [ALIAS,...]), which is what the role sends
+        (Ansible templates and sends one string per host far faster than a large list of dicts).
       - Entries of O(fleet_host) itself are left out, so one list serves every host. Needs O(fleet_host).
-    type: list
-    elements: dict
+    type: raw
     default: []
     version_added: 2.0.0
-    suboptions:
-      name:
-        description: The container's name.
-        type: str
-        required: true
-      host:
-        description: The host it is on.
-        type: str
-        required: true
-      addresses:
-        description: Its addresses (either family).
-        type: list
-        elements: str
-        required: true
-      aliases:
-        description: Its aliases on the network.
-        type: list
-        elements: str
-        default: []
   remote_hosts:
     description:
       - The hosts whose containers O(remote_containers) lists in full (the play's hosts). The names of other hosts'
@@ -748,12 +731,7 @@ def main():
         host_names=dict(type="bool", default=False),
         fleet_host=dict(type="str"),
         remote_hosts=dict(type="list", elements="str"),
-        remote_containers=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True),
-            host=dict(type="str", required=True),
-            addresses=dict(type="list", elements="str", required=True),
-            aliases=dict(type="list", elements="str", default=[]),
-        )),
+        remote_containers=dict(type="raw", default=[]),
         routes=dict(type="list", elements="dict", default=[], options=dict(
             dest=dict(type="str", required=True),
             gateway=dict(type="str"),

@@ -186,6 +186,8 @@ CATALOGUE = [
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "fleet_host": "h1",
                            "remote_containers": [{"name": "a", "host": "h2", "addresses": ["10.6.0.300"]}]},
      ["network 'n': remote container 'a' on host 'h2' address", "10.6.0.300"]),
+    ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "fleet_host": "h1", "remote_containers": "a h2\n"},
+     ["network 'n': remote_containers line 1 ('a h2') must be NAME HOST ADDRESS,... [ALIAS,...]"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "fleet_host": "h 1"},
      ["network 'n': fleet_host 'h 1' must be a host name"]),
     ("container_network", {"name": "n", "subnet": "10.5.0.0/24", "fleet_host": "h1",
