@@ -375,14 +375,14 @@ options:
     version_added: 2.0.0
   fleet_host:
     description:
-      - This host's name in a fleet (the M(linuxns.net.fleet_network) role sets the inventory name). The network's
+      - This host's name in a fleet (the P(linuxns.net.fleet_network#role) role sets the inventory name). The network's
         containers then also resolve as C(<container>.<fleet_host>) (and their aliases as C(<alias>.<fleet_host>)).
     type: str
     version_added: 2.0.0
   remote_containers:
     description:
       - The network's containers on the fleet's other hosts, which this host's containers resolve too (the
-        M(linuxns.net.fleet_network) role fills it). Each as C(<name>.<host>), and as C(<name>) alone when no other
+        P(linuxns.net.fleet_network#role) role fills it). Each as C(<name>.<host>), and as C(<name>) alone when no other
         container of the fleet has that name and this host has no container or alias of it. Aliases the same way.
       - A list of dicts with C(name), C(host), C(addresses) (a list, either family) and C(aliases) (a list); or a
         text with one container per line, C(NAME HOST ADDRESS,... [ALIAS,...]), which is what the role sends
