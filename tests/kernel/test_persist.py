@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -93,7 +94,13 @@ def test_a_saved_network_is_rebuilt_exactly_by_its_boot_program_alone(netns, nsn
     rebuilt = sh("nsenter", f"--net=/run/netns/{host}", sys.executable, str(STATE / "rebuild.pyz"), "keep",
                  env=dict(os.environ, PYTHONPATH=""))
     assert "network 'keep' rebuilt" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+    # a veth's operstate follows its admin state asynchronously (the kernel's link watch, within a second): give it
+    # that second before comparing
+    deadline = time.monotonic() + 3
     now = kernel_state(host, [c1, c2])
+    while now != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = kernel_state(host, [c1, c2])
     for key in before:
         assert now[key] == before[key], key
     server = start_whoami(c1, 80)
