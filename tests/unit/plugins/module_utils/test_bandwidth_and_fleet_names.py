@@ -1,5 +1,5 @@
-"""Bandwidth rates and sizes as tc writes them; a fleet's names (NAME.HOST, bare names where unique, lines kept for
-hosts outside a partial play), from plain data, without Ansible."""
+"""Bandwidth rates and sizes as tc writes them; a fleet's names in a hosts file (NAME.HOST, bare names where unique,
+lines kept for hosts outside a partial play), from plain data, without Ansible. The fleet plan's list: test_fleet."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._bandwidth import (
     Bandwidth, format_rate, ifb_name, normalize_bandwidth, parse_rate, parse_size)
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_layout, fleet_member
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import entries, remote_entries, remote_lines_of
-from ansible_collections.linuxns.net.plugins.module_utils._network_spec import RemoteContainer, _remote_containers
-
-from test_fleet import FLAT, OPTIONS, info
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import RemoteContainer
 
 
 @pytest.mark.parametrize("text, rate", [("10mbit", 1_250_000), ("1gbit", 125_000_000), ("500kbps", 500_000),
@@ -55,25 +52,3 @@ def test_remote_names_qualified_everywhere_bare_where_unique_and_never_over_a_lo
     kept = remote_lines_of(lines, {"h1", "h2"})
     assert sorted(kept) == [("app1", "h3", ["10.1.2.2"], []), ("db", "h3", ["10.1.2.3"], ["pg"])]
     assert remote_lines_of(lines, {"h1", "h2", "h3"}) == []
-
-
-def test_the_fleet_plan_lists_every_hosts_containers_once_for_all_hosts():
-    members = {h: fleet_member(info(*FLAT[h]), "br-fleet", FLAT[h][0],
-                               containers=["app1", {"name": f"only-{h}", "aliases": ["x"]}]) for h in FLAT}
-    plans = fleet_layout(members, OPTIONS)
-    assert plans["h1"]["containers"] == plans["h2"]["containers"], "one text for every host"
-    assert "only-h2 h2 10.244.1.3,fd42:0:0:1::3 x\n" in plans["h1"]["containers"]
-    listed = _remote_containers("fleet", plans["h1"]["containers"], "h1")
-    assert len(listed) == 4, "h1's own are left out"
-    listed = [{"name": c.name, "host": c.host, "addresses": [str(a) for a in c.addresses], "aliases": list(c.aliases)}
-              for c in _remote_containers("fleet", plans["h1"]["containers"], "nobody")]
-    assert {(c["host"], c["name"]) for c in listed} == {(h, n) for h in FLAT for n in ("app1", f"only-{h}")}
-    first = next(c for c in listed if c["host"] == "h1" and c["name"] == "app1")
-    assert first["addresses"] == ["10.244.0.2", "fd42::2"]
-    assert next(c for c in listed if c["name"] == "only-h2")["aliases"] == ["x"]
-    assert fleet_layout(members, dict(OPTIONS, names=False))["h1"]["containers"] == ""
-    assert fleet_layout(members, dict(OPTIONS, names="false"))["h1"]["containers"] == "", "-e names=false is text"
-    with pytest.raises(InvalidInput, match="fleet: names 'maybe' must be true or false"):
-        fleet_layout(members, dict(OPTIONS, names="maybe"))
-    members["h3"]["state"] = "absent"
-    assert " h3 " not in fleet_layout(members, OPTIONS)["h1"]["containers"], "a host that leaves"

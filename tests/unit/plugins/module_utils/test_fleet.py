@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member, fleet_layout
+from ansible_collections.linuxns.net.plugins.module_utils._network_spec import _remote_containers
 
 OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}
 
@@ -157,3 +158,25 @@ def test_container_names_in_policies_resolve_to_their_addresses_on_every_host():
     # a host that leaves takes its containers' addresses with it
     out["h3"]["state"] = "absent"
     assert "app3.h3" not in fleet_layout(out, OPTIONS)["h1"]["policy_peers"]
+
+
+def test_the_fleet_plan_lists_every_hosts_containers_once_for_all_hosts():
+    members = {h: fleet_member(info(*FLAT[h]), "br-fleet", FLAT[h][0],
+                               containers=["app1", {"name": f"only-{h}", "aliases": ["x"]}]) for h in FLAT}
+    plans = fleet_layout(members, OPTIONS)
+    assert plans["h1"]["containers"] == plans["h2"]["containers"], "one text for every host"
+    assert "only-h2 h2 10.244.1.3,fd42:0:0:1::3 x\n" in plans["h1"]["containers"]
+    listed = _remote_containers("fleet", plans["h1"]["containers"], "h1")
+    assert len(listed) == 4, "h1's own are left out"
+    listed = [{"name": c.name, "host": c.host, "addresses": [str(a) for a in c.addresses], "aliases": list(c.aliases)}
+              for c in _remote_containers("fleet", plans["h1"]["containers"], "nobody")]
+    assert {(c["host"], c["name"]) for c in listed} == {(h, n) for h in FLAT for n in ("app1", f"only-{h}")}
+    first = next(c for c in listed if c["host"] == "h1" and c["name"] == "app1")
+    assert first["addresses"] == ["10.244.0.2", "fd42::2"]
+    assert next(c for c in listed if c["name"] == "only-h2")["aliases"] == ["x"]
+    assert fleet_layout(members, dict(OPTIONS, names=False))["h1"]["containers"] == ""
+    assert fleet_layout(members, dict(OPTIONS, names="false"))["h1"]["containers"] == "", "-e names=false is text"
+    with pytest.raises(InvalidInput, match="fleet: names 'maybe' must be true or false"):
+        fleet_layout(members, dict(OPTIONS, names="maybe"))
+    members["h3"]["state"] = "absent"
+    assert " h3 " not in fleet_layout(members, OPTIONS)["h1"]["containers"], "a host that leaves"
