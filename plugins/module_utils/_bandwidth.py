@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
-from ansible_collections.linuxns.net.plugins.module_utils._links import delete_if_present, link_index
+from ansible_collections.linuxns.net.plugins.module_utils._links import delete_if_present, link_index, plan_link_delete
 from ansible_collections.linuxns.net.plugins.module_utils._session import netlink_call
 
 LATENCY = "25ms"  # how long a packet may wait in the bucket's queue, as the CNI bandwidth plugin sets it
@@ -150,10 +150,14 @@ def _burst_of(bucket):
     return int(round(bucket["buffer"] / tick_in_usec * bucket["rate"] / TIME_UNITS_PER_SEC))
 
 
-def _limit_view(bucket, burst=None):
-    if bucket is None:
-        return None
-    return {"rate": format_rate(bucket["rate"]), "burst": _burst_of(bucket) if burst is None else burst}
+def _limit_view(bucket):
+    """What the diff shows of a token bucket the kernel has."""
+    return {"rate": format_rate(bucket["rate"]), "burst": _burst_of(bucket)}
+
+
+def _wanted(bw, rate):
+    """One direction's limit as asked: (rate, burst, the bucket's kernel parameters); None for no limit."""
+    return None if not rate else (rate, bw.burst_of(rate), _bucket(rate, bw.burst_of(rate)))
 
 
 def plan_bandwidth(plan, session, snap, wanted, leaving, owner):
@@ -173,17 +177,15 @@ def plan_bandwidth(plan, session, snap, wanted, leaving, owner):
         ifb = snap.by_name.get(ifb_name(end))
         if ifb is not None and ifb.kind == "ifb":
             mark = plan.mark
-            _plan_delete_link(plan, session, ns, ifb.name,
-                              f"delete ifb '{ifb.name}' in {where(ns)} (the egress limit of container '{container}', "
-                              f"which leaves {owner})")
+            plan_link_delete(plan, session, ns, ifb.name, f"delete ifb '{ifb.name}' in {where(ns)} (the egress limit "
+                             f"of container '{container}', which leaves {owner})", f"ifb '{ifb.name}'")
             plan.record(f"{container}#bandwidth", {"egress": "limited"}, None, mark)
     for end, (container, bandwidth) in sorted(wanted.items()):
         _plan_limits(plan, session, snap, qdiscs, end, f"container '{container}' of {owner}", container, bandwidth)
 
 
 def _plan_limits(plan, session, snap, qdiscs, end, obj, container, bw):
-    ns = snap.namespace
-    sock = session.pyroute2(ns)
+    ns, sock = snap.namespace, session.pyroute2(snap.namespace)
     link = snap.by_name.get(end)
     index = link.index if link is not None and link.kind == "veth" else None
     root_kind, current_in = qdiscs.root.get(index, (None, None))
@@ -196,20 +198,18 @@ def _plan_limits(plan, session, snap, qdiscs, end, obj, container, bw):
     redirected = ifb is not None and target == ifb.index
     ifb_kind, ifb_bucket = qdiscs.root.get(ifb.index, (None, None)) if ifb is not None else (None, None)
     current_out = ifb_bucket if redirected and ifb.up else None
-    want_in = _bucket(bw.ingress, bw.burst_of(bw.ingress)) if bw is not None and bw.ingress else None
-    want_out = _bucket(bw.egress, bw.burst_of(bw.egress)) if bw is not None and bw.egress else None
-    before = {k: v for k, v in (("ingress", _limit_view(current_in)), ("egress", _limit_view(current_out))) if v}
-    after = {k: v for k, v in (("ingress", _limit_view(want_in, bw and bw.ingress and bw.burst_of(bw.ingress))),
-                               ("egress", _limit_view(want_out, bw and bw.egress and bw.burst_of(bw.egress)))) if v}
+    want_in, want_out = (_wanted(bw, rate) for rate in ((bw.ingress, bw.egress) if bw is not None else (None, None)))
+    before = {k: _limit_view(v) for k, v in (("ingress", current_in), ("egress", current_out)) if v}
+    after = {k: {"rate": format_rate(v[0]), "burst": v[1]} for k, v in (("ingress", want_in), ("egress", want_out)) if v}
     mark = plan.mark
 
     def index_of(name):
         return lambda: link_index(session, ns, name)
 
-    if want_in != current_in:
+    if (want_in and want_in[2]) != current_in:
         if want_in is not None:
-            plan.add(f"limit what {obj} receives to {format_rate(want_in['rate'])} (tbf on '{end}' in {where(ns)})",
-                     _replace_bucket(sock, index_of(end), bw.ingress, bw.burst_of(bw.ingress)),
+            plan.add(f"limit what {obj} receives to {format_rate(want_in[0])} (tbf on '{end}' in {where(ns)})",
+                     _replace_bucket(sock, index_of(end), *want_in[:2]),
                      _delete_root(sock, index_of(end)) if root_kind in (None, "noqueue") else None)
         elif root_kind == "tbf":
             plan.add(f"remove the limit of what {obj} receives (tbf on '{end}' in {where(ns)})",
@@ -221,9 +221,9 @@ def _plan_limits(plan, session, snap, qdiscs, end, obj, container, bw):
                      lambda: sock.link("add", ifname=name, kind="ifb"), lambda: delete_if_present(session, ns, name))
         if ifb is None or not ifb.up:
             plan.add(f"set ifb '{name}' in {where(ns)} up", lambda: sock.link("set", index=index_of(name)(), state="up"))
-        if ifb_bucket != want_out or ifb_kind != "tbf":
-            plan.add(f"limit what {obj} sends to {format_rate(want_out['rate'])} (tbf on ifb '{name}' in {where(ns)})",
-                     _replace_bucket(sock, index_of(name), bw.egress, bw.burst_of(bw.egress)))
+        if ifb_bucket != want_out[2] or ifb_kind != "tbf":
+            plan.add(f"limit what {obj} sends to {format_rate(want_out[0])} (tbf on ifb '{name}' in {where(ns)})",
+                     _replace_bucket(sock, index_of(name), *want_out[:2]))
         if not redirected:
             if has_ingress:
                 plan.add(f"remove the ingress qdisc of '{end}' in {where(ns)} (it redirects elsewhere)",
@@ -235,7 +235,8 @@ def _plan_limits(plan, session, snap, qdiscs, end, obj, container, bw):
             plan.add(f"remove the redirect of what {obj} sends (ingress qdisc on '{end}' in {where(ns)})",
                      _delete_ingress(sock, index_of(end)))
         if ifb is not None:
-            _plan_delete_link(plan, session, ns, name, f"delete ifb '{name}' in {where(ns)} (the egress limit of {obj})")
+            plan_link_delete(plan, session, ns, name, f"delete ifb '{name}' in {where(ns)} (the egress limit of {obj})",
+                             f"ifb '{name}'")
     plan.record(f"{container}#bandwidth", before or None, after or None, mark)
 
 
@@ -265,7 +266,3 @@ def _redirect(sock, end_index, ifb_index):
                 target=0x1, action={"kind": "mirred", "direction": "egress", "action": "redirect",
                                     "ifindex": ifb_index()})
     return redirect
-
-
-def _plan_delete_link(plan, session, ns, name, description):
-    plan.add(description, lambda: delete_if_present(session, ns, name))

@@ -146,11 +146,11 @@ def normalize_network(params):
         persist=params.get("persist"),
         ip_range=_ip_range(name, params, subnets, 4), ip_range6=_ip_range(name, params, subnets, 6),
         reserved=_reserved(name, params.get("reserved"), subnets), host_names=bool(params.get("host_names")),
-        fleet_host=_fleet_host(name, params.get("fleet_host")),
+        fleet_host=_host_name(name, params.get("fleet_host"), "fleet_host"),
         stop_timeout=validate.stop_timeout(params.get("stop_timeout"), f"network '{name}'"))
     net.remote_containers = _remote_containers(name, params.get("remote_containers"), net.fleet_host)
     if params.get("remote_hosts") is not None:
-        net.remote_hosts = [_fleet_host(name, h) for h in params["remote_hosts"]]
+        net.remote_hosts = [_host_name(name, h, "remote_hosts item") for h in params["remote_hosts"]]
     if net.isolation_group is not None and not 0 < net.isolation_group < 2 ** 32:
         raise InvalidInput(f"network '{name}': isolation_group {net.isolation_group} must be from 1 to 4294967295")
     if net.isolation_group == OPEN_GROUP:
@@ -194,11 +194,12 @@ def _gateway_modes(name, params):
     return modes
 
 
-def _fleet_host(network, value):
+def _host_name(network, value, what):
+    """A fleet host's name (what: the option it comes from, for the message); None when unset."""
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not _ALIAS.fullmatch(value) or len(value) > 253:
-        raise InvalidInput(f"network '{network}': fleet_host {value!r} must be a host name (letters, digits, '-', '_' "
+        raise InvalidInput(f"network '{network}': {what} {value!r} must be a host name (letters, digits, '-', '_' "
                            "and '.' between labels)")
     return value
 
@@ -220,7 +221,7 @@ def _remote_containers(network, values, fleet_host):
         if not isinstance(item, dict) or set(item) - {"name", "host", "addresses", "aliases"}:
             raise InvalidInput(f"network '{network}': remote_containers item {item!r} must be a dict with name, host, "
                                "addresses and aliases")
-        host = _fleet_host(network, item.get("host"))
+        host = _host_name(network, item.get("host"), f"remote container {item.get('name')!r} host")
         if host is None:
             raise InvalidInput(f"network '{network}': remote container {item.get('name')!r} needs its host")
         name = validate.container_name(item.get("name"), network)
@@ -342,7 +343,7 @@ def normalize_containers(items, network):
                              validate.mac_address(item.get("mac"), f"{obj} interface '{interface}' mac", name),
                              validate.mac_address(item.get("host_mac"), f"{obj} host end mac"),
                              _aliases(item.get("aliases"), network, name), _sysctls(item.get("sysctls"), obj),
-                             normalize_dns(item.get("dns"), obj), _mtu(item.get("mtu"), obj),
+                             normalize_dns(item.get("dns"), obj), validate.mtu(item.get("mtu"), obj),
                              normalize_bandwidth(item.get("bandwidth"), obj)))
     validate.unique(out, lambda c: f"'{c.name}'", f"network '{network}': container")
     names = {c.name: f"container '{c.name}'" for c in out if c.state == "present"}
@@ -404,12 +405,6 @@ def _aliases(value, network, name):
         if alias != name and alias not in out:
             out.append(alias)
     return tuple(out)
-
-
-def _mtu(value, obj):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)  # a templated number
-    return validate.mtu(value, obj)
 
 
 def _sysctls(value, obj):
