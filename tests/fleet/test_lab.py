@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import threading
 import time
@@ -46,11 +47,11 @@ def lab_args(tmp_path):
     made = []
 
     def make(name, underlay, **extra):
-        args = dict(name=name, underlay=underlay, state_dir=str(tmp_path), **extra)
+        args = dict({"name": name, "underlay": underlay, "state_dir": str(tmp_path)}, **extra)
         made.append(args)
         return args
     yield make
-    for args in made:
+    for args in reversed(made):  # the last made first: labs of one name in two state directories come down in order
         run_module("lab", {"name": args["name"], "state_dir": args["state_dir"], "state": "absent"})
 
 
@@ -200,6 +201,30 @@ def test_a_range_another_lab_holds_is_refused(lab_args):
     assert moved6.get("failed") and "is up with underlay6 2001:db8:100::/64, not 2001:db8:101::/64" in moved6["msg"]
     alone = run_module("lab", lab_args("lnlabt6", "198.18.25.0/24", hosts=1, upstream=False))
     assert alone.get("failed") and "is up with its upstream host (stop it first to change that)" in alone["msg"]
+
+
+def test_the_remains_of_a_killed_run_are_named_and_cleared_but_a_running_lab_is_not(lab_args, tmp_path):
+    """A run killed with its lab up leaves the switch and the root veth (nothing runs in them): the module says so,
+    and Lab.up(), which the tests and benchmarks use, removes them; a running lab of the same name is left alone."""
+    first = lab_args("lnlabt9", "198.18.28.0/24", hosts=1, upstream=False, state_dir=str(tmp_path / "first"))
+    assert not run_module("lab", first).get("failed")
+    second = lab_args("lnlabt9", "198.18.28.0/24", hosts=1, upstream=False, state_dir=str(tmp_path / "second"))
+    running = run_module("lab", second)
+    assert running.get("failed") and "its hosts are running, maybe another run's" in running["msg"], running
+    lab = Lab("lnlabt9", tmp_path / "second", "198.18.28.0/24")
+    with pytest.raises(Exception, match="its hosts are running"):
+        lab.up(1, upstream=False)
+
+    killed = Lab("lnlabt9", tmp_path / "first", "198.18.28.0/24")
+    kill_host(killed, "host1")
+    for proc in killed.state()["processes"]:
+        assert start_time(proc["pid"]) != proc["start"], "every process of the lab is gone"
+    shutil.rmtree(killed.dir)  # as a killed run's temporary directory goes
+    assert os.path.exists("/sys/class/net/lnlabt90") and "lnlabt9-switch" in namespaces()
+    remains = run_module("lab", second, check_mode=True)
+    assert remains.get("failed") and "nothing runs in it (the remains of a killed run)" in remains["msg"], remains
+    assert lab.up(1, upstream=False)["hosts"]["host1"]["address"] == "198.18.28.11"
+    assert lab.exec("host1", "hostname").stdout.strip() == "host1"
 
 
 def test_a_routed_lab_joins_its_segments_with_a_router_and_one_route(lab_args, tmp_path):

@@ -23,6 +23,7 @@ import hashlib
 import os
 import pathlib
 import shutil
+import sys
 import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, KernelError
@@ -43,6 +44,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 from ansible_collections.linuxns.net.plugins.module_utils._session import Session
+from ansible_collections.linuxns.net.plugins.module_utils._snapshot import Snapshot
 
 ETC_NETNS = "/etc/netns"  # iproute2's: each host mounts its own over it
 # the labs that use /etc/netns as a mount point, when a lab made it: the last of them to go removes it
@@ -178,12 +180,25 @@ class Lab(AddressPlan):
         found = ports_by_namespace(session, self._switches(), ports, pids_by_namespace_inode())
         return {port: [(pid, start_time(pid)) for pid in pids] for port, pids in found.items()}
 
-    def _check_free(self):
-        taken = (os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch))
-                 or is_namespace_file(namespace_path(self.router)))
-        if taken:
+    def _remains(self):
+        return (os.path.exists(f"/sys/class/net/{self.root_link}") or is_namespace_file(namespace_path(self.switch))
+                or is_namespace_file(namespace_path(self.router)))
+
+    def abandoned(self, session):
+        """True when this lab's switch, router or root link exists, it has no state here, and no process runs behind
+        any host port of its switches: the remains of a run that was killed, which stopping disturbs no one's work."""
+        if self.load() is not None or not self._remains():
+            return False
+        ports = {link.name for switch in self._switches() for link in Snapshot(session, switch).by_name.values()
+                 if link.kind == "veth" and link.name not in ("root", "router")}
+        return not any(self._processes_behind(session, sorted(ports)).values())
+
+    def _check_free(self, session):
+        if self._remains():
+            hint = ("nothing runs in it (the remains of a killed run): " if self.abandoned(session)
+                    else "its hosts are running, maybe another run's: ")
             raise Conflict(f"lab '{self.name}': {self.root_link} or namespace {self.switch} exists, but the lab has no "
-                           f"state in {self.dir}; stop it (state: absent) first")
+                           f"state in {self.dir}; {hint}stop it (state: absent) first")
         ranges = [("underlay", self.underlay), ("underlay6", self.underlay6)]
         if self.segments > 1:
             ranges.append(("segment_range", self.segment_range))
@@ -288,6 +303,9 @@ class Lab(AddressPlan):
                               "segments": self.segments, "segment_range": str(self.segment_range),
                               "upstream": upstream, "state_dir": str(self.dir.parent)})
         with Session(lock=False) as session:
+            if self.abandoned(session):  # a killed run's remains would stop every test and benchmark after it
+                print(f"lab '{self.name}': removing the remains of a killed run (nothing runs in them)", file=sys.stderr)
+                self.down(session)
             run_lab_plan(session, self, spec, check_mode=False)
         return self.state()
 
@@ -337,7 +355,7 @@ def plan_lab(plan, session, lab, spec, booted=None):
             raise Conflict(f"lab '{lab.name}' is up {'with' if state.upstream else 'without'} its upstream host (stop it "
                            "first to change that)")
     else:
-        lab._check_free()
+        lab._check_free(session)
         state = LabState(lab.name, lab.switch, lab.root_link, str(lab.underlay), str(lab.underlay6), lab.segments,
                          spec.upstream)
         routed = (f", {lab.segments - 1} more segments ({', '.join(str(n) for n, _n6 in lab.networks[1:])}) behind "
