@@ -219,3 +219,14 @@ def wire_lan(host, neighbour, host_address, neighbour_address):
         sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
         sh("ip", "-n", netns, "link", "set", "eth0", "up")
     sh("ip", "-n", host, "route", "add", "default", "via", neighbour_address)
+
+
+def docker_neighbour(host):
+    """What Docker leaves in a host's iptables-nft: FORWARD policy DROP, its own chains, a DNAT of its own."""
+    sh("iptables-nft", "-P", "FORWARD", "DROP", netns=host)
+    sh("iptables-nft", "-N", "DOCKER-USER", netns=host)
+    sh("iptables-nft", "-A", "FORWARD", "-j", "DOCKER-USER", netns=host)
+    sh("ip6tables-nft", "-P", "FORWARD", "DROP", netns=host)
+    sh("iptables-nft", "-t", "nat", "-N", "DOCKER", netns=host)
+    sh("iptables-nft", "-t", "nat", "-A", "DOCKER", "!", "-i", "docker0", "-p", "tcp", "-m", "tcp", "--dport", "5000",
+       "-j", "DNAT", "--to-destination", "172.17.0.2:5000", netns=host)

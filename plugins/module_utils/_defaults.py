@@ -41,3 +41,6 @@ VXLAN_VNI_MAX = 2 ** 24 - 1
 
 # a bridge's and a veth's MTU when the network sets none (the kernel's Ethernet default)
 DEFAULT_MTU = 1500
+
+# a network's bridge names its owner in its ifalias: "linuxns.net network <name>"
+BRIDGE_ALIAS_PREFIX = "linuxns.net network "

@@ -31,7 +31,7 @@ NFT_CHAINS = (("postrouting", "type nat hook postrouting priority srcnat"),
               ("forward", "type filter hook forward priority filter"),
               ("input", "type filter hook input priority filter"))
 TAG = "linuxns.net"
-RULES_FORMAT = 3  # part of every tag's hash: a new rule text replaces the rules of older releases once
+RULES_FORMAT = 4  # part of every tag's hash: a new rule text replaces the rules of older releases once
 BACKENDS = ("auto", "nftables", "iptables")
 
 

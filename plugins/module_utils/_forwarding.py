@@ -148,14 +148,14 @@ class ForwardRules:
             # bridge to itself, as Docker's, for hosts whose FORWARD policy is DROP and whose bridges pass frames
             # through it (bridge-nf-call-iptables)
             return self._nft_protection(fam, table, comment) + [
-                f'insert rule inet {table} forward {src} oifname != "{self.bridge}" drop {comment}',
-                f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" drop {comment}',
+                f'insert rule inet {table} forward {src} oifname != "{self.bridge}" counter drop {comment}',
+                f'insert rule inet {table} forward {fam} daddr {self.source} iifname != "{self.bridge}" counter drop {comment}',
                 f'add rule inet {table} forward iifname "{self.bridge}" oifname "{self.bridge}" accept {comment}']
         out = self._nft_protection(fam, table, comment)
         if self.isolation_group is not None:
             # inserted at the top, ahead of every network's accept rules; published ports (DNAT) pass
             out.append(f'insert rule inet {table} forward {src} oifgroup {self.isolation_group} '
-                       f'oifname != "{self.bridge}" ct status & dnat == 0 drop {comment}')
+                       f'oifname != "{self.bridge}" ct status & dnat == 0 counter drop {comment}')
         if self.forward_accept:
             out.append(f"add rule inet {table} forward {src} accept {comment}")
             out.append(f"add rule inet {table} forward {fam} daddr {self.source} accept {comment}")
@@ -170,7 +170,7 @@ class ForwardRules:
             # isolation already
             nfproto = "ipv4" if self.family == 4 else "ipv6"
             out.append(f'insert rule inet {table} forward meta nfproto {nfproto} iifname "{self.bridge}" '
-                       f'oifname "{self.bridge}" ct status & dnat == 0 drop {comment}')
+                       f'oifname "{self.bridge}" ct status & dnat == 0 counter drop {comment}')
         if not self.protect:
             return out
         match = (f'oifname "{self.bridge}" iifname != "{self.bridge}" {fam} daddr {self.source}'
@@ -181,7 +181,7 @@ class ForwardRules:
         if self.open_ports:
             elements = [element_text(box, (self.family, self.family, None, None)) for box in self._open_boxes()]
             match += f" {fam} saddr . {fam} daddr . meta l4proto . th dport != {{ {', '.join(elements)} }}"
-        out.append(f"insert rule inet {table} forward {match} drop {comment}")
+        out.append(f"insert rule inet {table} forward {match} counter drop {comment}")
         return out
 
     def _open_boxes(self):

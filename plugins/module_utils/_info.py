@@ -8,10 +8,12 @@ from __future__ import annotations
 import shutil
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import BRIDGE_ALIAS_PREFIX
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines, rule_comment
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import forwarding_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
+from ansible_collections.linuxns.net.plugins.module_utils._observe import conntrack, drops
 from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._port_forward import published_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
@@ -50,13 +52,15 @@ class PeerNames:
         return known.get(nsid, f"nsid {nsid}")
 
 
-def namespace_view(session, namespace, peers, with_nat, with_policy=True):
-    snap = Snapshot(session, namespace)
+def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_stats=False):
+    snap = Snapshot(session, namespace, stats=with_stats)
     links = []
     for link in sorted(snap.by_index.values(), key=lambda l: l.index):
         item = {"name": link.name, "index": link.index, "kind": link.kind, "state": "up" if link.up else "down",
                 "operstate": link.operstate, "mtu": link.mtu, "mac": link.mac,
                 "addresses": managed_addresses(link.addresses)}
+        if with_stats and link.stats is not None:
+            item["stats"] = link.stats
         if link.master:
             master = snap.by_index.get(link.master)
             item["master"] = master.name if master else link.master
@@ -73,6 +77,8 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
                 peer = peers.snapshot(peer_ns).by_index.get(link.peer_index) if peer_ns in peers.candidates else None
                 item["peer"] = {"name": peer.name if peer else None, "index": link.peer_index, "namespace": peer_ns}
         if link.kind == "bridge":
+            if link.alias and link.alias.startswith(BRIDGE_ALIAS_PREFIX):
+                item["network"] = link.alias[len(BRIDGE_ALIAS_PREFIX):]
             item["stp"] = link.stp
             item["group"] = link.group
             item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
@@ -94,11 +100,15 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
            "ip_forward": read_sysctl_in(session, namespace, "net.ipv4.ip_forward") == "1",
            "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
     with_policy = with_policy and namespace is not None
-    if with_policy or with_nat:
-        with session.inside(namespace):  # once, for both
+    if with_policy or with_nat or with_stats:
+        with session.inside(namespace):  # once, for all three
             if with_policy:
                 out["policy"] = policy_in_force(namespace) if shutil.which("nft") else None
             rules = our_rule_lines(namespace) if with_nat else None
+            if with_stats:
+                out["conntrack"] = conntrack(namespace)
+                # iptables rules of ours live where bridges are (a network's forwarding), never in a container
+                out["drops"] = drops(namespace, iptables=namespace is None or any(l.kind == "bridge" for l in snap.by_index.values()))
     if with_nat:
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
@@ -107,7 +117,7 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True):
     return out
 
 
-def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, policy=True):
+def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, policy=True, stats=False):
     names = list_namespaces()
     if namespaces is not None:
         wanted = [validate.namespace_name(n) for n in namespaces]
@@ -122,7 +132,8 @@ def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, 
     else:
         selected = names
     peers = PeerNames(session, names)
-    result = {"namespace_names": names, "namespaces": {n: namespace_view(session, n, peers, nat, policy) for n in selected}}
+    result = {"namespace_names": names,
+              "namespaces": {n: namespace_view(session, n, peers, nat, policy, stats) for n in selected}}
     if host:
-        result["host"] = namespace_view(session, None, peers, nat)
+        result["host"] = namespace_view(session, None, peers, nat, with_stats=stats)
     return result

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Kernel constants, the one place they are written: the kernel's stable uapi (linux/netlink.h, rtnetlink.h, if_link.h,
-if_addr.h, veth.h, net_namespace.h, neighbour.h, sched.h, nsfs.h, mount.h)."""
+if_addr.h, veth.h, net_namespace.h, neighbour.h, sched.h, nsfs.h, mount.h, netfilter/nf_tables.h)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ CLONE_NEWNET = 0x40000000
 NS_GET_NSTYPE = 0xB703  # ioctl on a namespace fd: its CLONE_NEW* type
 MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 MNT_DETACH = 2
+
+# link statistics (if_link.h): IFLA_STATS64, struct rtnl_link_stats64's first eight counters, in order
+IFLA_STATS64 = 23
+LINK_STATS64 = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped")
+
+# nf_tables over NETLINK_NETFILTER (nfnetlink.h, nf_tables.h): a rule dump, and the attributes a counter reading needs
+NETLINK_NETFILTER = 12
+NFT_MSG_GETRULE = (10 << 8) | 7  # NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETRULE
+NFPROTO_INET = 1
+NFTA_RULE_TABLE, NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_USERDATA = 1, 2, 4, 7
+NFTA_LIST_ELEM, NFTA_EXPR_NAME, NFTA_EXPR_DATA = 1, 1, 2
+NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS = 1, 2
+NFTA_META_KEY, NFTA_CT_KEY, NFTA_CMP_OP = 2, 2, 2
+NFT_META_IIFNAME, NFT_META_OIFNAME, NFT_META_IIFGROUP, NFT_META_OIFGROUP = 6, 7, 21, 22
+NFT_CT_STATE = 0
+NFT_CMP_EQ, NFT_CMP_NEQ = 0, 1
+NFTNL_UDATA_RULE_COMMENT = 0  # libnftnl's user data: the rule's comment

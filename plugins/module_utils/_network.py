@@ -23,7 +23,7 @@ import sys
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._bandwidth import plan_bandwidth
 from ansible_collections.linuxns.net.plugins.module_utils._bridge import BridgeSpec, plan_bridge
-from ansible_collections.linuxns.net.plugins.module_utils._defaults import OPEN_GROUP
+from ansible_collections.linuxns.net.plugins.module_utils._defaults import BRIDGE_ALIAS_PREFIX, OPEN_GROUP
 from ansible_collections.linuxns.net.plugins.module_utils._errors import Conflict, InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._firewall import plan_rule_sets
 from ansible_collections.linuxns.net.plugins.module_utils._forwarding import POLICY_NOTE, OpenPort, note_words
@@ -191,7 +191,6 @@ def _plan_leave(plan, session, snaps, net, leaving):
                                          label=f"container '{n}' of network '{net.name}'") for n in doomed], snaps)
 
 
-BRIDGE_ALIAS_PREFIX = "linuxns.net network "
 
 
 def bridge_alias(network):

@@ -27,7 +27,8 @@ TEMPLATE = "linuxns-net@.service"
 TARGET = "linuxns-net.target"
 PROGRAM = "rebuild.pyz"
 FORMAT = 1  # of the saved state: a rebuild refuses a format it does not know
-MARK = "# Written by linuxns.net (container_network persist)"
+OWNED = "# Written by linuxns.net"  # the first words of every unit the collection writes
+MARK = OWNED + " (container_network persist)"
 PACKAGE = "ansible_collections.linuxns.net.plugins.module_utils"
 # a unit's instance and a file's name: what systemd takes without escaping
 _INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
@@ -88,8 +89,9 @@ def render_target():
         ""])
 
 
-def program_bytes():
-    """The rebuild program: this core's modules in a zip that Python runs (the same bytes for the same sources)."""
+def program_bytes(module="_persist", function="rebuild_main"):
+    """A program of this core's modules in a zip that Python runs (the same bytes for the same sources), whose
+    main is module.function(argv) -> exit code: by default the rebuild program."""
     package = sys.modules[PACKAGE]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -111,8 +113,8 @@ def program_bytes():
                 raise InvalidInput(f"the rebuild program: the source of {spec.name if spec else module} cannot be read")
             # text from the file system's and zipimport's loaders; bytes from Ansible's collection loader
             add(f"{path}/{module}.py", source if isinstance(source, bytes) else source.encode())
-        add("__main__.py", (f"import sys\nfrom {PACKAGE}._persist import rebuild_main\n"
-                            "sys.exit(rebuild_main(sys.argv[1:]))\n").encode())
+        add("__main__.py", (f"import sys\nfrom {PACKAGE}.{module} import {function}\n"
+                            f"sys.exit({function}(sys.argv[1:]))\n").encode())
     return buffer.getvalue()
 
 
@@ -168,16 +170,16 @@ def _enabled_links(network, unit_dir):
     return [os.path.join(unit_dir, f"{wanted_by}.wants", name) for wanted_by in ("multi-user.target", TARGET)]
 
 
-def _plan_file(plan, path, data, obj, what):
+def plan_file(plan, path, data, obj, what):
     current = read(path, obj)
-    if current is not None and path.endswith((".service", ".target")) and not current.startswith(MARK.encode()):
+    if current is not None and path.endswith((".service", ".target", ".timer")) and not current.startswith(OWNED.encode()):
         raise InvalidInput(f"{obj}: {path} exists and was not written by linuxns.net; left as it is")
     if current != data:
         plan.add(f"write {path} ({what})", replacer(path, data), None if current is not None else remover(path))
     return current
 
 
-def _plan_link(plan, path, target, what):
+def plan_link(plan, path, target, what):
     if os.path.islink(path) and os.readlink(path) == target:
         return
     if os.path.exists(path) and not os.path.islink(path):
@@ -207,13 +209,13 @@ def plan_persist(plan, network, saved, python, state_dir=STATE_DIR, unit_dir=UNI
         plan.record("persist", before, None, mark)
         return
     check_persistable(network, unit_dir)
-    _plan_file(plan, os.path.join(state_dir, PROGRAM), program_bytes(), obj, "the rebuild program of saved networks")
-    _plan_file(plan, os.path.join(unit_dir, TEMPLATE), render_template(python).encode(), obj, "the boot unit")
-    _plan_file(plan, os.path.join(unit_dir, TARGET), render_target().encode(), obj, "the networks' boot target")
-    _plan_link(plan, os.path.join(unit_dir, "multi-user.target.wants", TARGET), f"../{TARGET}",
+    plan_file(plan, os.path.join(state_dir, PROGRAM), program_bytes(), obj, "the rebuild program of saved networks")
+    plan_file(plan, os.path.join(unit_dir, TEMPLATE), render_template(python).encode(), obj, "the boot unit")
+    plan_file(plan, os.path.join(unit_dir, TARGET), render_target().encode(), obj, "the networks' boot target")
+    plan_link(plan, os.path.join(unit_dir, "multi-user.target.wants", TARGET), f"../{TARGET}",
                "the networks' boot target, enabled")
     for link in _enabled_links(network, unit_dir):
-        _plan_link(plan, link, f"../{TEMPLATE}", f"{obj}'s boot unit {instance(network)}, enabled")
+        plan_link(plan, link, f"../{TEMPLATE}", f"{obj}'s boot unit {instance(network)}, enabled")
     text = render_state(network, saved)
     if pending is not None:
         def write():

@@ -175,7 +175,7 @@ class ContainerPolicy:
                 elements = [element_text(box, (family, None, None)) for box in boxes_of(triples, family)]
                 if elements:
                     lines.append(f"{rule} {fam} {addr} . meta l4proto . th dport {{ {', '.join(elements)} }} accept {comment}")
-            lines.append(f"{rule} drop {comment}")
+            lines.append(f"{rule} counter drop {comment}")  # the counter: what the policy refused
         return lines
 
 

@@ -152,11 +152,15 @@ class PortForwardSet:
             # ::1 cannot be forwarded (no route_localnet in IPv6): leave it to the host's own services
             local = dest if self.family == 4 or p.host_ip is not None else f"{fam} daddr != ::1 {dest}"
             sources = p.sources(self.family)
+            refused = None
             if sources:
+                # after the DNAT, which ends the chain for allowed sources: counts the connections the list refuses
+                refused = f"add rule inet {table} prerouting {dest} {p.protocol} dport {p.host_ports} counter {comment}"
                 allowed = f"{fam} saddr {{ {', '.join(str(n) for n in sources)} }} "
                 dest, local = allowed + dest, allowed + local
             rule = f'{p.protocol} dport {p.host_ports} {self._nft_dnat(f, p, fam)} comment "{tag.with_note(claim.token())}"'
             out += [f"add rule inet {table} prerouting {dest} {rule}", f"add rule inet {table} output {local} {rule}"]
+            out += [refused] if refused else []
             match = f"{fam} daddr {f.destination} {p.protocol} dport {p.target_ports}"
             if f.via_subnet is not None:
                 out.append(f"insert rule inet {table} postrouting {fam} saddr {f.via_subnet} {match} ct status dnat masquerade {comment}")
@@ -181,11 +185,13 @@ class PortForwardSet:
             else:
                 dest = f"-d {p.host_ip}/{host_bits}"
             sources = p.sources(self.family)
+            ports = f"-p {p.protocol} -m {p.protocol} --dport {str(p.host_ports).replace('-', ':')}"
+            refused = ("nat", f"-A {chains['dnat']} {dest} {ports} {comment}") if sources else None  # counts, no target
             if sources:
                 dest = f"-s {','.join(str(n) for n in sources)} {dest}"
-            out.append(("nat", f"-A {chains['dnat']} {dest} -p {p.protocol} -m {p.protocol} --dport "
-                               f"{str(p.host_ports).replace('-', ':')} -m comment --comment \"{tag.with_note(claim.token())}\" "
+            out.append(("nat", f"-A {chains['dnat']} {dest} {ports} -m comment --comment \"{tag.with_note(claim.token())}\" "
                                f"-j DNAT --to-destination {self._iptables_dnat(f, p)}"))
+            out += [refused] if refused else []
             match = (f"-d {f.destination}/{host_bits} -p {p.protocol} -m {p.protocol} --dport "
                      f"{str(p.target_ports).replace('-', ':')}")
             if f.via_subnet is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import (
@@ -16,7 +17,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
     IFLA_BR_VLAN_FILTERING, IFLA_GROUP, IFLA_IFALIAS, IFLA_IFNAME, IFLA_QDISC, IFLA_INFO_DATA, IFLA_INFO_KIND,
     IFLA_INFO_SLAVE_DATA, IFLA_INFO_SLAVE_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_MTU,
     IFLA_OPERSTATE, IFLA_VXLAN_ID, IFLA_VXLAN_LEARNING, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6,
-    IFLA_VXLAN_PORT, OPERSTATES)
+    IFLA_VXLAN_PORT, OPERSTATES, IFLA_STATS64, LINK_STATS64)
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import i32, ip, mac, nested, text, u32
 
 
@@ -41,6 +42,7 @@ class Link:
     alias: str = None  # ifalias: a network's bridge carries its owner's name there
     qdisc: str = None  # the root qdisc's kind: a host end with a bandwidth limit has tbf
     addresses: list = field(default_factory=list)
+    stats: dict = None  # read with stats=True: the first LINK_STATS64 counters (rx_bytes, tx_dropped...)
 
     def view(self, snapshot):
         """What diff mode and netns_info show for the link."""
@@ -80,6 +82,7 @@ def _parse_link(msg):
         group=u32(attrs.get(IFLA_GROUP)) or 0,
         alias=text(attrs.get(IFLA_IFALIAS)) or None,
         qdisc=text(attrs.get(IFLA_QDISC)) or None,
+        stats=dict(zip(LINK_STATS64, struct.unpack_from("=8Q", attrs[IFLA_STATS64]))) if IFLA_STATS64 in attrs else None,
     )
     if kind == "veth":
         link.peer_index = u32(attrs.get(IFLA_LINK)) or 0
@@ -104,7 +107,7 @@ def _parse_link(msg):
 class Snapshot:
     """Links and addresses of one namespace, read with one link dump and one address dump."""
 
-    def __init__(self, session, namespace, allow_missing=False, check_mode=False):
+    def __init__(self, session, namespace, allow_missing=False, check_mode=False, stats=False):
         self.namespace = namespace
         self.by_name = {}
         self.by_index = {}
@@ -118,7 +121,7 @@ class Snapshot:
             return
         try:
             sock = session.route_socket(namespace)
-            links, addresses = sock.links(), sock.addresses()
+            links, addresses = sock.links(stats=stats), sock.addresses()
         except OSError as exc:
             raise kernel_error(f"read the links and addresses of {where(namespace)}", exc) from None
         for msg in links:

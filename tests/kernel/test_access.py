@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView
-from support import collections_root, ping, run_module, sh, start_whoami, whoami
+from support import collections_root, docker_neighbour, ping, run_module, sh, start_whoami, whoami
 
 HOST, LAN = "198.18.23.1", "198.18.23.2"  # the host, and a neighbour on its LAN
 HOST6, LAN6 = "2001:db8:23::1", "2001:db8:23::2"
@@ -22,17 +22,6 @@ C1_6, C2_6 = "fd42:23::2", "fd42:23::3"
 UNPUBLISHED = 5555  # every container serves it; nobody publishes it
 # a minute of kernel behaviour that does not depend on ansible-core: the main suite runs it, the older cores' not
 pytestmark = pytest.mark.long
-
-
-def docker_neighbour(host):
-    """What Docker leaves in a host's iptables-nft: FORWARD policy DROP, its own chains, a DNAT of its own."""
-    sh("iptables-nft", "-P", "FORWARD", "DROP", netns=host)
-    sh("iptables-nft", "-N", "DOCKER-USER", netns=host)
-    sh("iptables-nft", "-A", "FORWARD", "-j", "DOCKER-USER", netns=host)
-    sh("ip6tables-nft", "-P", "FORWARD", "DROP", netns=host)
-    sh("iptables-nft", "-t", "nat", "-N", "DOCKER", netns=host)
-    sh("iptables-nft", "-t", "nat", "-A", "DOCKER", "!", "-i", "docker0", "-p", "tcp", "-m", "tcp", "--dport", "5000",
-       "-j", "DNAT", "--to-destination", "172.17.0.2:5000", netns=host)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_routed_open_ports_with_overlapping_allow_lists_become_disjoint_elements
     assert "{ 10.0.0.0/8 . 10.5.0.2 . 6-6 . 80-80 }" in rules.nft_rules(rules.tag, "t")[0]
     rules = ForwardRules(None, NET("10.5.0.0/24"), bridge="br-n", protect=True, open_ports=ports, forward_accept=False)
     rule = rules.nft_rules(rules.tag, "t")[0]
-    elements = rule[rule.index("dport != {") + len("dport != {"):rule.index("} drop")].split(",")
+    elements = rule[rule.index("dport != {") + len("dport != {"):rule.index("} counter drop")].split(",")
     assert sorted(e.strip() for e in elements) == [
         "0.0.0.0-10.0.255.255 . 10.5.0.2 . 6-6 . 80-80",
         "10.1.0.0/16 . 10.5.0.2 . 17-17 . 53-53", "10.1.0.0/16 . 10.5.0.2 . 6-6 . 80-80",
