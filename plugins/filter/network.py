@@ -81,13 +81,18 @@ def verify_outside_probes(infos, outside):
 
 
 @_filter_errors
-def topology_dot(infos, hosts=None, title="linuxns.net"):
-    return _pictures.topology_dot(dict(infos), hosts, title)
+def topology_dot(infos, hosts=None, title="linuxns.net", max_containers=12, max_host_pairs=8):
+    return _pictures.topology_dot(dict(infos), hosts, title, max_containers, max_host_pairs)
 
 
 @_filter_errors
 def topology_mermaid(infos, hosts=None):
     return _pictures.topology_mermaid(dict(infos), hosts)
+
+
+@_filter_errors
+def verify_matrix_svg(matrices, infos=None, family=4, title=None):
+    return _pictures.verify_matrix_svg(dict(matrices), dict(infos or {}), int(family), title)
 
 
 class FilterModule:
@@ -96,4 +101,5 @@ class FilterModule:
                 "underlay_address6": underlay_address6, "fleet_member": fleet_member, "fleet_plan": fleet_plan,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
                 "verify_listeners": verify_listeners, "verify_outside_probes": verify_outside_probes,
-                "topology_mermaid": topology_mermaid, "compose_networks": compose_networks}
+                "topology_mermaid": topology_mermaid, "compose_networks": compose_networks,
+                "verify_matrix_svg": verify_matrix_svg}

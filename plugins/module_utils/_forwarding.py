@@ -36,7 +36,7 @@ class OpenPort(NamedTuple):
         return [str(self.destination), self.protocol, str(self.ports), [str(n) for n in self.sources or ()]]
 
 
-POLICY_NOTE, ICC_OFF_NOTE = "policy", "icc-off"
+POLICY_NOTE, ICC_OFF_NOTE, INTERNAL_NOTE = "policy", "icc-off", "internal"
 
 
 def note_words(note):
@@ -55,7 +55,8 @@ def forwarding_in_force(comments):
         words = note_words(RuleTag.note(comment))
         mode = next((m for m in ("nat", "routed") if m in words), "nat-unprotected")
         found[tag.source[len("forward:"):]] = {"source": tag.source[len("forward:"):], "gateway_mode": mode,
-                                               "icc": ICC_OFF_NOTE not in words, "policy": POLICY_NOTE in words}
+                                               "icc": ICC_OFF_NOTE not in words, "policy": POLICY_NOTE in words,
+                                               "internal": INTERNAL_NOTE in words}
     return [found[k] for k in sorted(found)]
 
 
@@ -109,7 +110,7 @@ class ForwardRules:
         """What is in force, in the rules' comments (read back by netns_info; "policy" also tells a later run to look
         for the containers' policies): the gateway mode where protected, icc-off, policy; None when none applies."""
         words = ([self.gateway_mode or "nat"] if self.protect else []) + ([] if self.icc else [ICC_OFF_NOTE]) \
-            + ([POLICY_NOTE] if self.policy else [])
+            + ([POLICY_NOTE] if self.policy else []) + ([INTERNAL_NOTE] if self.internal else [])
         return ",".join(words) or None
 
     def _comment(self, tag):

@@ -166,6 +166,7 @@ class NamespaceView:
     masquerade: List[str] = field(default_factory=list)  # the subnets our masquerade rules cover
     policy: Optional[PolicyView] = None  # a container's network policy in force
     published: List[PublishedView] = field(default_factory=list)  # the published ports in force (with nat)
+    internal: List[str] = field(default_factory=list)  # the subnets of internal networks (with nat)
 
     def link(self, name):
         return next((link for link in self.links if link.name == name), None)
@@ -220,8 +221,9 @@ def _namespace(view, who):
         routes = [RouteView(str(r["dest"]), r.get("gateway"), r.get("dev")) for r in view.get("routes") or []]
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput(f"{who}: a link or route lacks {exc} (is this a linuxns.net.netns_info result?)") from None
+    internal = [str(f.get("source")) for f in view.get("forwarding") or [] if isinstance(f, dict) and f.get("internal")]
     return NamespaceView(links, routes, list(view.get("masquerade") or []), _policy(view.get("policy"), who),
-                         _published(view.get("published"), who))
+                         _published(view.get("published"), who), internal)
 
 
 def _published(entries, who):

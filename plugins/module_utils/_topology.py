@@ -61,6 +61,7 @@ class HostModel:
     nat: list = field(default_factory=list)  # masqueraded sources
     vteps: list = field(default_factory=list)  # its VXLAN devices' addresses: the next hops of overlay routes
     published: list = field(default_factory=list)  # its published ports in force (_info_views.PublishedView)
+    internal: list = field(default_factory=list)  # the subnets of its internal networks
     _by_address: dict = field(default=None, repr=False, compare=False)  # address -> container, made on first use
 
     def address_of(self, family):
@@ -106,6 +107,7 @@ def fleet_model(infos):
         model.routes = view.host.gateway_routes
         model.nat = list(view.host.masquerade)
         model.published = list(view.host.published)
+        model.internal = list(view.host.internal)
         hosts[host] = model
     return hosts
 

@@ -88,8 +88,8 @@ namespaces:
       C(masquerade) (the subnets its masquerade rules cover, as data; with O(nat=true)).
     - >-
       With O(nat=true), also C(forwarding): per subnet whose forwarding rules are the collection's, what they put in
-      force (C(source), C(gateway_mode) V(nat), V(routed) or V(nat-unprotected), C(icc), and C(policy), whether a
-      container of the network has a network policy), read back from the rules' comments.
+      force (C(source), C(gateway_mode) V(nat), V(routed) or V(nat-unprotected), C(icc), C(policy), whether a
+      container of the network has a network policy, and C(internal)), read back from the rules' comments.
     - >-
       With O(nat=true), also C(published): each published port the collection's rules hold, as C(owner) (the network
       or port forward), C(protocol), C(family), C(host_ip) (V(null): every address of the host), C(published) (the
@@ -129,7 +129,7 @@ host:
   type: dict
   sample:
     forwarding:
-      - {source: 10.88.0.0/24, gateway_mode: nat, icc: true, policy: false}
+      - {source: 10.88.0.0/24, gateway_mode: nat, icc: true, policy: false, internal: false}
     published:
       - {owner: "network:web", protocol: tcp, family: 4, host_ip: null, published: "8080", destination: 10.88.0.3,
          target: "80", allow_from: [198.51.100.0/24]}

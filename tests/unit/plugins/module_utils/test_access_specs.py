@@ -131,11 +131,15 @@ def test_what_is_in_force_is_read_back_from_the_rules_comments():
     subnet, subnet6 = ipaddress.ip_network("10.5.0.0/24"), ipaddress.ip_network("fd42:5::/64")
     routed = ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="routed", icc=False, policy=True)
     plain = ForwardRules(None, subnet6, bridge="br5")
-    comments = [routed._comment(routed.tag), plain._comment(plain.tag), "someone else's", "linuxns.net 10.5.0.0/24 0123abcd"]
+    internal = ForwardRules(None, ipaddress.ip_network("10.6.0.0/24"), bridge="br6", internal=True, forward_accept=False)
+    comments = [routed._comment(routed.tag), plain._comment(plain.tag), "someone else's", "linuxns.net 10.5.0.0/24 0123abcd",
+                internal._comment(internal.tag)]
     assert routed.note == "routed,icc-off,policy" and plain.note is None, "networks without any keep the 1.0 comment"
+    assert internal.note == "internal"
     assert forwarding_in_force(comments) == [
-        {"source": "10.5.0.0/24", "gateway_mode": "routed", "icc": False, "policy": True},
-        {"source": "fd42:5::/64", "gateway_mode": "nat-unprotected", "icc": True, "policy": False}]
+        {"source": "10.5.0.0/24", "gateway_mode": "routed", "icc": False, "policy": True, "internal": False},
+        {"source": "10.6.0.0/24", "gateway_mode": "nat-unprotected", "icc": True, "policy": False, "internal": True},
+        {"source": "fd42:5::/64", "gateway_mode": "nat-unprotected", "icc": True, "policy": False, "internal": False}]
     nat = ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="nat")
     assert nat.tag != routed.tag and ForwardRules(None, subnet, bridge="br5", protect=True, gateway_mode="routed").tag \
         != nat.tag, "a change of mode changes the rules"

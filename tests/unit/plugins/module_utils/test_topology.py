@@ -225,3 +225,64 @@ def test_pictures_show_published_ports_with_their_allow_lists(fleet):
             "published 8080->80/tcp\\npublished 8443->80/tcp from 198.51.100.0/25, 2001:db8:100::/120") in dot
     assert "published 8081->81/tcp from 2001:db8::/32, any IPv4" in dot, "IPv4 to everyone, IPv6 allow-listed"
     assert "published 8080->80/tcp<br>published 8443->80/tcp from" in topology_mermaid(fleet)
+
+
+def test_pictures_mark_internal_networks(fleet):
+    fleet["h1"]["host"]["forwarding"] = [{"source": "10.2.0.0/24", "gateway_mode": "nat", "icc": True, "policy": False,
+                                          "internal": True}]
+    dot = topology_dot(fleet)
+    green = next(line for line in dot.splitlines() if '"h1/br-green" [' in line)
+    assert "internal (no way out)" in green
+    assert sum("internal (no way out)" in line for line in dot.splitlines()) == 1
+
+
+def test_a_large_fleet_picture_sums_up_plain_containers_and_draws_routes_as_a_star():
+    many = {f"h{i}": host(f"198.51.100.{10 + i}/24", {"br-fleet": (f"10.244.{i}.1/24", 27758)},
+                          {f"app{k}-{i}": ("br-fleet", f"10.244.{i}.{k + 1}/24", True) for k in range(1, 51)},
+                          routes=[{"dest": f"10.244.{j}.0/24", "gateway": f"198.51.100.{10 + j}"}
+                                  for j in range(1, 33) if j != i])
+            for i in range(1, 33)}
+    many["h1"]["host"]["published"] = [published("tcp", "8080", "10.244.1.8", "80")]
+    dot = topology_dot(many)
+    lines = dot.splitlines()
+    # each host: 12 containers drawn (the one with a published port among them), the other 38 in one node
+    assert sum(1 for line in lines if "shape=component" in line) == 32 * 12
+    assert sum(1 for line in lines if "38 more containers" in line) == 32
+    assert any('"h1/app7-1" [' in line and "published 8080->80/tcp" in line for line in lines)
+    summary = next(line for line in lines if '"h2/br-fleet/..." [' in line)
+    assert "app13-2 ... app50-2" in summary and "10.244.2.14 - 10.244.2.51" in summary
+    # routes: one edge per host around the underlay, with the subnet the others route to it (not 496 pairs)
+    star = [line for line in lines if line.startswith('  "underlay" -> ')]
+    assert len(star) == 32 and not any("dir=both" in line for line in lines)
+    assert any('"h5/eth0"' in line and "10.244.5.0/24" in line for line in star)
+    assert len(topology_dot(many, max_containers=None, max_host_pairs=None).splitlines()) > 2 * len(lines)
+
+
+def test_the_verify_matrix_is_drawn_per_family_with_mismatches_marked(fleet):
+    from ansible_collections.linuxns.net.plugins.module_utils._pictures import verify_cells, verify_matrix_svg
+    row = dict(proto="icmp", port=None, ms=0.1)
+    matrices = {
+        "h1": [dict(row, source="b1", address="10.1.0.3", result="reachable", expect="reachable", ok=True),
+               dict(row, source="b1", address="10.2.0.2", result="timeout", expect="unreachable", ok=True),
+               dict(row, source="b1", address="10.1.1.2", result="timeout", expect="reachable", ok=False),
+               dict(row, source="b2", address="10.1.0.2", result="reachable", expect="reachable", ok=True),
+               dict(row, source="b2", address="10.1.0.2", proto="tcp", port=81, result="timeout", expect="denied", ok=True),
+               dict(row, source="b1", address="fd42::3", result="reachable", expect="reachable", ok=True)],
+        "upstream": [dict(row, source=None, address="10.1.0.3", proto="tcp", port=8080, result="reachable",
+                          expect="reachable", ok=True)]}
+    sources, targets, cells = verify_cells(matrices, fleet, 4)
+    assert sources == ["h1/b1", "h1/b2", "upstream"]
+    assert targets == ["h1/b2", "h1/g1", "h2/b3", "h1/b1"]
+    assert len(cells[("h1/b2", "h1/b1")]) == 2
+    svg = verify_matrix_svg(matrices, fleet, 4)
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert "3 sources x 4 targets, 1 not as expected" in svg
+    assert svg.count('class="cell mismatch"') == 1 and svg.count('class="cell some"') == 1
+    assert svg.count('class="cell allowed"') == 2 and svg.count('class="cell denied"') == 1
+    mismatch = svg[svg.index('class="cell mismatch"'):].split("</g>")[0]
+    assert "h1/b1 -&gt; h2/b3" in mismatch and "10.1.1.2 icmp: expected reachable, saw timeout" in mismatch
+    assert "<path" in mismatch, "a mismatch is crossed out"
+    six = verify_matrix_svg(matrices, fleet, 6)
+    assert "1 sources x 1 targets, 0 not as expected" in six and "fd42::3" in six
+    import xml.dom.minidom
+    xml.dom.minidom.parseString(svg)  # well-formed
