@@ -82,7 +82,7 @@ def _drop_network(rule_set, by_subnet):
     return rest  # policy:<network>
 
 
-def render(info, host, read_seconds=None):
+def render(info, host):
     """The text-format file of a host's netns_info result (read with stats=true): per interface of a network (its
     bridge, VXLAN devices, both ends of each container's veth) the link counters; per namespace conntrack; per
     kind of drop what it refused. host: the host label's value."""
@@ -143,10 +143,6 @@ def render(info, host, read_seconds=None):
     lines = []
     for family in link_families + [up, entries, limit, failed, dropped, dropped_bytes]:
         lines += family.lines()
-    if read_seconds is not None:
-        lines += [f"# HELP {PREFIX}stats_read_seconds How long reading the counters took",
-                  f"# TYPE {PREFIX}stats_read_seconds gauge", f"{PREFIX}stats_read_seconds{_labels({'host': host})} "
-                  f"{read_seconds:.6f}"]
     return "\n".join(lines) + "\n"
 
 
@@ -256,7 +252,8 @@ def plan_metrics(plan, path, text, schedule=None, python=None, host=None, state=
               f"the service the timer of {obj} starts")
     plan_file(plan, os.path.join(unit_dir, TIMER), render_timer(seconds).encode(), obj, f"the timer of {obj}, every {seconds}s")
     plan_link(plan, units[0], f"../{TIMER}", f"the timer of {obj}, enabled")
-    if plan.mark > mark and os.path.isdir("/run/systemd/system"):  # systemd runs this host: start it now
+    # systemd runs this host and reads these units: start the timer now
+    if plan.mark > mark and os.path.isdir("/run/systemd/system") and os.path.realpath(unit_dir) == "/etc/systemd/system":
         plan.add(f"start {TIMER} (systemctl daemon-reload; systemctl restart {TIMER})", _start_timer)
     plan.record("timer", None if before is None else {"every": f"{before}s"}, {"every": f"{seconds}s"}, mark)
 
@@ -271,17 +268,19 @@ def write_metrics(session, path, host, namespaces=None, check_mode=False, schedu
     from ansible_collections.linuxns.net.plugins.module_utils._info import gather
     check_path(path)
     host = host or socket.gethostname()
-    text, series = None, 0
+    text, series, read_seconds = None, 0, None
     if state == "present":
         started = time.monotonic()
         info = gather(session, namespaces, host=True, nat=False, ignore_missing=namespaces is not None, policy=False,
                       stats=True)
-        text = render(info, host, time.monotonic() - started)
+        read_seconds = time.monotonic() - started
+        text = render(info, host)
         series = _series(text)
     plan = Plan()
     plan_metrics(plan, path, text, schedule, python or sys.executable, host, state)
     result = plan.execute(check_mode)
     result["series"] = series
+    result["read_seconds"] = None if read_seconds is None else round(read_seconds, 6)
     return result
 
 

@@ -26,7 +26,7 @@ description:
     (label C(container), none for the host's own table); C(linuxns_net_dropped_packets_total) and
     C(linuxns_net_dropped_bytes_total) with C(kind) (V(isolation), V(icc), V(direct-access), V(internal),
     V(allow-list), V(policy)), C(network), C(family) (V(ipv4), V(ipv6)), and for a policy C(container) and
-    C(direction); C(linuxns_net_stats_read_seconds).
+    C(direction).
   - With O(schedule), also installs a systemd timer that rewrites the file at that interval without Ansible:
     C(/var/lib/linuxns-net/metrics.pyz) (the collection's core, zipped as the persist feature's rebuild program),
     C(linuxns-net-metrics.service) and C(linuxns-net-metrics.timer), enabled, and started now where systemd runs.
@@ -95,6 +95,11 @@ series:
   returned: always
   type: int
   sample: 1350
+read_seconds:
+  description: How long reading the counters took, in seconds (V(null) with O(state=absent)).
+  returned: always
+  type: float
+  sample: 0.084
 changes:
   description: What the run changed (or would change, in check mode).
   returned: always

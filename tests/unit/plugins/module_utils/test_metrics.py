@@ -39,7 +39,7 @@ SAMPLE = re.compile(r'^[a-z_]+\{([a-z_]+="(?:[^"\\]|\\.)*")(,[a-z_]+="(?:[^"\\]|
 
 
 def test_render_names_labels_and_values():
-    text = render(INFO, "host1", 0.0125)
+    text = render(INFO, "host1")
     lines = text.splitlines()
     samples = [line for line in lines if not line.startswith("#")]
     assert all(SAMPLE.match(line) for line in samples), [line for line in samples if not SAMPLE.match(line)]
@@ -54,10 +54,9 @@ def test_render_names_labels_and_values():
     assert 'linuxns_net_dropped_packets_total{host="host1",kind="icc",network="web",family="ipv4"} 3' in lines
     assert 'linuxns_net_dropped_packets_total{host="host1",kind="allow-list",network="web",family="ipv4"} 2' in lines
     assert 'linuxns_net_dropped_bytes_total{host="host1",kind="policy",network="web",container="c1",direction="ingress"} 168' in lines
-    assert 'linuxns_net_stats_read_seconds{host="host1"} 0.012500' in lines
     # each family once, HELP then TYPE before its samples; counters end in _total
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
-    assert len(names) == len(set(names)) == 15
+    assert len(names) == len(set(names)) == 14
     for line in lines:
         if line.startswith("# TYPE") and line.endswith(" counter"):
             assert line.split()[2].endswith("_total")
