@@ -59,6 +59,9 @@ METHODS = [
     ("names_rerun", "bridge_network role, two aliases and a resolver per container, re-run (changed=0)"),
     ("bandwidth_first", "bridge_network role, an ingress and an egress limit per container (tbf, ifb), first run"),
     ("bandwidth_rerun", "bridge_network role, an ingress and an egress limit per container, re-run (changed=0)"),
+    ("stats_read", "metrics_textfile: reading every counter (links, conntrack, drops) of N containers, the module's own time"),
+    ("stats_playbook", "metrics_textfile: the whole playbook (one module call) writing the Prometheus textfile"),
+    ("stats_policy_read", "metrics_textfile: the same with five policy rules per container (a drop counter each to read), module time"),
     ("persist_first", "bridge_network role, persist (saved, boot unit installed), first run"),
     ("persist_rerun", "bridge_network role, persist, re-run (changed=0)"),
     ("persist_reboot", "a lab host's reboot with the persisted network: processes killed, host back, boot unit rebuilds it"),
@@ -207,9 +210,27 @@ def bench_access(lab, n, results, extra):
             table = lab.exec(ROLE_HOST, "ip", "netns", "exec", name, "nft", "list", "table", "inet", "linuxns_net_policy").stdout
             if table.count("accept") < 4 or "drop" not in table:
                 raise BenchError(f"policy at N={n}: {name} has no policy table")
+        measure_stats(lab, n, results, "stats_policy")
     bench_variant(lab, n, results, "icc", (*extra, "-e", "icc=false"), check_isolated, peer=False)
     bench_variant(lab, n, results, "allow", (*extra, "-e", "allow=true"), check_allow_lists)
     bench_variant(lab, n, results, "policy", (*extra, "-e", "policy=true"), check_policy, peer=False)
+
+
+def measure_stats(lab, n, results, key):
+    """The metrics textfile of the network that is up: the module's reading time and the playbook's, its series."""
+    start = time.monotonic()
+    proc = subprocess.run(["ansible-playbook", "-i", str(lab.inventory), str(REPO / "bench/playbooks/metrics.yml"),
+                           "-e", f"target={ROLE_HOST}"], cwd=REPO, capture_output=True, text=True, env=ansible_env(),
+                          check=False)
+    elapsed = time.monotonic() - start
+    found = re.search(r"READ_SECONDS ([0-9.]+) SERIES (\d+)", proc.stdout)
+    if proc.returncode != 0 or not found:
+        raise BenchError(f"metrics at N={n} failed:\n{proc.stdout[-3000:]}{proc.stderr[-1000:]}")
+    if int(found.group(2)) < 10 * n:  # ten link series per container end at least
+        raise BenchError(f"metrics at N={n}: {found.group(2)} series for {n} containers")
+    results[f"{key}_read"].setdefault(n, []).append(float(found.group(1)))
+    if key == "stats":
+        results["stats_playbook"].setdefault(n, []).append(elapsed)
 
 
 def bench_names_and_bandwidth(lab, n, results, extra):
@@ -220,6 +241,7 @@ def bench_names_and_bandwidth(lab, n, results, extra):
         resolv = lab.exec(ROLE_HOST, "cat", f"/etc/netns/c{n}/resolv.conf").stdout
         if f"web{n}.bench" not in hosts or "nameserver 10.100.0.1" not in resolv:
             raise BenchError(f"names at N={n}: c{n}'s hosts file or resolver is not as asked")
+        measure_stats(lab, n, results, "stats")  # the counters of a network of n containers, at every size
     bench_variant(lab, n, results, "names", (*extra, "-e", "names=true"), check_names)
 
     def check_bandwidth():
@@ -391,6 +413,9 @@ def targets(rows, fleet, memory):
             value = statistics.median(fleet["fleet_32_" + run])
             add(f"fleet of 32 hosts x 50: {'first run' if run == 'first' else 're-run (changed=0)'} <= {limit} s",
                 f"{value:.2f} s", value <= limit)
+    if med("stats_read", 1000) is not None:
+        add("N=1,000: reading every counter (metrics_textfile) under 1 s of module time",
+            f"{med('stats_read', 1000):.2f} s (the playbook: {med('stats_playbook', 1000):.2f} s)", med("stats_read", 1000) < 1)
     if med("names_first", 1000) is not None:
         for run in ("first", "rerun"):
             add(f"N=1,000 with two aliases and a resolver each: {run} within 1.3 x without",

@@ -267,6 +267,8 @@ def write_metrics(session, path, host, namespaces=None, check_mode=False, schedu
     """Read the counters, render them and write the textfile (the module's and the timer's work)."""
     from ansible_collections.linuxns.net.plugins.module_utils._info import gather
     check_path(path)
+    if schedule:
+        interval_seconds(schedule)  # refused before the counters are read
     host = host or socket.gethostname()
     text, series, read_seconds = None, 0, None
     if state == "present":

@@ -28,7 +28,8 @@ from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
     RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNSID, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
     RTN_UNICAST, RT_SCOPE_NOWHERE, RT_TABLE_COMPAT, VETH_INFO_PEER, NETLINK_NETFILTER, NFPROTO_INET, NFT_MSG_GETRULE,
     NFTA_CMP_OP, NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS, NFTA_EXPR_DATA, NFTA_EXPR_NAME, NFTA_META_KEY,
-    NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_TABLE, NFTA_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT)
+    NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_TABLE, NFTA_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT,
+    NFTA_LOOKUP_FLAGS, NFT_CMP_EQ, NFT_CMP_NEQ, NFT_LOOKUP_F_INV)
 
 
 _HEADER = struct.Struct("=IHHII")
@@ -324,6 +325,10 @@ class NftSocket(RouteSocket):
                     loaded = (name, int.from_bytes(bytes(data[NFTA_META_KEY][:4]), "big"))
                 elif name == "cmp" and loaded is not None:
                     matches.append(loaded + (int.from_bytes(bytes(data.get(NFTA_CMP_OP, b"\0\0\0\0")[:4]), "big"),))
+                    loaded = None
+                elif name == "lookup" and loaded is not None:  # a match against a set: "ct state != { ... }"
+                    inverted = int.from_bytes(bytes(data.get(NFTA_LOOKUP_FLAGS, b"\0\0\0\0")[:4]), "big") & NFT_LOOKUP_F_INV
+                    matches.append(loaded + (NFT_CMP_NEQ if inverted else NFT_CMP_EQ,))
                     loaded = None
                 elif name == "bitwise" and loaded is not None:
                     continue  # ct state & mask: the comparison follows

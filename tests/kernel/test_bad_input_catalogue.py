@@ -382,6 +382,13 @@ CATALOGUE = [
      ["subnet 10.7.0.0/24 of peer 198.18.9.2 overlaps subnet 10.7.0.128/25 of peer 198.18.9.3"]),
     ("vxlan", dict(VXLAN, peers=[{"address": "198.18.9.2", "vtep_addresses": ["10.1.0.0"], "subnets": ["10.1.0.0/24"]}]),
      ["subnet 10.1.0.0/24 of peer 198.18.9.2 overlaps 10.1.0.1/24 of link 'br-own'", "this host's own"]),
+    # metrics: the textfile and its timer, refused before anything is read or written
+    ("metrics_textfile", {"path": "/tmp/linuxns.txt"}, ["metrics textfile '/tmp/linuxns.txt'", "ending in .prom"]),
+    ("metrics_textfile", {"path": "/no-such-dir/linuxns.prom"}, ["'/no-such-dir/linuxns.prom'", "its directory /no-such-dir does not exist"]),
+    ("metrics_textfile", {"path": "/tmp/linuxns.prom", "schedule": "5s"}, ["metrics schedule '5s'", "at least 10s"]),
+    ("metrics_textfile", {"path": "/tmp/linuxns.prom", "schedule": "hourly-ish"}, ["metrics schedule 'hourly-ish'", "30s, 1min or 2h"]),
+    ("metrics_textfile", {"path": "/tmp/linuxns.prom", "namespaces": ["../etc"]}, ["'../etc'", "/run/netns"]),
+    ("netns_info", {"namespaces": ["no-such-ns"], "stats": True}, ["-missing'", "does not exist"]),
 ]
 
 

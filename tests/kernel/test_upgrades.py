@@ -23,15 +23,17 @@ RELEASES = {
         # 1.0.0: "a network's bridge now names its owner in its alias"
         r"^set bridge 'br-up' in the module's own namespace: ifalias=linuxns\.net network up$",
         # 1.0.0: the rules are described and laid per subnet (forwarding, masquerade); 2.0.0: forwarding rules carry
-        # their gateway mode in their comments
+        # their gateway mode in their comments, drop rules their counters
         r"^update firewall rules in the module's own namespace \(nftables\): forwarding of 10\.64\.0\.0/24, "
         r"masquerade of 10\.64\.0\.0/24$",
         # 1.0.0: names (hosts_file, default true, writes /etc/netns/<container>/hosts)
         r"^write the names of network 'up' to \S+/hosts$",
     ]),
     "1.0.0": ("8b49482^", [
-        # 2.0.0: "read back from the notes the forwarding rules now carry in their comments"
-        r"^update firewall rules in the module's own namespace \(nftables\): forwarding of 10\.64\.0\.0/24$",
+        # 2.0.0: "read back from the notes the forwarding rules now carry in their comments", and the drop rules'
+        # counters (rule format 4: every rule set of an earlier release is replaced once)
+        r"^update firewall rules in the module's own namespace \(nftables\): forwarding of 10\.64\.0\.0/24, "
+        r"masquerade of 10\.64\.0\.0/24$",
     ]),
 }
 
