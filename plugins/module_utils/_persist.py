@@ -89,9 +89,9 @@ def render_target():
         ""])
 
 
-def program_bytes(module="_persist", function="rebuild_main"):
+def program_bytes(main_module="_persist", function="rebuild_main"):
     """A program of this core's modules in a zip that Python runs (the same bytes for the same sources), whose
-    main is module.function(argv) -> exit code: by default the rebuild program."""
+    main is main_module.function(argv) -> exit code: by default the rebuild program."""
     package = sys.modules[PACKAGE]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -113,7 +113,7 @@ def program_bytes(module="_persist", function="rebuild_main"):
                 raise InvalidInput(f"the rebuild program: the source of {spec.name if spec else module} cannot be read")
             # text from the file system's and zipimport's loaders; bytes from Ansible's collection loader
             add(f"{path}/{module}.py", source if isinstance(source, bytes) else source.encode())
-        add("__main__.py", (f"import sys\nfrom {PACKAGE}.{module} import {function}\n"
+        add("__main__.py", (f"import sys\nfrom {PACKAGE}.{main_module} import {function}\n"
                             f"sys.exit({function}(sys.argv[1:]))\n").encode())
     return buffer.getvalue()
 

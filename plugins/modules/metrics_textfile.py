@@ -60,7 +60,9 @@ options:
     description: The value of every series' C(host) label. Omitted means the host's name (C(hostname)).
     type: str
   namespaces:
-    description: The container namespaces to read. Omitted means every named network namespace.
+    description:
+      - The container namespaces to read. Omitted means the containers of the host's networks (the namespaces at the
+        other end of a veth on a network's bridge).
     type: list
     elements: str
   schedule:

@@ -46,7 +46,7 @@ def scrape(home):
 
 def value(text, name, **labels):
     """The value of the one series of that name whose labels include these."""
-    found = [line for line in text.splitlines() if line.startswith(name + "{")
+    found = [line for line in text.splitlines() if line.startswith((name + "{", name + " "))
              and all(f'{k}="{v}"' in line for k, v in labels.items())]
     assert len(found) == 1, (name, labels, found)
     return float(found[0].rsplit(" ", 1)[1])
@@ -80,7 +80,9 @@ def test_node_exporter_serves_the_networks_counters_and_they_rise_with_traffic(n
         first = value(text, "linuxns_net_interface_receive_packets_total", container=c1, interface="eth0", side="container",
                       network="mon", host="host1")
         assert value(text, "linuxns_net_interface_up", network="mon", interface="br-mon") == 1
-        assert value(text, "linuxns_net_conntrack_limit", host="host1") > 0
+        assert value(text, "linuxns_net_conntrack_limit", host="host1", container="") > 0
+        containers = {m for m in re.findall(r'container="([^"]+)"', text)}
+        assert containers == {c1, c2}, "the textfile covers the networks' containers, not every namespace"
         assert value(text, "linuxns_net_dropped_packets_total", kind="icc", network="mon", family="ipv4") == 0
         assert value(text, "linuxns_net_dropped_packets_total", kind="policy", network="mon", container=c2,
                      direction="ingress") == 0
@@ -96,9 +98,10 @@ def test_node_exporter_serves_the_networks_counters_and_they_rise_with_traffic(n
         assert value(text, "linuxns_net_dropped_packets_total", kind="policy", container=c2) == 2
 
         # the timer: its program rewrites the file without Ansible, as the service would run it
+        units = support.PERSIST_DIR / "etc-systemd-system"
+        units.mkdir(parents=True, exist_ok=True)  # the host's /etc/systemd/system, in the tests
         timed = run_module("metrics_textfile", dict(args, schedule="30s"), netns=host)
         assert timed["changed"] and not timed.get("failed"), timed
-        units = support.PERSIST_DIR / "etc-systemd-system"
         service = (units / "linuxns-net-metrics.service").read_text()
         assert "OnUnitActiveSec=30s" in (units / "linuxns-net-metrics.timer").read_text()
         assert (units / "timers.target.wants" / "linuxns-net-metrics.timer").is_symlink()

@@ -129,7 +129,9 @@ def test_plan_writes_the_file_and_the_timer_and_removes_them(tmp_path):
     assert timer == render_timer(30) and "OnUnitActiveSec=30s" in timer
     assert "metrics.pyz " + path + " host1" in (units / "linuxns-net-metrics.service").read_text()
     assert os.readlink(units / "timers.target.wants" / "linuxns-net-metrics.timer") == "../linuxns-net-metrics.timer"
-    assert (state / "metrics.pyz").stat().st_size > 10000
+    import zipfile
+    with zipfile.ZipFile(state / "metrics.pyz") as program:
+        assert "import metrics_main" in program.read("__main__.py").decode() and "_metrics" in program.read("__main__.py").decode()
     again = Plan()
     plan_metrics(again, path, text, "30s", "/usr/bin/python3", "host1", unit_dir=str(units), state_dir=str(state))
     assert not again.changed, again.actions
