@@ -83,6 +83,7 @@ def main():
             timed_playbook(lab, "playbooks/teardown.yml", "-e", f"containers_per_host={args.containers}")
         lab_module(name=lab.name, state="absent")
         shutil.rmtree(pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures", ignore_errors=True)
+        shutil.rmtree(pathlib.Path("/tmp") / f"linuxns-{lab.name}-metrics", ignore_errors=True)
         print("demo: torn down (fleet network removed, lab stopped)")
         return 0
 
@@ -123,8 +124,10 @@ def main():
 
     # the datapath, proven by playbooks/verify.yml (linuxns.net.reachability in every container), drawn as matrices
     report = pathlib.Path("/tmp") / f"linuxns-{lab.name}-verify.json"
+    pictures = pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures"
     rows.append(("verify.yml (every container to every other, and out)",
-                 *timed_playbook(lab, "playbooks/verify.yml", "-e", f"verify_report={report}")))
+                 *timed_playbook(lab, "playbooks/verify.yml", "-e", f"verify_report={report}",
+                                 "-e", f"verify_picture_dir={pictures}")))
     rows_seen = [dict(row, host=host) for host, matrix in json.loads(report.read_text()).items() for row in matrix]
     report.unlink()
     results = {(row["host"], row["source"], row["address"]): row for row in rows_seen if row["proto"] == "icmp"}
@@ -166,7 +169,21 @@ def main():
               f"{sum(row['ok'] for row in outside)}/{len(outside)} probes as expected ({shown})")
         ok, total = ok + sum(row["ok"] for row in outside), total + len(outside)
 
-    pictures = pathlib.Path("/tmp") / f"linuxns-{lab.name}-pictures"
+    print(f"the matrices, drawn: {pictures / 'verify-ipv4.svg'} and {pictures / 'verify-ipv6.svg'}")
+
+    # what the kernel counted meanwhile, as node_exporter's textfile collector would read it (one file per lab host
+    # here: the lab hosts share this machine's file system)
+    metrics = pathlib.Path("/tmp") / f"linuxns-{lab.name}-metrics"
+    metrics.mkdir(exist_ok=True)
+    rows.append(("metrics.yml (counters as a Prometheus textfile)",
+                 *timed_playbook(lab, "playbooks/metrics.yml", "-e", f"metrics_dir={metrics}",
+                                 "-e", "metrics_file={{ inventory_hostname }}.prom")))
+    texts = {h: (metrics / f"{h}.prom").read_text() for h in hosts}
+    refused = sum(float(line.rsplit(" ", 1)[1]) for text in texts.values() for line in text.splitlines()
+                  if line.startswith('linuxns_net_dropped_packets_total{') and 'kind="policy"' in line)
+    series = sum(1 for text in texts.values() for line in text.splitlines() if line and not line.startswith("#"))
+    print(f"metrics: {series} series in {metrics}/<host>.prom; app1's policy refused {refused:.0f} packets during "
+          f"verify.yml (linuxns_net_dropped_packets_total{{kind=\"policy\"}})")
     timed_playbook(lab, "playbooks/inspect.yml", "-e", f"inspect_picture_dir={pictures}")
     picture = pictures / ("fleet.svg" if (pictures / "fleet.svg").exists() else "fleet.dot")
     print(f"\nthe fleet's picture: {picture}\n")
