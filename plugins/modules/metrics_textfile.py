@@ -27,7 +27,7 @@ description:
     C(linuxns_net_dropped_bytes_total) with C(kind) (V(isolation), V(icc), V(direct-access), V(internal),
     V(allow-list), V(policy)), C(network), C(family) (V(ipv4), V(ipv6)), and for a policy C(container) and
     C(direction).
-  - With O(schedule), also installs a systemd timer that rewrites the file at that interval without Ansible:
+  - With O(schedule), also installs a systemd timer that rewrites the file at that interval without Ansible, that is
     C(/var/lib/linuxns-net/metrics.pyz) (the collection's core, zipped as the persist feature's rebuild program),
     C(linuxns-net-metrics.service) and C(linuxns-net-metrics.timer), enabled, and started now where systemd runs.
 extends_documentation_fragment:
@@ -47,8 +47,9 @@ attributes:
 seealso:
   - module: linuxns.net.netns_info
     description: The same counters as data (O(linuxns.net.netns_info#module:stats=true)).
-  - ref: linuxns.net.metrics
-    description: The role that schedules this module's timer on each host.
+  - plugin: linuxns.net.metrics
+    plugin_type: role
+    description: The role that writes the file, and schedules its timer, on each host.
 options:
   path:
     description:

@@ -51,7 +51,7 @@ options:
     version_added: 2.0.0
   stats:
     description:
-      - Also read what each namespace counted, for monitoring (see RV(namespaces)): every link's packets, bytes,
+      - Also read what each namespace counted, for monitoring (see RV(namespaces)), that is every link's packets, bytes,
         errors and drops in each direction (from the link dump, no request per link), the conntrack table's fill and
         insert failures, and the packets and bytes refused by each kind of the collection's drop rules.
       - Cheap enough to run every minute on a host of 1,000 containers (see the benchmarks); O(nat=false) and
@@ -82,8 +82,8 @@ namespace_names:
 namespaces:
   description:
     - For each namespace read, C(links) (name, index, kind, state, operstate, mtu, mac, addresses, master, hairpin and
-      isolated (of a bridge port), peer with name and namespace, bridge ports, device group and C(network) (of a
-      network's bridge: the network it belongs to)), C(routes), C(ip_forward),
+      isolated (of a bridge port), peer with name and namespace, bridge ports, device group and C(network) (the network
+      a network's bridge belongs to)), C(routes), C(ip_forward),
       C(ipv6_forwarding), C(nat) (the collection's own rules, as text, a container's network policy included) and
       C(masquerade) (the subnets its masquerade rules cover, as data; with O(nat=true)).
     - >-
