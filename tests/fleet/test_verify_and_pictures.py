@@ -27,8 +27,8 @@ def summaries(run):
     return re.findall(r'"msg": "(\d+ probes: [^"]*)"', run.stdout)
 
 
-def test_verify_proves_the_whole_matrix_and_names_broken_pairs(lab, playbook, fleet):
-    run = playbook("playbooks/verify.yml", "-v")
+def test_verify_proves_the_whole_matrix_and_names_broken_pairs(lab, playbook, fleet, tmp_path):
+    run = playbook("playbooks/verify.yml", "-v", "-e", f"verify_picture_dir={tmp_path}")
     # each of 2 containers per host: both addresses of 5 other containers of the fleet, and the upstream's echo
     # service on both families
     assert sorted(summaries(run)) == ["24 probes: 24 reachable; all as expected"] * 3, run.stdout
@@ -40,13 +40,23 @@ def test_verify_proves_the_whole_matrix_and_names_broken_pairs(lab, playbook, fl
         assert len(peers) == 5, f"every other container probes {host}/{container} over IPv{family}"
     upstream = [r["address"] for r in matrix if r["port"] == 7007]
     assert sorted(set(upstream)) == ["198.51.100.254", "2001:db8:100::254"]
+    # the matrices, drawn: 6 containers probing each other and the upstream, every cell as expected
+    for family in (4, 6):
+        svg = (tmp_path / f"verify-ipv{family}.svg").read_text()
+        assert f"verify.yml, IPv{family}: 6 sources x 7 targets, 0 not as expected" in svg, svg[:400]
+        assert svg.count('class="cell allowed"') == 6 * 5 + 6 and 'class="cell mismatch"' not in svg
+        assert ">host2/app1<" in svg
 
     lab.exec("host2", "ip", "netns", "exec", "app1", "ip", "link", "del", "eth0")
-    broken = playbook("playbooks/verify.yml", ok=False)
+    broken = playbook("playbooks/verify.yml", "-e", f"verify_picture_dir={tmp_path}", ok=False)
     assert broken.returncode != 0 and broken.hosts["host2"]["failed"] == 1
     assert broken.hosts["host1"]["failed"] == 0 and broken.hosts["host3"]["failed"] == 0
     gone = addresses[("host2", "app2", 4)]
     assert f"namespace 'app1' -> {gone} icmp: unreachable (expected reachable)" in broken.stdout, broken.stdout
+    # drawn before the play fails: host2/app1's row is crossed out (it reaches no one), and it is named in the tips
+    svg = (tmp_path / "verify-ipv4.svg").read_text()
+    assert "not as expected" in svg and 'class="cell mismatch"' in svg
+    assert f"host2/app1 -&gt; host2/app2\n{gone} icmp: expected reachable, saw unreachable" in svg, svg
 
 
 def test_inspect_draws_every_namespace_bridge_and_veth_pair(lab, playbook, fleet, tmp_path):
