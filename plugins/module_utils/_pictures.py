@@ -144,14 +144,16 @@ def topology_dot(infos, hosts=None, title="linuxns.net", max_containers=12, max_
 
     Legible at fleet size: a bridge with more than max_containers containers shows those with a policy, a published
     port or a note, and sums up the rest in one node (their number, names and address ranges); above max_host_pairs
-    hosts, the routes between hosts are drawn as a star around the underlay (each host once, with the subnets the
-    others route to it) instead of a line per pair of hosts. None draws everything."""
+    hosts, each host shows only those containers (the rest summed up), and the routes between hosts are drawn as a
+    star around the underlay (each host once, with the subnets the others route to it) instead of a line per pair
+    of hosts. None draws everything."""
     model = fleet_model(infos)
     chosen = [h for h in model.values() if hosts is None or h.name in hosts]
     out = ["digraph linuxns {", f"  label={_quote(title)}; labelloc=t; fontname=Helvetica; rankdir=LR;",
            "  node [fontname=Helvetica, fontsize=10]; edge [fontname=Helvetica, fontsize=9];"]
     underlay, links = {}, {host.name: host.underlay_link for host in chosen}
     edges, notes = _notes(chosen)
+    star = max_host_pairs is not None and len(chosen) > max_host_pairs
     for host in chosen:
         out.append(f"  subgraph {_quote('cluster_' + host.name)} {{")
         out.append(f"    label={_quote(host.name + ' ' + ' '.join(host.underlay))}; style=rounded; color=gray40;")
@@ -164,7 +166,8 @@ def topology_dot(infos, hosts=None, title="linuxns.net", max_containers=12, max_
                                + (["internal (no way out)"] if _is_internal(host, bridge) else []))
             out.append(f"    {_id(host.name, bridge.name)} [shape=box, style=filled, fillcolor=lightsteelblue, "
                        f"label={_quote(label)}];")
-        shown, summed = _summarised(host, notes, max_containers)
+        # a fleet: a host shows only the containers with something of their own to say
+        shown, summed = _summarised(host, notes, 0 if star and max_containers is not None else max_containers)
         for bridge_name, rest in summed.items():
             label = "\\n".join([f"{len(rest)} more containers"] + _range_text(rest))
             out.append(f"    {_id(host.name, bridge_name, '...')} [shape=folder, style=dashed, label={_quote(label)}];")
@@ -191,7 +194,7 @@ def topology_dot(infos, hosts=None, title="linuxns.net", max_containers=12, max_
             if peer is not None:
                 suffix = " (VXLAN)" if how == "VXLAN" else ""
                 pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route.dest} via {route.gateway}{suffix}")
-    if max_host_pairs is not None and len(chosen) > max_host_pairs:
+    if star:
         # a star: the underlay in the middle, each host once, labelled with what the others route to it
         owned = {}
         for host in chosen:

@@ -245,17 +245,26 @@ def test_a_large_fleet_picture_sums_up_plain_containers_and_draws_routes_as_a_st
     many["h1"]["host"]["published"] = [published("tcp", "8080", "10.244.1.8", "80")]
     dot = topology_dot(many)
     lines = dot.splitlines()
-    # each host: 12 containers drawn (the one with a published port among them), the other 38 in one node
-    assert sum(1 for line in lines if "shape=component" in line) == 32 * 12
-    assert sum(1 for line in lines if "38 more containers" in line) == 32
+    # above 8 hosts, each host draws only the containers with something of their own (h1's with a published port)
+    # and sums up the rest in one node
+    assert [line.split()[0] for line in lines if "shape=component" in line] == ['"h1/app7-1"']
+    assert sum(1 for line in lines if "50 more containers" in line) == 31 and sum("49 more containers" in line for line in lines) == 1
     assert any('"h1/app7-1" [' in line and "published 8080->80/tcp" in line for line in lines)
     summary = next(line for line in lines if '"h2/br-fleet/..." [' in line)
-    assert "app13-2 ... app50-2" in summary and "10.244.2.14 - 10.244.2.51" in summary
+    assert "app1-2 ... app50-2" in summary and "10.244.2.2 - 10.244.2.51" in summary
     # routes: one edge per host around the underlay, with the subnet the others route to it (not 496 pairs)
     star = [line for line in lines if line.startswith('  "underlay" -> ')]
     assert len(star) == 32 and not any("dir=both" in line for line in lines)
     assert any('"h5/eth0"' in line and "10.244.5.0/24" in line for line in star)
     assert len(topology_dot(many, max_containers=None, max_host_pairs=None).splitlines()) > 2 * len(lines)
+    # up to 8 hosts: a bridge of more than 12 shows 12 (the one with a published port among them), sums up 38
+    eight = {name: many[name] for name in [f"h{i}" for i in range(1, 9)]}
+    lines = topology_dot(eight).splitlines()
+    assert sum(1 for line in lines if "shape=component" in line) == 8 * 12
+    assert sum(1 for line in lines if "38 more containers" in line) == 8
+    summary = next(line for line in lines if '"h2/br-fleet/..." [' in line)
+    assert "app13-2 ... app50-2" in summary and "10.244.2.14 - 10.244.2.51" in summary
+    assert sum(1 for line in lines if "dir=both" in line) == 8 * 7 // 2, "a line per pair of hosts"
 
 
 def test_the_verify_matrix_is_drawn_per_family_with_mismatches_marked(fleet):
