@@ -564,7 +564,7 @@ def main():
                 print(f"run {repeat + 1}/{args.repeats}, fleet of {hosts} x {args.fleet_containers}", flush=True)
                 bench_fleet(lab, hosts, args.fleet_containers, fleet,
                             memory=str(controller_rss) if last and hosts == fleet_hosts[-1] else None)
-            if fleet_hosts[-1] > 1:  # the largest fleet again without its names: what the names cost
+            if fleet_hosts and fleet_hosts[-1] > 1:  # the largest fleet again without its names: what the names cost
                 bench_fleet(lab, fleet_hosts[-1], args.fleet_containers, fleet, names=False)
             if args.overlay_hosts:
                 print(f"run {repeat + 1}/{args.repeats}, overlay fleet of {args.overlay_hosts} x {args.fleet_containers}", flush=True)

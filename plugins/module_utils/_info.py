@@ -31,15 +31,18 @@ class PeerNames:
     Each viewer learns the nsid of a candidate namespace with one RTM_GETNSID; the module's own namespace is tried
     first, since a container's peer is almost always there, so a whole scan costs about two requests per namespace."""
 
-    def __init__(self, session, names):
+    def __init__(self, session, names, stats=False, addresses=True):
         self.session = session
         self.candidates = [None] + list(names)
+        self.stats = stats  # the snapshots carry link counters: a namespace's own view reuses its snapshot
+        self.addresses = addresses  # False: only the host's own snapshot reads addresses (its bridges' subnets)
         self._maps = {}
         self._snapshots = {}
 
     def snapshot(self, namespace):
         if namespace not in self._snapshots:
-            self._snapshots[namespace] = Snapshot(self.session, namespace)
+            self._snapshots[namespace] = Snapshot(self.session, namespace, stats=self.stats,
+                                                  addresses=self.addresses or namespace is None)
         return self._snapshots[namespace]
 
     def name(self, viewer, nsid):
@@ -52,8 +55,10 @@ class PeerNames:
         return known.get(nsid, f"nsid {nsid}")
 
 
-def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_stats=False):
-    snap = Snapshot(session, namespace, stats=with_stats)
+def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_stats=False, only_stats=False):
+    """A namespace's view; only_stats: its links with their counters, conntrack and drops, and nothing else (what
+    the metrics textfile reads, every minute perhaps: no routes, sysctls, rules as text or policies)."""
+    snap = peers.snapshot(namespace) if with_stats == peers.stats else Snapshot(session, namespace, stats=with_stats)
     links = []
     for link in sorted(snap.by_index.values(), key=lambda l: l.index):
         item = {"name": link.name, "index": link.index, "kind": link.kind, "state": "up" if link.up else "down",
@@ -83,6 +88,9 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
             item["group"] = link.group
             item["ports"] = sorted(l.name for l in snap.by_index.values() if l.master == link.index)
         links.append(item)
+    if only_stats:
+        with session.inside(namespace):
+            return {"links": links, "conntrack": conntrack(namespace), "drops": drops(namespace, iptables=_holds_rules(snap))}
     routes = []
     table_rows = sorted(RouteTable(session, namespace, snap).by_key.items(),
                         key=lambda kv: (kv[0].family, kv[0].table, kv[0].dest, kv[0].metric))
@@ -108,13 +116,36 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
             if with_stats:
                 out["conntrack"] = conntrack(namespace)
                 # iptables rules of ours live where bridges are (a network's forwarding), never in a container
-                out["drops"] = drops(namespace, iptables=namespace is None or any(l.kind == "bridge" for l in snap.by_index.values()))
+                out["drops"] = drops(namespace, iptables=_holds_rules(snap))
     if with_nat:
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
         out["forwarding"] = forwarding_in_force(rule_comment(line) for _program, line, _tag in rules)
         out["published"] = published_in_force(rules)
     return out
+
+
+def _holds_rules(snap):
+    """Whether a namespace may hold iptables rules of ours: the host's own, or one with a bridge (a network's
+    forwarding rules live where its bridge is, never in a container)."""
+    return snap.namespace is None or any(link.kind == "bridge" for link in snap.by_index.values())
+
+
+def gather_stats(session, namespaces=None):
+    """The counters only (namespace_view only_stats) of the host's own namespace and of the containers: those named,
+    or those at the other end of a veth on a bridge of one of the host's networks. Each namespace's links are
+    dumped once (a host end's peer name comes from the same snapshot as its container's own view)."""
+    peers = PeerNames(session, list_namespaces(), stats=True, addresses=False)
+    host = namespace_view(session, None, peers, False, False, True, only_stats=True)
+    if namespaces is not None:
+        namespaces = [validate.namespace_name(n) for n in namespaces]
+    else:
+        networks = {l["name"] for l in host["links"] if l["kind"] == "bridge" and l.get("network")}
+        namespaces = sorted({l["peer"]["namespace"] for l in host["links"] if l["kind"] == "veth"
+                             and l.get("master") in networks and (l.get("peer") or {}).get("namespace")})
+    known = set(peers.candidates)
+    return {"host": host, "namespaces": {n: namespace_view(session, n, peers, False, False, True, only_stats=True)
+                                         for n in namespaces if n in known}}
 
 
 def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, policy=True, stats=False):
@@ -131,7 +162,7 @@ def gather(session, namespaces=None, host=True, nat=True, ignore_missing=False, 
         selected = [n for n in wanted if n in known]
     else:
         selected = names
-    peers = PeerNames(session, names)
+    peers = PeerNames(session, names, stats=stats)
     result = {"namespace_names": names,
               "namespaces": {n: namespace_view(session, n, peers, nat, policy, stats) for n in selected}}
     if host:

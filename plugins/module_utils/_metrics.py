@@ -82,14 +82,6 @@ def _drop_network(rule_set, by_subnet):
     return rest  # policy:<network>
 
 
-def container_namespaces(host_view):
-    """The namespaces whose veth's other end is on a bridge of one of the host's networks."""
-    by_bridge, _by_subnet = _networks(host_view)
-    return sorted({(link.get("peer") or {}).get("namespace") for link in host_view.get("links") or []
-                   if link.get("kind") == "veth" and link.get("master") in by_bridge
-                   and (link.get("peer") or {}).get("namespace")})
-
-
 def render(info, host):
     """The text-format file of a host's netns_info result (read with stats=true): per interface of a network (its
     bridge, VXLAN devices, both ends of each container's veth) the link counters; per namespace conntrack; per
@@ -273,7 +265,7 @@ def _start_timer():
 
 def write_metrics(session, path, host, namespaces=None, check_mode=False, schedule=None, python=None, state="present"):
     """Read the counters, render them and write the textfile (the module's and the timer's work)."""
-    from ansible_collections.linuxns.net.plugins.module_utils._info import gather
+    from ansible_collections.linuxns.net.plugins.module_utils._info import gather_stats
     check_path(path)
     if schedule:
         interval_seconds(schedule)  # refused before the counters are read
@@ -281,11 +273,7 @@ def write_metrics(session, path, host, namespaces=None, check_mode=False, schedu
     text, series, read_seconds = None, 0, None
     if state == "present":
         started = time.monotonic()
-        info = gather(session, [], host=True, nat=False, policy=False, stats=True)
-        if namespaces is None:  # the containers: the namespaces at the other end of a host end on a network's bridge
-            namespaces = container_namespaces(info["host"])
-        info["namespaces"] = gather(session, namespaces, host=False, nat=False, ignore_missing=True, policy=False,
-                                    stats=True)["namespaces"]
+        info = gather_stats(session, namespaces)
         read_seconds = time.monotonic() - started
         text = render(info, host)
         series = _series(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.linuxns.net.plugins.module_utils._errors import kernel_error, where
+from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import (
     CHAINS, NFT_TABLE, POLICY_TABLE, RuleTag, save_programs)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
@@ -27,25 +27,32 @@ POLICY_DIRECTIONS = {"input": "ingress", "output": "egress"}  # the policy table
 _COUNTED = re.compile(r"^\[(\d+):(\d+)\] -A (\S+) (.*)$")
 
 
+_LIMIT = {}  # nf_conntrack_max: one for the whole host (read-only and the same in every other namespace), read once
+
+
 def conntrack(namespace):
     """The namespace's conntrack table (already inside it): entries, its limit, and insert failures (summed over the
-    CPUs); None where conntrack is not loaded (no rule of anyone's needs it yet)."""
-    try:
-        count = int(read_sysctl("/proc/sys/net/netfilter/nf_conntrack_count"))
-        limit = int(read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise kernel_error(f"read the conntrack count of {where(namespace)}", exc) from None
-    failed = 0
+    CPUs), from one file, /proc/net/stat/nf_conntrack; None where conntrack is not loaded."""
     try:  # thread-self: the namespace this thread entered, whichever thread it is
         with open("/proc/thread-self/net/stat/nf_conntrack") as f:
             header = f.readline().split()
-            column = header.index("insert_failed")
-            failed = sum(int(line.split()[column], 16) for line in f if line.strip())
-    except (FileNotFoundError, ValueError):
-        pass
-    return {"entries": count, "limit": limit, "insert_failed": failed}
+            rows = [line.split() for line in f if line.strip()]
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise kernel_error(f"read the conntrack statistics of {where(namespace)}", exc) from None
+    if "limit" not in _LIMIT:
+        try:
+            _LIMIT["limit"] = int(read_sysctl("/proc/sys/net/netfilter/nf_conntrack_max"))
+        except (OSError, ValueError):
+            _LIMIT["limit"] = None
+    try:
+        entries, failed = header.index("entries"), header.index("insert_failed")
+        return {"entries": int(rows[0][entries], 16) if rows else 0, "limit": _LIMIT["limit"],
+                "insert_failed": sum(int(row[failed], 16) for row in rows)}
+    except (ValueError, IndexError):
+        raise KernelError(f"read the conntrack statistics of {where(namespace)}: /proc/net/stat/nf_conntrack has a "
+                          f"layout this release does not know ({' '.join(header)})") from None
 
 
 def _family(source):

@@ -107,7 +107,7 @@ def _parse_link(msg):
 class Snapshot:
     """Links and addresses of one namespace, read with one link dump and one address dump."""
 
-    def __init__(self, session, namespace, allow_missing=False, check_mode=False, stats=False):
+    def __init__(self, session, namespace, allow_missing=False, check_mode=False, stats=False, addresses=True):
         self.namespace = namespace
         self.by_name = {}
         self.by_index = {}
@@ -121,7 +121,7 @@ class Snapshot:
             return
         try:
             sock = session.route_socket(namespace)
-            links, addresses = sock.links(stats=stats), sock.addresses()
+            links, addresses = sock.links(stats=stats), sock.addresses() if addresses else ()
         except OSError as exc:
             raise kernel_error(f"read the links and addresses of {where(namespace)}", exc) from None
         for msg in links:

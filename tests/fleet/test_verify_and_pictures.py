@@ -1,5 +1,6 @@
 """playbooks/verify.yml and the topology pictures on the lab's three hosts: the reachability matrix is complete and
-correct, a veth deleted by hand fails verify by name, and inspect.yml draws every namespace, bridge and veth pair."""
+correct (and drawn as SVG), a veth deleted by hand fails verify by name (and is crossed out in the drawing),
+inspect.yml draws every namespace, bridge and veth pair, and metrics.yml writes each host's counters."""
 
 from __future__ import annotations
 
@@ -91,3 +92,26 @@ def test_inspect_draws_every_namespace_bridge_and_veth_pair(lab, playbook, fleet
         assert f"Pictures: {tmp_path}/fleet.svg" in run.stdout
     else:
         pytest.skip("Graphviz's dot is not installed: the SVG render is not exercised")
+
+
+def test_metrics_yml_writes_each_hosts_counters_through_the_role(lab, playbook, fleet, tmp_path):
+    """playbooks/metrics.yml (the metrics role, one module call per host): a textfile per host, with every
+    container's interfaces and its fleet network's name, and a counter that rises with traffic."""
+    args = ("-e", f"metrics_dir={tmp_path}", "-e", "metrics_file={{ inventory_hostname }}.prom")
+    run = playbook("playbooks/metrics.yml", *args)
+    assert run.returncode == 0
+    before = {}
+    for host in HOSTS:
+        text = (tmp_path / f"{host}.prom").read_text()
+        for container in ("app1", "app2"):
+            line = next(line for line in text.splitlines() if line.startswith(
+                f'linuxns_net_interface_receive_packets_total{{host="{host}",network="fleet",container="{container}",'
+                'interface="eth0",side="container"}'))
+            before[(host, container)] = int(line.rsplit(" ", 1)[1])
+    target = address_of(lab, "host2", "app1")
+    lab.exec("host1", "ip", "netns", "exec", "app1", "ping", "-c", "5", "-i", "0.2", "-q", target)
+    playbook("playbooks/metrics.yml", *args)
+    text = (tmp_path / "host2.prom").read_text()
+    line = next(line for line in text.splitlines() if line.startswith(
+        'linuxns_net_interface_receive_packets_total{host="host2",network="fleet",container="app1",interface="eth0",'))
+    assert int(line.rsplit(" ", 1)[1]) >= before[("host2", "app1")] + 5
