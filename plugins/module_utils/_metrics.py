@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -20,6 +19,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._hosts import replacer
 from ansible_collections.linuxns.net.plugins.module_utils._persist import (
     OWNED, STATE_DIR, UNIT_DIR, plan_file, plan_link, program_bytes, read)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
+from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program
 
 PREFIX = "linuxns_net_"
 PROGRAM = "metrics.pyz"
@@ -247,7 +247,7 @@ def plan_metrics(plan, path, text, schedule=None, python=None, host=None, state=
     before = next((int(line.split("=")[1][:-1]) for line in (timer or b"").decode(errors="replace").splitlines()
                    if line.startswith("OnUnitActiveSec=")), None)
     plan_file(plan, os.path.join(state_dir, PROGRAM), program_bytes("_metrics", "metrics_main"), obj,
-               f"the program the timer of {obj} runs")
+              f"the program the timer of {obj} runs")
     plan_file(plan, os.path.join(unit_dir, SERVICE), render_service(python, path, host).encode(), obj,
               f"the service the timer of {obj} starts")
     plan_file(plan, os.path.join(unit_dir, TIMER), render_timer(seconds).encode(), obj, f"the timer of {obj}, every {seconds}s")
@@ -260,7 +260,7 @@ def plan_metrics(plan, path, text, schedule=None, python=None, host=None, state=
 
 def _start_timer():
     for argv in (["systemctl", "daemon-reload"], ["systemctl", "restart", TIMER]):
-        subprocess.run(argv, check=True, capture_output=True)
+        run_program(argv, "this host")
 
 
 def write_metrics(session, path, host, namespaces=None, check_mode=False, schedule=None, python=None, state="present"):

@@ -191,8 +191,6 @@ def _plan_leave(plan, session, snaps, net, leaving):
                                          label=f"container '{n}' of network '{net.name}'") for n in doomed], snaps)
 
 
-
-
 def bridge_alias(network):
     """The ifalias a network's bridge carries: who owns it."""
     return BRIDGE_ALIAS_PREFIX + network

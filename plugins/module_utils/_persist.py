@@ -213,7 +213,7 @@ def plan_persist(plan, network, saved, python, state_dir=STATE_DIR, unit_dir=UNI
     plan_file(plan, os.path.join(unit_dir, TEMPLATE), render_template(python).encode(), obj, "the boot unit")
     plan_file(plan, os.path.join(unit_dir, TARGET), render_target().encode(), obj, "the networks' boot target")
     plan_link(plan, os.path.join(unit_dir, "multi-user.target.wants", TARGET), f"../{TARGET}",
-               "the networks' boot target, enabled")
+              "the networks' boot target, enabled")
     for link in _enabled_links(network, unit_dir):
         plan_link(plan, link, f"../{TEMPLATE}", f"{obj}'s boot unit {instance(network)}, enabled")
     text = render_state(network, saved)

@@ -30,6 +30,7 @@ description:
   - With O(schedule), also installs a systemd timer that rewrites the file at that interval without Ansible, that is
     C(/var/lib/linuxns-net/metrics.pyz) (the collection's core, zipped as the persist feature's rebuild program),
     C(linuxns-net-metrics.service) and C(linuxns-net-metrics.timer), enabled, and started now where systemd runs.
+  - The role P(linuxns.net.metrics#role) runs this module on each host (and C(playbooks/metrics.yml) runs the role).
 extends_documentation_fragment:
   - linuxns.net.common
 attributes:
@@ -47,9 +48,6 @@ attributes:
 seealso:
   - module: linuxns.net.netns_info
     description: The same counters as data (O(linuxns.net.netns_info#module:stats=true)).
-  - plugin: linuxns.net.metrics
-    plugin_type: role
-    description: The role that writes the file, and schedules its timer, on each host.
 options:
   path:
     description:

@@ -89,13 +89,13 @@ def test_counters_match_the_traffic_the_test_sends(site, neighbour):
             ("direct-access", "forward:10.24.2.0/24")} <= kinds, kinds
 
     # conntrack: five connections through the published port, each an entry of the host's table (in TIME_WAIT)
-    for _ in range(5):
+    for _connection in range(5):
         assert whoami(lan, "tcp", HOST, 8080) == LAN
     seen = stats(host)["host"]["conntrack"]
     assert seen["entries"] == tracked["entries"] + 5, (tracked, seen, sh("cat", "/proc/net/nf_conntrack", netns=host).stdout)
 
     # the allow-list: two connections from the refused address, counted where the DNAT lets them pass by
-    for _ in range(2):
+    for _attempt in range(2):
         sh(sys.executable, "-c", CONNECT_FROM, STRANGER, HOST, "8080", netns=lan)
     # ICC off: a1 routes to a2 through the gateway (port isolation stops the bridged way), three pings
     sh("ip", "route", "add", f"{A2}/32", "via", "10.24.0.1", netns=a1)

@@ -304,7 +304,7 @@ class Lab(AddressPlan):
                               "upstream": upstream, "state_dir": str(self.dir.parent)})
         with Session(lock=False) as session:
             if self.abandoned(session):  # a killed run's remains would stop every test and benchmark after it
-                print(f"lab '{self.name}': removing the remains of a killed run (nothing runs in them)", file=sys.stderr)
+                sys.stderr.write(f"lab '{self.name}': removing the remains of a killed run (nothing runs in them)\n")
                 self.down(session)
             run_lab_plan(session, self, spec, check_mode=False)
         return self.state()

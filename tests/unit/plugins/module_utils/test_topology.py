@@ -288,7 +288,7 @@ def test_the_verify_matrix_is_drawn_per_family_with_mismatches_marked(fleet):
     assert "3 sources x 4 targets, 1 not as expected" in svg
     assert svg.count('class="cell mismatch"') == 1 and svg.count('class="cell some"') == 1
     assert svg.count('class="cell allowed"') == 2 and svg.count('class="cell denied"') == 1
-    mismatch = svg[svg.index('class="cell mismatch"'):].split("</g>")[0]
+    mismatch = svg[svg.index('class="cell mismatch"'):].split("</g>", maxsplit=1)[0]
     assert "h1/b1 -&gt; h2/b3" in mismatch and "10.1.1.2 icmp: expected reachable, saw timeout" in mismatch
     assert "<path" in mismatch, "a mismatch is crossed out"
     six = verify_matrix_svg(matrices, fleet, 6)
