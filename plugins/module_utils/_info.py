@@ -90,7 +90,7 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
         links.append(item)
     if only_stats:
         with session.inside(namespace):
-            return {"links": links, "conntrack": conntrack(namespace), "drops": drops(namespace, iptables=_holds_rules(snap))}
+            return dict(links=links, **_counters(namespace, snap))
     routes = []
     table_rows = sorted(RouteTable(session, namespace, snap).by_key.items(),
                         key=lambda kv: (kv[0].family, kv[0].table, kv[0].dest, kv[0].metric))
@@ -114,9 +114,7 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
                 out["policy"] = policy_in_force(namespace) if shutil.which("nft") else None
             rules = our_rule_lines(namespace) if with_nat else None
             if with_stats:
-                out["conntrack"] = conntrack(namespace)
-                # iptables rules of ours live where bridges are (a network's forwarding), never in a container
-                out["drops"] = drops(namespace, iptables=_holds_rules(snap))
+                out.update(_counters(namespace, snap))
     if with_nat:
         out["nat"] = [f"{program}: {line}" for program, line, _tag in rules]
         out["masquerade"] = masquerade_sources(tag for _program, _line, tag in rules if tag is not None)
@@ -125,10 +123,12 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
     return out
 
 
-def _holds_rules(snap):
-    """Whether a namespace may hold iptables rules of ours: the host's own, or one with a bridge (a network's
-    forwarding rules live where its bridge is, never in a container)."""
-    return snap.namespace is None or any(link.kind == "bridge" for link in snap.by_index.values())
+def _counters(namespace, snap):
+    """A namespace's conntrack and drops (already inside it). iptables rules of ours live only where a network's
+    bridge is (its forwarding rules) or in the host's own namespace, never in a container: only there is
+    iptables-save run."""
+    holds_rules = namespace is None or any(link.kind == "bridge" for link in snap.by_index.values())
+    return {"conntrack": conntrack(namespace), "drops": drops(namespace, iptables=holds_rules)}
 
 
 def gather_stats(session, namespaces=None):

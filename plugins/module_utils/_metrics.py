@@ -16,6 +16,7 @@ import time
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._hosts import replacer
+from ansible_collections.linuxns.net.plugins.module_utils._info import gather_stats
 from ansible_collections.linuxns.net.plugins.module_utils._persist import (
     OWNED, STATE_DIR, UNIT_DIR, plan_file, plan_link, program_bytes, read)
 from ansible_collections.linuxns.net.plugins.module_utils._plan import Plan
@@ -265,7 +266,6 @@ def _start_timer():
 
 def write_metrics(session, path, host, namespaces=None, check_mode=False, schedule=None, python=None, state="present"):
     """Read the counters, render them and write the textfile (the module's and the timer's work)."""
-    from ansible_collections.linuxns.net.plugins.module_utils._info import gather_stats
     check_path(path)
     if schedule:
         interval_seconds(schedule)  # refused before the counters are read

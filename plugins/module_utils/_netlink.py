@@ -27,7 +27,7 @@ from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
     RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTEXT_FILTER_SKIP_STATS, RTM_DELADDR, RTM_DELLINK,
     RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNSID, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE,
     RTN_UNICAST, RT_SCOPE_NOWHERE, RT_TABLE_COMPAT, VETH_INFO_PEER, NETLINK_NETFILTER, NFPROTO_INET, NFT_MSG_GETRULE,
-    NFTA_CMP_OP, NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS, NFTA_EXPR_DATA, NFTA_EXPR_NAME, NFTA_META_KEY,
+    NFTA_CMP_OP, NFTA_CT_KEY, NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS, NFTA_EXPR_DATA, NFTA_EXPR_NAME, NFTA_META_KEY,
     NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_TABLE, NFTA_RULE_USERDATA, NFTNL_UDATA_RULE_COMMENT,
     NFTA_LOOKUP_FLAGS, NFT_CMP_EQ, NFT_CMP_NEQ, NFT_LOOKUP_F_INV)
 
@@ -321,8 +321,9 @@ class NftSocket(RouteSocket):
                 name, data = text(expr.get(NFTA_EXPR_NAME)), nested(expr.get(NFTA_EXPR_DATA))
                 if name == "counter":
                     counter = (_be64(data.get(NFTA_COUNTER_PACKETS)) or 0, _be64(data.get(NFTA_COUNTER_BYTES)) or 0)
-                elif name in ("meta", "ct") and NFTA_META_KEY in data:
-                    loaded = (name, int.from_bytes(bytes(data[NFTA_META_KEY][:4]), "big"))
+                elif name in ("meta", "ct"):
+                    key = data.get(NFTA_META_KEY if name == "meta" else NFTA_CT_KEY)
+                    loaded = None if key is None else (name, int.from_bytes(bytes(key[:4]), "big"))
                 elif name == "cmp" and loaded is not None:
                     matches.append(loaded + (int.from_bytes(bytes(data.get(NFTA_CMP_OP, b"\0\0\0\0")[:4]), "big"),))
                     loaded = None

@@ -13,7 +13,7 @@ import re
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError, kernel_error, where
 from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import (
-    CHAINS, NFT_TABLE, POLICY_TABLE, RuleTag, save_programs)
+    CHAINS, NFT_TABLE, POLICY_TABLE, RuleTag, rule_comment, save_programs)
 from ansible_collections.linuxns.net.plugins.module_utils._kernel import (
     NFT_CMP_EQ, NFT_CT_STATE, NFT_META_IIFNAME, NFT_META_OIFGROUP, NFT_META_OIFNAME)
 from ansible_collections.linuxns.net.plugins.module_utils._netlink import NftSocket
@@ -123,8 +123,8 @@ def drops(namespace, iptables=False):
         raise kernel_error(f"read the counters of our rules in {where(namespace)}", exc) from None
     finally:
         sock.close()
+    ours = tuple(CHAINS.values())
     for program, _family_ in save_programs() if iptables else ():
-        ours = tuple(CHAINS.values())
         table = None
         for line in run_program([program, "-c"], where(namespace), ok_codes=(0, 1)).stdout.splitlines():
             if line.startswith("*"):
@@ -133,8 +133,7 @@ def drops(namespace, iptables=False):
             match = _COUNTED.match(line)
             if not match or match.group(3) not in ours:
                 continue
-            comment = re.search(r'--comment "?(linuxns\.net [^" ]+ [0-9a-f]+)', match.group(4))
-            tag = RuleTag.parse(comment.group(1)) if comment else None
+            tag = RuleTag.parse(rule_comment(match.group(4)))
             kind = iptables_drop_kind(tag, table, match.group(4)) if tag else None
             if kind:
                 _add(found, kind, tag, int(match.group(1)), int(match.group(2)))

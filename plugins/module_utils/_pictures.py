@@ -186,22 +186,17 @@ def topology_dot(infos, hosts=None, title="linuxns.net", max_containers=12, max_
                        "[style=dotted, arrowhead=none];")
         out.append("  }")
         underlay.update({addr: (host.name, how) for addr, how in host.next_hops().items()})
-    # one line per pair of hosts, labelled with the routes both ways, so that the picture stays readable
-    pairs = {}
+    # one line per pair of hosts, labelled with the routes both ways; a fleet: a star, each host once, labelled with
+    # the subnets the others route to it
+    pairs, owned = {}, {}
     for host in chosen:
         for route in host.routes:
             peer, how = underlay.get(route.gateway, (None, None))
             if peer is not None:
                 suffix = " (VXLAN)" if how == "VXLAN" else ""
                 pairs.setdefault(tuple(sorted((host.name, peer))), []).append(f"{route.dest} via {route.gateway}{suffix}")
+                owned.setdefault(peer, set()).add(route.dest + suffix)
     if star:
-        # a star: the underlay in the middle, each host once, labelled with what the others route to it
-        owned = {}
-        for host in chosen:
-            for route in host.routes:
-                peer, how = underlay.get(route.gateway, (None, None))
-                if peer is not None:
-                    owned.setdefault(peer, set()).add(route.dest + (" (VXLAN)" if how == "VXLAN" else ""))
         out.append(f"  {_id('underlay')} [shape=ellipse, style=filled, fillcolor=honeydew, "
                    f"label={_quote(f'underlay: {len(chosen)} hosts, routes to each host' + chr(92) + 'nmade on every other')}];")
         for host in chosen:
