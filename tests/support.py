@@ -132,6 +132,12 @@ def descendants(pid):
     return found
 
 
+def kill_rounds(default):
+    """How many times a fault test kills its run: `default` in CI, LINUXNS_NET_KILLS when set (e.g. 50 before a
+    release, to look for a rarer window)."""
+    return int(os.environ.get("LINUXNS_NET_KILLS") or default)
+
+
 def kill_process_tree(proc):
     """SIGKILL a process we started and everything below it, as a crash of the machine it runs on would."""
     for pid in [proc.pid] + descendants(proc.pid):

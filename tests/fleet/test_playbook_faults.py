@@ -1,6 +1,5 @@
 """Faults: ansible-playbook SIGKILLed with its whole process tree (workers, ssh) at random points while the role
-builds 50 containers, 20 times. After each
-kill, a re-run converges to exactly the intended state and a teardown leaves nothing."""
+builds 50 containers, 10 times (LINUXNS_NET_KILLS for more). After each kill, a re-run converges to exactly the intended state and a teardown leaves nothing."""
 
 from __future__ import annotations
 
@@ -11,10 +10,10 @@ import time
 
 import pytest
 
-from support import REPO, ansible_env, kill_process_tree
+from support import REPO, ansible_env, kill_process_tree, kill_rounds
 
 pytestmark = pytest.mark.slow
-HOST, N, KILLS = "host3", 50, 20
+HOST, N, KILLS = "host3", 50, kill_rounds(10)
 EXTRA = ("-e", f"target={HOST}", "-e", f"n={N}")
 
 

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from support import ETC_NETNS, links, namespaces, ping, routes, run_module, sh, start_module
+from support import ETC_NETNS, kill_rounds, links, namespaces, ping, routes, run_module, sh, start_module
 
-KILLS, N = 10, 60
-TEARDOWN_KILLS, TEARDOWN_N = 20, 100
+KILLS, N = kill_rounds(8), 60
+TEARDOWN_KILLS, TEARDOWN_N = kill_rounds(12), 100
 
 
 def kill_tree(proc):
@@ -75,7 +75,7 @@ def _counts(host, names):
 @pytest.mark.long
 def test_module_tree_killed_mid_teardown_leaves_nothing_after_a_rerun(netns, nsname, record):
     """A teardown of a dual-stack network with published ports and names, killed as a whole tree at a random point
-    of its run (from the imports to the last change), 20 times: the next teardown leaves nothing at all."""
+    of its run (from the imports to the last change), 12 times (LINUXNS_NET_KILLS for more): the next teardown leaves nothing at all."""
     host = netns("host")
     prefix = nsname("t")
     names = [nsname.adopt(f"{prefix}c{i}") for i in range(1, TEARDOWN_N + 1)]
