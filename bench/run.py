@@ -279,6 +279,7 @@ def bench_loops(lab, n, results):
 
 
 def fleet_limit(hosts):
+    """The first hosts of the lab, as a pattern: fleet.yml's target (the fleet), not a --limit (a part of it)."""
     return ",".join(f"host{i}" for i in range(1, hosts + 1))
 
 
@@ -286,7 +287,7 @@ def bench_fleet(lab, hosts, containers, results, overlay=False, memory=None, nam
     """fleet.yml over the first hosts of the lab: host-gw (the lab is flat), or every pair over the VXLAN overlay.
     memory (a file), if given, gets the controller's peak memory of the first run. names=False: without the
     fleet's names (each container's hosts file holds its own host's only), as rows nonames_<hosts>_*."""
-    extra = ("-l", fleet_limit(hosts), "-f", str(FORKS), "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4
+    extra = ("-e", f"target={fleet_limit(hosts)}", "-f", str(FORKS), "-e", f"containers_per_host={containers}", "-e", "cidr6=")  # IPv4
     if not names:
         extra += ("-e", "fleet_network_names=false")
     if overlay:
@@ -323,7 +324,7 @@ SETTINGS = [
 def bench_settings(lab, hosts, containers, settings):
     """The fleet's first run under each Ansible setting, and what gathering facts would add."""
     for label, args in SETTINGS:
-        extra = ("-l", fleet_limit(hosts), "-e", f"containers_per_host={containers}", "-e", "cidr6=", *args)
+        extra = ("-e", f"target={fleet_limit(hosts)}", "-e", f"containers_per_host={containers}", "-e", "cidr6=", *args)
         first, _changed = playbook(lab, "playbooks/fleet.yml", *extra)
         playbook(lab, "playbooks/teardown.yml", *extra)
         settings.setdefault(label, []).append(first)

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, fleet_routes as _fleet_routes, fleet_layout,
-    fleet_subnet_layout, underlay_address6 as _underlay_address6)
+    bridge_subnet as _bridge_subnet, fleet_drift, fleet_member as _fleet_member, fleet_outside_member,
+    fleet_routes as _fleet_routes, fleet_layout, fleet_subnet_layout, underlay_address6 as _underlay_address6)
 from ansible_collections.linuxns.net.plugins.module_utils._compose import compose_networks as _compose_networks
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
 from ansible_collections.linuxns.net.plugins.module_utils import _pictures, _topology
@@ -61,8 +62,35 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
 
 
 @_filter_errors
-def fleet_plan(members, options):
-    return fleet_layout(dict(members), dict(options))
+def fleet_plan(members, options, plan_for=None):
+    members, options = dict(members), dict(options)
+    plans = fleet_layout(members, options, plan_for)
+    if any(m.get("source") == "inventory" for m in members.values()):  # a run of part of the fleet, no shared cache
+        for note in fleet_drift(members, plans, options, list(plans)):
+            Display().warning(note)
+    return plans
+
+
+RECORD_FACT = "linuxns_net_fleet"  # network -> the host's record, a fact (cacheable) that the role writes
+
+
+@_filter_errors
+def fleet_members(fleet_hosts, hostvars, run_hosts, network, self_key="_fleet_network_self"):
+    """The fleet's members, in its order: this run's hosts as they read themselves (self_key), the others from their
+    variables and records (what every run sees)."""
+    run_hosts = set(run_hosts)
+    members = {}
+    for host in fleet_hosts:
+        there = hostvars[host]
+        if host in run_hosts:
+            members[host] = there[self_key]
+            continue
+        inventory = {"address": there.get("fleet_network_address") or there.get("ansible_host") or host,
+                     "address6": there.get("fleet_network_address6"), "state": there.get("fleet_network_state"),
+                     "containers": there.get("fleet_network_containers")}
+        records = there.get(RECORD_FACT) or {}
+        members[host] = fleet_outside_member(host, inventory, records.get(network) if isinstance(records, dict) else None)
+    return members
 
 
 @_filter_errors
@@ -99,6 +127,7 @@ class FilterModule:
     def filters(self):
         return {"fleet_subnets": fleet_subnets, "bridge_subnet": bridge_subnet, "fleet_routes": fleet_routes,
                 "underlay_address6": underlay_address6, "fleet_member": fleet_member, "fleet_plan": fleet_plan,
+                "fleet_members": fleet_members,
                 "container_items": container_items, "verify_probes": verify_probes, "topology_dot": topology_dot,
                 "verify_listeners": verify_listeners, "verify_outside_probes": verify_outside_probes,
                 "topology_mermaid": topology_mermaid, "compose_networks": compose_networks,

@@ -171,6 +171,39 @@ def _member_containers(info, containers):
     return out
 
 
+# ---------------------------------------------------------------- a host that this run does not include
+
+def fleet_outside_member(host, inventory, record=None):
+    """The member of a fleet host that this run does not include (a slice's, an ansible-pull's, a --limit's other
+    hosts), from what every run sees and, where a fact cache is shared, what its own last run recorded.
+
+    inventory: its variables as every run sees them (address, address6, state, containers: None when not defined).
+    record: its last run's record (fleet_layout's plan[host]['record']), or None. The record gives what only the
+    host knows (the subnets and container addresses it keeps, its underlay link and MTU); without one they are what
+    a first build would make (the lowest free subnet, the lowest free addresses), and the underlay is presumed to be
+    the known hosts' networks that hold its address."""
+    where = f"fleet host '{host}' (not in this run)"
+    if record is not None and (not isinstance(record, dict) or set(record) - set(RECORD_KEYS)):
+        raise InvalidInput(f"{where}: its record must be a dict with keys {', '.join(RECORD_KEYS)} (as the "
+                           f"fleet_network role writes it), not {record!r:.200}")
+    record = record or {}
+    containers = inventory.get("containers")
+    if containers is None and "containers" in record:
+        containers = [{"name": name} for name in record["containers"]]  # what it built last
+    address = inventory.get("address") or record.get("vtep")
+    if not address:
+        raise InvalidInput(f"{where}: no underlay address: give it ansible_host or fleet_network_address")
+    address4 = str(address) if _family(address) == 4 else record.get("address", "")
+    address6 = inventory.get("address6") or (str(address) if _family(address) == 6 else record.get("address6", ""))
+    kept = record.get("containers") or {}
+    return {"address": address4, "address6": address6 or "", "vtep": str(address), "state": inventory.get("state") or "present",
+            "subnet": record.get("subnet", ""), "subnet6": record.get("subnet6", ""),
+            "underlay": record.get("underlay"), "mtu": record.get("mtu"), "routes": [], "vxlan": False,
+            "containers": None if containers is None else [[item, kept.get(item.get("name"), [])]
+                                                           for item in container_items(containers)],
+            "source": "record" if record else "inventory"}
+
+
 # ---------------------------------------------------------------- the whole fleet
 
 @dataclass
@@ -192,7 +225,11 @@ class FleetOptions:
 
 
 MEMBER_KEYS = ("address", "address6", "vtep", "state", "subnet", "subnet6", "underlay", "mtu", "routes", "vxlan")
-OPTIONAL_MEMBER_KEYS = ("containers",)
+OPTIONAL_MEMBER_KEYS = ("containers", "source")
+# where a member's knowledge comes from: read (this run read the host), record (its last run's record, from a fact
+# cache), inventory (only what every run sees: its variables; the rest as a first build would make it)
+SOURCES = ("read", "record", "inventory")
+RECORD_KEYS = ("address", "address6", "vtep", "subnet", "subnet6", "underlay", "mtu", "containers")
 
 
 def _options(raw):
@@ -222,22 +259,44 @@ def _options(raw):
     return opts
 
 
-def fleet_layout(members, options):
-    """Host -> what that host builds: its subnets, the network's MTU, its host-gw routes (netns_route items) and its
-    VXLAN device (linuxns.net.vxlan options, or None when it needs none).
+def fleet_layout(members, options, plan_for=None):
+    """Host -> what that host builds: its subnets, the network's MTU, its host-gw routes (netns_route items), its
+    VXLAN device (linuxns.net.vxlan options, or None when it needs none), and its record (what a run that does not
+    include it needs to know of it, for a fact cache).
 
-    members: host -> fleet_member(...), in the play's order. A member with state absent leaves: it removes all of
-    its own, and the others forget it (its routes and overlay entries) in the same run."""
+    members: host -> fleet_member(...) or fleet_outside_member(...), in the fleet's order (which gives new hosts
+    their subnets). A member with state absent leaves: it removes all of its own, and the others forget it (its
+    routes and overlay entries) in the same run. plan_for: the hosts to plan (this run's; all by default)."""
     opts = _options(options)
     for host, member in members.items():
         if not isinstance(member, dict):
             raise InvalidInput(f"fleet: host '{host}': its member must be a dict made by linuxns.net.fleet_member")
         unknown = sorted(set(member) - set(MEMBER_KEYS) - set(OPTIONAL_MEMBER_KEYS))
         missing = sorted(set(MEMBER_KEYS) - set(member))
-        if unknown or missing:
+        if unknown or missing or member.get("source", "read") not in SOURCES:
             raise InvalidInput(f"fleet: host '{host}': its member has unknown keys {unknown} and lacks {missing} "
                                "(make it with linuxns.net.fleet_member)")
     hosts = list(members)
+    plan_for = hosts if plan_for is None else list(plan_for)
+    strangers = sorted(set(plan_for) - set(hosts))
+    if strangers:
+        raise InvalidInput(f"fleet '{opts.name}': hosts {strangers} are in this run but not in the fleet's hosts "
+                           "(fleet_network_hosts)")
+    unknown_lists = [h for h in hosts if members[h].get("containers", []) is None and members[h]["state"] == "present"]
+    if unknown_lists and opts.names:
+        raise InvalidInput(
+            f"fleet '{opts.name}': hosts {unknown_lists} are not in this run, and their containers are unknown, so "
+            "their names cannot be given to the others: define fleet_network_containers where every run sees it "
+            "(the inventory's host_vars or group_vars, or group_vars beside the playbook), or share a fact cache "
+            "between the runs (see the Scale page)")
+    members = {h: dict(m, containers=m.get("containers") or []) if h in unknown_lists else m for h, m in members.items()}
+    if opts.cidr6:  # a run reads the IPv6 underlay address off a host's link; a host outside it must be told
+        unknown6 = [h for h, m in members.items() if m.get("source") == "inventory" and not m["address6"]
+                    and m["state"] == "present"]
+        if unknown6:
+            raise InvalidInput(f"fleet '{opts.name}': hosts {unknown6} are not in this run, and their IPv6 underlay "
+                               "addresses are unknown: set fleet_network_address6 where every run sees it, or share "
+                               "a fact cache (see the Scale page)")
     families = [(4, opts.cidr, opts.host_prefix, opts.subnets, "subnet", "address"),
                 (6, opts.cidr6, opts.host_prefix6, opts.subnets6, "subnet6", "address6")]
     subnets = {}
@@ -249,7 +308,13 @@ def fleet_layout(members, options):
     def address_of(host, family):
         return members[host]["address" if family == 4 else "address6"]
 
-    links = {h: [ipaddress.ip_network(n) for n in m["underlay"]] for h, m in members.items()}
+    links = {h: [ipaddress.ip_network(n) for n in m["underlay"]] for h, m in members.items() if m["underlay"] is not None}
+    known_links = {n for nets in links.values() for n in nets}
+    for host, member in members.items():  # a host no run has read nor recorded: on the known networks with its address
+        if member["underlay"] is None:
+            there = [ipaddress.ip_address(a) for a in (member["address"], member["address6"]) if _family(a)]
+            links[host] = sorted((n for n in known_links if any(a.version == n.version and a in n for a in there)),
+                                 key=str)
 
     @functools.lru_cache(maxsize=None)  # asked for each pair twice: for the MTU, then for the routes
     def direct(me, peer, family):
@@ -282,7 +347,7 @@ def fleet_layout(members, options):
 
     cluster = [ipaddress.ip_network(c) for c in (opts.cidr, opts.cidr6) if c]
     plans = {}
-    for me in hosts:
+    for me in plan_for:
         member = members[me]
         leaving = member["state"] != "present"
         routes, peers = [], []
@@ -334,13 +399,52 @@ def fleet_layout(members, options):
         plans[me] = {"subnet": own.get(4), "subnet6": own.get(6), "mtu": mtu, "routes": routes, "vxlan": vxlan,
                      "mode": "overlay" if needs_overlay else "host-gw"}
     containers = fleet_containers(opts.name, members, subnets, present, everyone=opts.names)
+    if unknown_lists and any(c["peers"] for c in containers):
+        raise InvalidInput(f"fleet '{opts.name}': hosts {unknown_lists} are not in this run, and their containers are "
+                           "unknown, so the containers that policies name cannot be found there: define "
+                           "fleet_network_containers where every run sees it, or share a fact cache (see the Scale page)")
     peers = fleet_policy_peers(containers)
-    for plan in plans.values():
+    addresses = {}
+    for c in containers:
+        addresses.setdefault(c["host"], {})[c["name"]] = c["addresses"]
+    for me, plan in plans.items():
         plan["policy_peers"] = peers
         # one text for every host (each leaves out its own containers): Ansible templates and sends one string per
         # host far faster than 1,600 dicts
         plan["containers"] = remote_containers_text(containers) if opts.names else ""
+        member = members[me]
+        plan["record"] = None if member["state"] != "present" else {
+            "address": member["address"], "address6": member["address6"], "vtep": member["vtep"],
+            "subnet": plan["subnet"] or "", "subnet6": plan["subnet6"] or "",
+            "underlay": [str(n) for n in links[me]], "mtu": member["mtu"], "containers": addresses.get(me, {})}
     return plans
+
+
+def fleet_drift(members, plans, options, plan_for):
+    """What runs that do not include this run's hosts, and share no fact cache with it, would plan differently for
+    them: each such host's subnets and container addresses that differ from what a first build gives (after a host
+    left from the middle of the fleet's list, or a container from the middle of a host's). A list of messages."""
+    opts = _options(options)
+    blank = {h: dict(m, subnet="", subnet6="", containers=[[item, []] for item, _a in m.get("containers") or []])
+             for h, m in members.items()}
+    fresh = fleet_layout(blank, dict(options, names=True), plan_for=plan_for)
+    notes = []
+    for host in plan_for:
+        if members[host]["state"] != "present":
+            continue
+        for key, pins in (("subnet", "fleet_network_subnets"), ("subnet6", "fleet_network_subnets6")):
+            have, first = plans[host][key], fresh[host][key]
+            if have and have != first:
+                notes.append(f"fleet '{opts.name}': host '{host}' keeps {key} {have}, but a run without it would plan "
+                             f"{first} for it: pin it ({pins}: {{{host}: {have}}}) or share a fact cache")
+        kept = (plans[host].get("record") or {}).get("containers") or {}
+        subnets = {f: {host: plans[host][key]} for f, key in ((4, "subnet"), (6, "subnet6")) if plans[host][key]}
+        first = {c["name"]: c["addresses"] for c in fleet_containers(opts.name, {host: blank[host]}, subnets, [host], True)}
+        moved = sorted(name for name, addresses in kept.items() if first.get(name) != addresses)
+        if moved and (opts.names or any(plans[host]["policy_peers"])):
+            notes.append(f"fleet '{opts.name}': on host '{host}', containers {moved} keep addresses that a run "
+                         "without it would not plan for them: give them fixed addresses or share a fact cache")
+    return notes
 
 
 def fleet_containers(network, members, subnets, present, everyone=False):

@@ -45,9 +45,10 @@ options:
     default: present
   hosts:
     description:
-      - A count (1 to 200; the hosts are then C(host1), C(host2), ...) or a list of host names (lowercase
+      - A count (1 to 1000; the hosts are then C(host1), C(host2), ...) or a list of host names (lowercase
         hostnames). A larger count or a longer list adds hosts, a smaller one stops the extra ones; hosts that stay
-        keep their addresses and processes.
+        keep their addresses and processes. Hosts take addresses from .11 of the underlay, so more than 243 need an
+        underlay wider than a /24 (O(underlay=198.18.0.0/22) holds 1,000).
       - A host whose sshd died gets a new one; a host whose namespaces are gone is rebuilt at its address.
     type: raw
     default: 3

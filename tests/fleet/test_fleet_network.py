@@ -37,7 +37,7 @@ def test_fleet(lab, playbook):
                                                               "extra_containers": {"host3": ["db"], "host2": ["cache"],
                                                                                    "host1": ["cache"]}}))
     # two hosts first, then the whole fleet: hosts keep their subnets (both families) when the inventory changes
-    playbook("playbooks/fleet.yml", "-l", "host2,host3", *extra)
+    playbook("playbooks/fleet.yml", "-e", "target=host2,host3", *extra)
     early = {h: (bridge_subnet(lab, h), bridge_subnet(lab, h, 6)) for h in ("host2", "host3")}
     assert early == {"host2": ("10.244.0.0/24", "fd42::/64"), "host3": ("10.244.1.0/24", "fd42:0:0:1::/64")}
     # names across the fleet: NAME.HOST everywhere, a bare name for this host's own and for one unique in the fleet

@@ -98,7 +98,7 @@ CATALOGUE = [
     ("reachability", {"serve": [{"namespace": "no-such-ns", "port": 80}]}, ["-missing'", "does not exist"]),
     # lab (the molecule test bed)
     ("lab", {"hosts": 0}, ["lab 'lnlab'", "0 hosts asked for"]),
-    ("lab", {"hosts": 500}, ["lab 'lnlab'", "a lab has 1 to 200 hosts"]),
+    ("lab", {"hosts": 1500}, ["lab 'lnlab'", "a lab has 1 to 1000 hosts"]),
     ("lab", {"name": "Lab_1"}, ["lab 'Lab_1'", "lowercase letters and digits"]),
     ("lab", {"hosts": ["web", "web"]}, ["lab 'lnlab'", "more than once"]),
     ("lab", {"name": "lncat", "underlay": "10.1.0.0/24"}, ["underlay 10.1.0.0/24 is already routed", "br-own"]),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member, fleet_layout
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
+    fleet_drift, fleet_layout, fleet_member, fleet_outside_member)
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import _remote_containers
 
 OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}
@@ -180,3 +181,96 @@ def test_the_fleet_plan_lists_every_hosts_containers_once_for_all_hosts():
         fleet_layout(members, dict(OPTIONS, names="maybe"))
     members["h3"]["state"] = "absent"
     assert " h3 " not in fleet_layout(members, OPTIONS)["h1"]["containers"], "a host that leaves"
+
+
+# ---------------------------------------------------------------- the fleet run in parts (slices, ansible-pull)
+
+CONTAINERS = {"h1": ["app1", "app2"], "h2": [{"name": "app1", "ingress": [{"from": ["app2.h3"], "ports": ["80/tcp"]}]},
+                                             "app2"],
+              "h3": ["app1", "app2", "db"]}
+ROUTED3 = {"h1": ("198.51.100.11", "2001:db8:100::11"), "h2": ("198.51.100.12", "2001:db8:100::12"),
+           "h3": ("198.19.2.13", "2001:db8:102::13")}
+
+
+def read_members(layout, state=None):
+    """Every host read by this run; state: host -> (bridge addresses, container -> addresses) it has now."""
+    out = {}
+    for host, (address, address6) in layout.items():
+        bridge, kept = (state or {}).get(host, ((), {}))
+        result = info(address, address6, bridge=bridge)
+        result["namespaces"] = {c: {"links": [{"name": "eth0", "addresses": list(a)}]} for c, a in kept.items()}
+        out[host] = fleet_member(result, "br-fleet", address, containers=CONTAINERS[host], vxlan_device="vxlan.fleet")
+    return out
+
+
+def sliced(whole, records, part, layout):
+    """The members a run of part of the fleet has: its hosts read, the others from their variables (and records)."""
+    return {h: whole[h] if h in part else
+            fleet_outside_member(h, {"address": layout[h][0], "address6": layout[h][1], "containers": CONTAINERS[h]},
+                                 (records or {}).get(h))
+            for h in whole}
+
+
+@pytest.mark.parametrize("layout", [FLAT, ROUTED3], ids=["host-gw", "host-gw-and-overlay"])
+def test_every_part_of_the_fleet_plans_its_hosts_as_the_whole_run_does(layout):
+    """A fresh build, then a fleet whose host h2 left from the middle (h3 keeps the subnet and the container
+    addresses it had): each host's plan is the same from the whole run, from a run of one host or two (a slice,
+    ansible-pull) that knows the others by their records, and, on a fresh build, by their variables alone."""
+    whole = read_members(layout)
+    plans = fleet_layout(whole, OPTIONS)
+    for part in (["h1"], ["h2"], ["h3"], ["h1", "h3"]):
+        for records in ({h: p["record"] for h, p in plans.items()}, None):
+            members = sliced(whole, records, part, layout)
+            assert fleet_layout(members, OPTIONS, plan_for=part) == {h: plans[h] for h in part}, (part, bool(records))
+            assert fleet_drift(members, fleet_layout(members, OPTIONS, plan_for=part), OPTIONS, part) == []
+    # h3 keeps 10.244.2.0/24 and db keeps .4 after a host before it and a container before db left
+    state = {"h1": (("10.244.0.1/24", "fd42::1/64"), {"app1": ["10.244.0.2", "fd42::2"]}),
+             "h3": (("10.244.2.1/24", "fd42:0:0:2::1/64"), {"app1": ["10.244.2.2", "fd42:0:0:2::2"],
+                                                             "db": ["10.244.2.4", "fd42:0:0:2::4"]})}
+    CONTAINERS["h1"] = ["app1"]
+    CONTAINERS["h3"] = ["app1", "db"]
+    try:
+        fleet = {h: layout[h] for h in ("h1", "h3")}
+        whole = read_members(fleet, state)
+        plans = fleet_layout(whole, OPTIONS)
+        assert plans["h3"]["subnet"] == "10.244.2.0/24" and "db h3 10.244.2.4," in plans["h1"]["containers"]
+        records = {h: p["record"] for h, p in plans.items()}
+        members = sliced(whole, records, ["h1"], fleet)
+        assert fleet_layout(members, OPTIONS, plan_for=["h1"]) == {"h1": plans["h1"]}, "the records keep it exact"
+        # without records, a run of h1 alone would plan h3 afresh; the run that holds h3 says so, and how to pin it
+        members = sliced(whole, None, ["h1"], fleet)
+        assert fleet_layout(members, OPTIONS, plan_for=["h1"])["h1"] != plans["h1"]
+        members = sliced(whole, None, ["h3"], fleet)
+        notes = fleet_drift(members, fleet_layout(members, OPTIONS, plan_for=["h3"]), OPTIONS, ["h3"])
+        assert notes == [
+            "fleet 'fleet': host 'h3' keeps subnet 10.244.2.0/24, but a run without it would plan 10.244.1.0/24 for "
+            "it: pin it (fleet_network_subnets: {h3: 10.244.2.0/24}) or share a fact cache",
+            "fleet 'fleet': host 'h3' keeps subnet6 fd42:0:0:2::/64, but a run without it would plan fd42:0:0:1::/64 "
+            "for it: pin it (fleet_network_subnets6: {h3: fd42:0:0:2::/64}) or share a fact cache",
+            "fleet 'fleet': on host 'h3', containers ['db'] keep addresses that a run without it would not plan for "
+            "them: give them fixed addresses or share a fact cache"]
+    finally:
+        CONTAINERS["h1"] = ["app1", "app2"]
+        CONTAINERS["h3"] = ["app1", "app2", "db"]
+
+
+def test_a_host_outside_the_run_without_known_containers_is_named():
+    whole = read_members(FLAT)
+    members = dict(whole, h3=fleet_outside_member("h3", {"address": "198.51.100.13", "address6": "2001:db8:100::13"}))
+    with pytest.raises(InvalidInput, match=r"fleet 'fleet': hosts \['h3'\] are not in this run, and their containers "
+                                           r"are unknown, so their names cannot be given to the others: define "
+                                           r"fleet_network_containers where every run sees it"):
+        fleet_layout(members, OPTIONS, plan_for=["h1"])
+    with pytest.raises(InvalidInput, match=r"hosts \['h3'\] are not in this run, and their containers are unknown, so "
+                                           r"the containers that policies name cannot be found there"):
+        fleet_layout(members, dict(OPTIONS, names=False), plan_for=["h1"])  # h2's app1 lets app2.h3 in
+    members["h3"] = fleet_outside_member("h3", {"address": "198.51.100.13", "containers": []})
+    with pytest.raises(InvalidInput, match=r"fleet 'fleet': hosts \['h3'\] are not in this run, and their IPv6 "
+                                           r"underlay addresses are unknown: set fleet_network_address6"):
+        fleet_layout(members, OPTIONS, plan_for=["h1"])
+    with pytest.raises(InvalidInput, match=r"fleet 'fleet': hosts \['h9'\] are in this run but not in the fleet's hosts"):
+        fleet_layout(whole, OPTIONS, plan_for=["h1", "h9"])
+    with pytest.raises(InvalidInput, match="fleet host 'h3' \\(not in this run\\): no underlay address"):
+        fleet_outside_member("h3", {"containers": []})
+    with pytest.raises(InvalidInput, match="fleet host 'h3' \\(not in this run\\): its record must be a dict"):
+        fleet_outside_member("h3", {"address": "198.51.100.13"}, {"colour": "red"})
