@@ -75,15 +75,16 @@ RECORD_FACT = "linuxns_net_fleet"  # network -> the host's record, a fact (cache
 
 
 @_filter_errors
-def fleet_members(fleet_hosts, hostvars, run_hosts, network, self_key="_fleet_network_self"):
-    """The fleet's members, in its order: this run's hosts as they read themselves (self_key), the others from their
-    variables and records (what every run sees)."""
+def fleet_members(fleet_hosts, hostvars, run_hosts, network, read_key="_fleet_network_info"):
+    """The fleet's members, in its order: this run's hosts as they read themselves (read_key: netns_info's result with
+    fleet_member, or a fleet_member filter's), the others from their variables and records (what every run sees)."""
     run_hosts = set(run_hosts)
     members = {}
     for host in fleet_hosts:
         there = hostvars[host]
         if host in run_hosts:
-            members[host] = there[self_key]
+            read = there[read_key]
+            members[host] = read["fleet_member"] if "fleet_member" in read else read
             continue
         inventory = {"address": there.get("fleet_network_address") or there.get("ansible_host") or host,
                      "address6": there.get("fleet_network_address6"), "state": there.get("fleet_network_state"),

@@ -10,7 +10,6 @@ Pure functions of their inputs, so they are tested without Ansible."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -158,6 +157,20 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
             "subnet": bridge_subnet(info, bridge), "subnet6": bridge_subnet(info, bridge, 6), "underlay": underlay,
             "mtu": link.mtu if link else None, "routes": routes,
             "vxlan": host.link(vxlan_device) is not None, "containers": _member_containers(info, containers)}
+
+
+FLEET_MEMBER_KEYS = ("bridge", "address", "address6", "state", "vxlan_device", "containers")
+
+
+def fleet_member_read(info, request):
+    """netns_info's fleet_member: the member of this host (fleet_member of what was read), and the views left empty."""
+    unknown = sorted(set(request) - set(FLEET_MEMBER_KEYS))
+    if unknown or not request.get("bridge") or not request.get("address"):
+        raise InvalidInput(f"fleet_member: give bridge and address (keys: {', '.join(FLEET_MEMBER_KEYS)}); unknown keys "
+                           f"{unknown}")
+    member = fleet_member(info, request["bridge"], request["address"], request.get("address6"),
+                          request.get("state") or "present", request.get("vxlan_device"), request.get("containers"))
+    return {"namespace_names": info.get("namespace_names", []), "namespaces": {}, "fleet_member": member}
 
 
 def _member_containers(info, containers):
@@ -316,29 +329,54 @@ def fleet_layout(members, options, plan_for=None):
             links[host] = sorted((n for n in known_links if any(a.version == n.version and a in n for a in there)),
                                  key=str)
 
-    @functools.lru_cache(maxsize=None)  # asked for each pair twice: for the MTU, then for the routes
+    # each host's underlay address per family, parsed once (a fleet of N hosts asks of N squared pairs)
+    underlay_ip = {}
+    for host, member in members.items():
+        for family, key in ((4, "address"), (6, "address6")):
+            there = member[key]
+            underlay_ip[host, family] = (validate.ip_address(there, f"fleet: IPv{family} underlay address of host '{host}'")
+                                         if there and _family(there) == family else None)
+    gateway_text = {key: str(ip) for key, ip in underlay_ip.items() if ip is not None}
+    present_set = set(present)
+    reach_of = {}  # (a host's underlay networks, family) -> the hosts whose address of that family is on one of them
+
+    reach_by_host = {}
+
+    def reach(me, family):
+        if (me, family) not in reach_by_host:
+            key = (tuple(links[me]), family)
+            if key not in reach_of:
+                nets = [n for n in links[me] if n.version == family]
+                reach_of[key] = frozenset(h for h in members if underlay_ip[h, family] is not None
+                                          and any(underlay_ip[h, family] in n for n in nets))
+            reach_by_host[me, family] = reach_of[key]
+        return reach_by_host[me, family]
+
     def direct(me, peer, family):
         """host-gw between me and peer for that family: both have an underlay address of it, on one link (the peer's
         address is on a network of my underlay link)."""
-        there = address_of(peer, family)
-        if opts.mode == "vxlan" or not there or not address_of(me, family) or _family(there) != family:
+        if opts.mode == "vxlan" or underlay_ip[me, family] is None or underlay_ip[peer, family] is None:
             return False
-        ip = ipaddress.ip_address(there)
-        return any(ip.version == n.version and ip in n for n in links[me])
+        return peer in reach(me, family)
+
+    def not_direct(me, family):
+        """The present hosts that me does not reach directly in that family."""
+        if opts.mode == "vxlan" or underlay_ip[me, family] is None:
+            return sorted(present_set - {me}, key=present.index)
+        return sorted(present_set - reach(me, family) - {me}, key=present.index)
 
     if opts.mode == "host-gw":
         for me in present:
-            for peer in present:
-                for family in subnets:
-                    if peer != me and not direct(me, peer, family):
-                        there = address_of(peer, family) or f"no IPv{family} underlay address"
-                        raise InvalidInput(
-                            f"fleet: host-gw needs the hosts on one link, and host '{peer}' ({there}) is not on a network "
-                            f"of host '{me}''s underlay link ({', '.join(members[me]['underlay']) or 'none found'}); "
-                            "routes via it would not work. Use fleet_network_mode: vxlan, or auto (host-gw where "
-                            "hosts share a link, the overlay where they do not)")
+            for family in subnets:
+                for peer in not_direct(me, family)[:1]:
+                    there = address_of(peer, family) or f"no IPv{family} underlay address"
+                    raise InvalidInput(
+                        f"fleet: host-gw needs the hosts on one link, and host '{peer}' ({there}) is not on a network "
+                        f"of host '{me}''s underlay link ({', '.join(members[me]['underlay'] or []) or 'none found'}); "
+                        "routes via it would not work. Use fleet_network_mode: vxlan, or auto (host-gw where "
+                        "hosts share a link, the overlay where they do not)")
 
-    overlay_used = any(not direct(me, peer, family) for me in present for peer in present if peer != me for family in subnets)
+    overlay_used = any(not_direct(me, family) for me in present for family in subnets)
     mtu = opts.mtu
     if mtu is None and overlay_used:
         underlay_family = _family(members[present[0]]["vtep"]) or 4
@@ -346,6 +384,7 @@ def fleet_layout(members, options, plan_for=None):
         mtu = min(mtus) - VXLAN_OVERHEAD[underlay_family] if mtus else None
 
     cluster = [ipaddress.ip_network(c) for c in (opts.cidr, opts.cidr6) if c]
+    vtep_addresses = {h: [str(ipaddress.ip_network(subnets[f][h]).network_address) for f in subnets] for h in hosts}
     plans = {}
     for me in plan_for:
         member = members[me]
@@ -362,13 +401,12 @@ def fleet_layout(members, options, plan_for=None):
                 if gone:
                     routes.append({"dest": subnet, "state": "absent"})
                 elif direct(me, peer, family):
-                    gateway = validate.ip_address(address_of(peer, family), f"fleet: IPv{family} underlay address of host '{peer}'")
-                    routes.append({"dest": subnet, "gateway": str(gateway), "state": "present"})
+                    routes.append({"dest": subnet, "gateway": gateway_text[peer, family], "state": "present"})
                     wanted.add(subnet)
                 else:
                     overlay_subnets.append(subnet)
                     wanted.add(subnet)
-            vteps = [str(ipaddress.ip_network(subnets[f][peer]).network_address) for f in subnets]
+            vteps = vtep_addresses[peer]
             if not leaving:
                 entry = {"address": members[peer]["vtep"], "vtep_addresses": vteps,
                          "subnets": overlay_subnets or [subnets[f][peer] for f in subnets],
@@ -407,11 +445,12 @@ def fleet_layout(members, options, plan_for=None):
     addresses = {}
     for c in containers:
         addresses.setdefault(c["host"], {})[c["name"]] = c["addresses"]
+    # one text for every host (each leaves out its own containers): Ansible templates and sends one string per host
+    # far faster than 1,600 dicts
+    text = remote_containers_text(containers) if opts.names else ""
     for me, plan in plans.items():
         plan["policy_peers"] = peers
-        # one text for every host (each leaves out its own containers): Ansible templates and sends one string per
-        # host far faster than 1,600 dicts
-        plan["containers"] = remote_containers_text(containers) if opts.names else ""
+        plan["containers"] = text
         member = members[me]
         plan["record"] = None if member["state"] != "present" else {
             "address": member["address"], "address6": member["address6"], "vtep": member["vtep"],

@@ -59,6 +59,17 @@ options:
     type: bool
     default: false
     version_added: 2.0.0
+  fleet_member:
+    description:
+      - Return only what the C(linuxns.net.fleet_network) role's plan needs of this host (RV(fleet_member)),
+        computed here from what is read, instead of the whole views (RV(namespaces) and RV(host) are then empty).
+        The role reads each host this way, so that a host's part of the plan crosses the network small, and
+        without a task on the controller per host.
+      - Keys C(bridge), C(address) (the underlay address, either family), C(address6), C(state), C(vxlan_device)
+        and C(containers) (the role's list, whose namespaces are read), as P(linuxns.net.fleet_member#filter) takes
+        them.
+    type: dict
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -123,6 +134,12 @@ namespaces:
         ingress:
           - {peer: 10.244.0.0/16, protocol: tcp, ports: "80"}
         egress: null
+fleet_member:
+  description:
+    - With O(fleet_member), the fleet plan's view of this host, as P(linuxns.net.fleet_member#filter) makes it.
+  returned: when O(fleet_member) is given
+  type: dict
+  version_added: 2.0.0
 host:
   description: The same view of the module's own namespace (peer namespace V(null) means this one).
   returned: when O(host=true)
@@ -137,6 +154,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member_read
 from ansible_collections.linuxns.net.plugins.module_utils._info import gather
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 
@@ -147,12 +165,16 @@ def main():
                                               nat=dict(type="bool", default=True),
                                               ignore_missing=dict(type="bool", default=False),
                                               policy=dict(type="bool", default=True),
-                                              stats=dict(type="bool", default=False)),
+                                              stats=dict(type="bool", default=False),
+                                              fleet_member=dict(type="dict")),
                            supports_check_mode=True)
     params = module.params
-    run(module, lambda session, check: dict(
-        changed=False, **gather(session, params["namespaces"], params["host"], params["nat"], params["ignore_missing"],
-                                params["policy"], params["stats"])))
+    views = (params["namespaces"], params["host"], params["nat"], params["ignore_missing"], params["policy"], params["stats"])
+    if params["fleet_member"] is not None:
+        run(module, lambda session, check: dict(changed=False, **fleet_member_read(gather(session, *views),
+                                                                                   params["fleet_member"])))
+    else:
+        run(module, lambda session, check: dict(changed=False, **gather(session, *views)))
 
 
 if __name__ == "__main__":
