@@ -71,7 +71,7 @@ def fleet_plan(members, options, plan_for=None):
     return plans
 
 
-RECORD_FACT = "linuxns_net_fleet"  # network -> the host's record, a fact (cacheable) that the role writes
+RECORD_FACT = "fleet_network_records"  # network -> the host's record, a fact (cacheable) that the role writes
 
 
 @_filter_errors

@@ -35,7 +35,7 @@ def fleet_subnet_layout(cluster_cidr, host_prefix, hosts, fixed=None, current=No
     current = current or {}
     unknown = sorted(set(fixed) - set(hosts))
     if unknown:
-        raise InvalidInput(f"fleet: fixed subnets name hosts that are not in the play: {unknown}")
+        raise InvalidInput(f"fleet: fixed subnets name hosts that are not in the fleet (the play, or fleet_network_hosts): {unknown}")
     assigned = {}
 
     def claim(host, value, what):
@@ -166,8 +166,8 @@ def fleet_member_read(info, request):
     """netns_info's fleet_member: the member of this host (fleet_member of what was read), and the views left empty."""
     unknown = sorted(set(request) - set(FLEET_MEMBER_KEYS))
     if unknown or not request.get("bridge") or not request.get("address"):
-        raise InvalidInput(f"fleet_member: give bridge and address (keys: {', '.join(FLEET_MEMBER_KEYS)}); unknown keys "
-                           f"{unknown}")
+        raise InvalidInput(f"fleet member of this host: give bridge and address (keys: {', '.join(FLEET_MEMBER_KEYS)})"
+                           + (f"; unknown keys {unknown}" if unknown else ""))
     member = fleet_member(info, request["bridge"], request["address"], request.get("address6"),
                           request.get("state") or "present", request.get("vxlan_device"), request.get("containers"))
     return {"namespace_names": info.get("namespace_names", []), "namespaces": {}, "fleet_member": member}

@@ -144,7 +144,7 @@ def forgotten(lab, hosts, gone, subnet):
 def test_hosts_join_leave_are_rebuilt_and_pruned(routed_lab, routed_playbook, tmp_path):
     lab, playbook = routed_lab, routed_playbook
     subnet = {"host1": "10.244.0.0/24", "host2": "10.244.1.0/24", "host3": "10.244.2.0/24", "host4": "10.244.3.0/24"}
-    playbook("playbooks/fleet.yml", *EXTRA, "-l", "host1,host2,host3")
+    playbook("playbooks/fleet.yml", *EXTRA, "-e", "target=host1,host2,host3")  # the fleet is fleet.yml's target
     before = {(h, c): address_of(lab, h, c) for h in ("host1", "host2", "host3") for c in ("app1", "app2")}
     assert not matrix_ok(lab, ("host1", "host2", "host3"))
 
@@ -173,14 +173,14 @@ def test_hosts_join_leave_are_rebuilt_and_pruned(routed_lab, routed_playbook, tm
     assert "br-fleet" not in lab.exec("host4", "ip", "-br", "link").stdout
     pinned = ("-e", json.dumps({"fleet_network_subnets": {"host4": subnet["host4"]},
                                 "fleet_network_subnets6": {"host4": "fd42:0:0:3::/64"}}))
-    rebuilt = playbook("playbooks/fleet.yml", *EXTRA, *pinned, "-l", ",".join(stay))
+    rebuilt = playbook("playbooks/fleet.yml", *EXTRA, *pinned, "-e", f"target={','.join(stay)}")
     assert rebuilt.hosts["host1"]["changed"] == 0 and rebuilt.hosts["host3"]["changed"] == 0, \
         f"the others need nothing: {rebuilt.stdout}"
     assert address_of(lab, "host4", "app1") == "10.244.3.2"
     assert not matrix_ok(lab, stay) and not matrix_ok(lab, stay, 6)
 
     # prune: host3 dropped from the play without leaving; a partial play keeps its entries, prune removes them
-    partial = ("-l", "host1,host4")
+    partial = ("-e", "target=host1,host4")
     assert playbook("playbooks/fleet.yml", *EXTRA, *pinned, *partial).changed == 0, "a partial play changes nothing"
     assert f"{subnet['host3']} via" in fleet_view(lab, "host1")
     assert ns_exec(lab, "host1", "app1", "getent", "ahostsv4", "app1.host3").stdout.split()[0] == \

@@ -53,9 +53,9 @@ def fleet_state(lab, hosts):
                         if r["dst"].startswith(("10.244.", "fd42:")) and r.get("gateway"))
         containers = {}
         for ns in sorted(line.split()[0] for line in lab.exec(host, "ip", "netns", "list").stdout.splitlines()):
-            addresses = sorted(a["local"] for a in json.loads(ns_exec(lab, host, ns, "ip", "-j", "addr", "show", "dev",
-                                                                    "eth0", "scope", "global", check=True).stdout)[0]["addr_info"]
-                               if "local" in a)  # ip -j lists the addresses the filter leaves out as partial objects
+            shown = ns_exec(lab, host, ns, "ip", "-j", "addr", "show", "dev", "eth0", "scope", "global", check=True)
+            # ip -j lists the addresses the filter leaves out as partial objects
+            addresses = sorted(a["local"] for a in json.loads(shown.stdout)[0]["addr_info"] if "local" in a)
             containers[ns] = (addresses, lab.exec(host, "cat", f"/etc/netns/{ns}/hosts").stdout)
         policy = ns_exec(lab, host, "app1", "nft", "list", "ruleset", check=True).stdout
         state[host] = {"bridge": sorted(a["local"] for a in bridge if a.get("scope") == "global" and "local" in a), "routes": routes,
@@ -160,7 +160,7 @@ def test_sixteen_hosts_in_four_slices_at_once_and_by_ansible_pull_are_one_fleet(
         assert not unreachable(lab, hosts, ["app1", "app2", "app3"])
         # the records in the shared cache: what a run without those hosts knows of them
         cached = cached_facts(next((tmp_path / "facts").glob("*host5")))
-        assert cached["linuxns_net_fleet"]["fleet"]["subnet"] == built["host5"]["bridge"][0].rsplit(".", 1)[0] + ".0/24"
+        assert cached["fleet_network_records"]["fleet"]["subnet"] == built["host5"]["bridge"][0].rsplit(".", 1)[0] + ".0/24"
 
         run("playbooks/teardown.yml", "-f", "16", "-e", "containers_per_host=3")
         for host in hosts:

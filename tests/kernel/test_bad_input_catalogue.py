@@ -389,6 +389,10 @@ CATALOGUE = [
     ("metrics_textfile", {"path": "/tmp/linuxns.prom", "schedule": "hourly-ish"}, ["metrics schedule 'hourly-ish'", "30s, 1min or 2h"]),
     ("metrics_textfile", {"path": "/tmp/linuxns.prom", "namespaces": ["../etc"]}, ["'../etc'", "/run/netns"]),
     ("netns_info", {"namespaces": ["no-such-ns"], "stats": True}, ["-missing'", "does not exist"]),
+    # the fleet role's read of a host
+    ("netns_info", {"fleet_member": {"address": "198.18.7.1"}}, ["fleet member of this host", "give bridge and address"]),
+    ("netns_info", {"fleet_member": {"bridge": "br-fleet", "address": "198.18.7.1", "colour": "red"}},
+     ["fleet member of this host", "unknown keys ['colour']"]),
 ]
 
 

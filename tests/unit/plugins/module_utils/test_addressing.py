@@ -114,7 +114,7 @@ def test_fleet_fixed_subnets_and_foreign_current_ones():
     ({"hosts": ["a", "b", "c"], "cluster_cidr": "10.244.0.0/23"}, "is full: no /24 left for host 'c'"),
     ({"fixed": {"a": "10.244.0.0/24", "b": "10.244.0.0/24"}}, "overlaps 10.244.0.0/24 of host 'a'"),
     ({"fixed": {"a": "10.9.0.0/24"}}, "is not a /24 inside 10.244.0.0/16"),
-    ({"fixed": {"zz": "10.244.0.0/24"}}, "not in the play"),
+    ({"fixed": {"zz": "10.244.0.0/24"}}, "not in the fleet"),
     ({"host_prefix": 8}, "does not fit"),
 ])
 def test_fleet_bad_layouts(kwargs, message):

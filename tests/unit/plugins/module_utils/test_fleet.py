@@ -225,8 +225,8 @@ def test_every_part_of_the_fleet_plans_its_hosts_as_the_whole_run_does(layout):
             assert fleet_drift(members, fleet_layout(members, OPTIONS, plan_for=part), OPTIONS, part) == []
     # h3 keeps 10.244.2.0/24 and db keeps .4 after a host before it and a container before db left
     state = {"h1": (("10.244.0.1/24", "fd42::1/64"), {"app1": ["10.244.0.2", "fd42::2"]}),
-             "h3": (("10.244.2.1/24", "fd42:0:0:2::1/64"), {"app1": ["10.244.2.2", "fd42:0:0:2::2"],
-                                                             "db": ["10.244.2.4", "fd42:0:0:2::4"]})}
+             "h3": (("10.244.2.1/24", "fd42:0:0:2::1/64"),
+                    {"app1": ["10.244.2.2", "fd42:0:0:2::2"], "db": ["10.244.2.4", "fd42:0:0:2::4"]})}
     CONTAINERS["h1"] = ["app1"]
     CONTAINERS["h3"] = ["app1", "db"]
     try:
