@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 
 import pytest
@@ -31,6 +33,25 @@ def lab(tmp_path_factory):
 
 
 _active = []
+
+
+@contextlib.contextmanager
+def private_lab(name, directory, underlay, underlay6, hosts):
+    """A lab of a test's own (its own ranges, apart from the session labs'), up for the block; afterwards it is down
+    and nothing of it is left: no link or namespace named after it, no state, none of its processes."""
+    lab = Lab(name, directory, underlay, underlay6)
+    support.ROOT_LAB_LINKS.add(lab.root_link)
+    try:
+        lab.up(hosts)
+        yield lab
+    finally:
+        state = lab.state() or {"processes": [], "hosts": {}}
+        pids = [p["pid"] for p in state["processes"]] + [info["pid"] for info in state["hosts"].values()]
+        lab.down()
+        support.ROOT_LAB_LINKS.discard(lab.root_link)
+    left = sh("ip", "-br", "link").stdout + sh("ip", "netns", "list").stdout
+    assert name not in left, f"the lab left {left}"
+    assert lab.state() is None and not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "its processes are gone"
 
 
 @pytest.fixture(scope="session")

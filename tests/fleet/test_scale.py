@@ -4,13 +4,10 @@ in two module calls per host, and the lab taken down leaving nothing. The timing
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
-import support
-from conftest import _playbook_runner
+from conftest import _playbook_runner, private_lab
 from hoststate import address_of, ping
 
 pytestmark = pytest.mark.slow
@@ -18,11 +15,9 @@ HOSTS = 32
 
 
 def test_fleet_of_32_hosts(tmp_path, record):
-    lab = Lab("lnscale", tmp_path / "lab", "198.18.70.0/24", "2001:db8:170::/64")  # apart from the other labs
-    support.ROOT_LAB_LINKS.add(lab.root_link)
-    run = _playbook_runner(lab)
-    try:
-        lab.up(HOSTS)
+    # apart from the other labs
+    with private_lab("lnscale", tmp_path / "lab", "198.18.70.0/24", "2001:db8:170::/64", HOSTS) as lab:
+        run = _playbook_runner(lab)
         hosts = [h for h in lab.state()["hosts"] if h.startswith("host")]
         assert len(hosts) == HOSTS
         extra = ("-f", "16", "-e", "containers_per_host=2")
@@ -50,11 +45,3 @@ def test_fleet_of_32_hosts(tmp_path, record):
         for host in ("host1", f"host{HOSTS}"):
             assert lab.exec(host, "ip", "netns", "list").stdout.strip() == ""
             assert "br-fleet" not in lab.exec(host, "ip", "-br", "link").stdout
-    finally:
-        state = lab.state() or {"processes": [], "hosts": {}}
-        pids = [p["pid"] for p in state["processes"]] + [info["pid"] for info in state["hosts"].values()]
-        lab.down()
-        support.ROOT_LAB_LINKS.discard(lab.root_link)
-    left = support.sh("ip", "-br", "link").stdout + support.sh("ip", "netns", "list").stdout
-    assert "lnscale" not in left, f"the lab left {left}"
-    assert lab.state() is None and not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "the lab's processes are gone"

@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from ansible_collections.linuxns.net.plugins.module_utils._lab.lab import Lab
 import support
-from conftest import Run, _playbook_runner
+from conftest import Run, _playbook_runner, private_lab
 from hoststate import ns_exec
 from support import REPO, ansible_env, kill_process_tree
 
@@ -101,12 +100,10 @@ def ansible_pull(lab, host, checkout, *extra):
 
 
 def test_sixteen_hosts_in_four_slices_at_once_and_by_ansible_pull_are_one_fleet(tmp_path, record):
-    lab = Lab("lnslice", tmp_path / "lab", "198.18.72.0/24", "2001:db8:172::/64")  # apart from the other labs
-    support.ROOT_LAB_LINKS.add(lab.root_link)
-    run = _playbook_runner(lab)
     checkout = tmp_path / "repo"
-    try:
-        lab.up(HOSTS)
+    # apart from the other labs
+    with private_lab("lnslice", tmp_path / "lab", "198.18.72.0/24", "2001:db8:172::/64", HOSTS) as lab:
+        run = _playbook_runner(lab)
         hosts = sorted((h for h in lab.state()["hosts"] if h.startswith("host")), key=lambda h: int(h[4:]))
         assert len(hosts) == HOSTS
         # ansible-pull's repository: the playbooks (fleet.yml and the group_vars beside it), committed
@@ -165,11 +162,3 @@ def test_sixteen_hosts_in_four_slices_at_once_and_by_ansible_pull_are_one_fleet(
         run("playbooks/teardown.yml", "-f", "16", "-e", "containers_per_host=3")
         for host in hosts:
             assert lab.exec(host, "ip", "netns", "list").stdout.strip() == ""
-    finally:
-        state = lab.state() or {"processes": [], "hosts": {}}
-        pids = [p["pid"] for p in state["processes"]] + [info["pid"] for info in state["hosts"].values()]
-        lab.down()
-        support.ROOT_LAB_LINKS.discard(lab.root_link)
-    left = support.sh("ip", "-br", "link").stdout + support.sh("ip", "netns", "list").stdout
-    assert "lnslice" not in left, f"the lab left {left}"
-    assert lab.state() is None and not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "its processes are gone"
