@@ -19,13 +19,15 @@ inspect: setup
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) ansible-playbook -i /run/linuxns-lab/lndemo/inventory.yml playbooks/inspect.yml
 
 ## Benchmarks against an ip script, an ip-loops playbook, the CNI bridge plugin and netavark, in lab hosts, and fleet.yml
-## from 32 to 256 lab hosts beside Ansible's floor; results to bench/results/ and docs/benchmarks/.
+## from 32 to 256 lab hosts beside Ansible's floor, and Docker and podman creating containers; results to bench/results/
+## and docs/benchmarks/.
 bench: setup
 	@scripts/setup bench
 	@python scripts/demo.py --make-room
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/run.py --publish $(BENCH_ARGS)
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/lab.py
 	ANSIBLE_COLLECTIONS_PATH=$$(scripts/collections) python bench/fleet_scale.py
+	python bench/peers.py
 	python bench/reachability.py
 
 ## The same benchmarks at CI size (N 10 and 50, one repeat, fleets of 1 and 4 hosts; about 5 minutes), not published.

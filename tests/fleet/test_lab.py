@@ -160,8 +160,9 @@ def test_two_labs_at_once_with_their_own_names_and_ranges(lab_args):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"hosts": 0}, "0 hosts asked for; a lab has 1 to 200 hosts"),
-    ({"hosts": 500}, "500 hosts asked for"),
+    ({"hosts": 0}, "0 hosts asked for; a lab has 1 to 1000 hosts"),
+    ({"hosts": 1500}, "1500 hosts asked for"),
+    ({"hosts": 500}, "has room for 243 hosts, not 500"),
     ({"name": "Bad_Name"}, "lab 'Bad_Name': the name must be 1 to 8 lowercase letters and digits"),
     ({"name": "waytoolongname"}, "1 to 8 lowercase letters"),
     ({"hosts": ["web", "Web!"]}, "host name 'Web!' must be a lowercase hostname"),
