@@ -12,6 +12,7 @@ controller, which a real fleet's hosts do not (see the page's last section)."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import pathlib
 import resource
@@ -71,13 +72,12 @@ def plan_sizes(hosts, containers, slice_hosts=500):
     """The fleet plan for that many hosts (host-gw, names on), in-process, as a run of at most slice_hosts of them
     makes it (the whole fleet planned, those hosts' parts made): its time, and per host the size of what the role
     sends to it (routes, the fleet's names, the peers its policies name)."""
-    def info(i):
-        address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
-        return {"host": {"links": [{"name": "eth0", "mtu": 1500, "addresses": [f"{address}/8"]}], "routes": []}}
+    def member(i):  # host i's read: eth0 on one underlay segment (198.18.0.0/15 holds them all)
+        address = str(ipaddress.ip_address("198.18.0.0") + i + 1)
+        read = {"host": {"links": [{"name": "eth0", "mtu": 1500, "addresses": [f"{address}/15"]}], "routes": []}}
+        return fleet_member(read, "br-fleet", address, containers=names)
     names = [f"app{c}" for c in range(1, containers + 1)]
-    members = {f"h{i}": fleet_member(info(i + 1), "br-fleet", f"10.{(i + 1) // 65536}.{(i + 1) // 256 % 256}.{(i + 1) % 256}",
-                                     containers=names)
-               for i in range(hosts)}
+    members = {f"h{i}": member(i) for i in range(hosts)}
     cidr, prefix = ("10.244.0.0/16", 24) if hosts <= 256 else ("10.0.0.0/8", 24)
     started = time.process_time()
     plans = fleet_layout(members, {"cidr": cidr, "host_prefix": prefix, "mode": "host-gw"},

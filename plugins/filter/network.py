@@ -77,14 +77,13 @@ RECORD_FACT = "fleet_network_records"  # network -> the host's record, a fact (c
 @_filter_errors
 def fleet_members(fleet_hosts, hostvars, run_hosts, network, read_key="_fleet_network_info"):
     """The fleet's members, in its order: this run's hosts as they read themselves (read_key: netns_info's result with
-    fleet_member, or a fleet_member filter's), the others from their variables and records (what every run sees)."""
+    fleet_member), the others from their variables and records (what every run sees)."""
     run_hosts = set(run_hosts)
     members = {}
     for host in fleet_hosts:
         there = hostvars[host]
         if host in run_hosts:
-            read = there[read_key]
-            members[host] = read["fleet_member"] if "fleet_member" in read else read
+            members[host] = there[read_key]["fleet_member"]
             continue
         inventory = {"address": there.get("fleet_network_address") or there.get("ansible_host") or host,
                      "address6": there.get("fleet_network_address6"), "state": there.get("fleet_network_state"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
@@ -160,14 +161,22 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
 
 
 FLEET_MEMBER_KEYS = ("bridge", "address", "address6", "state", "vxlan_device", "containers")
+# names that container_network would refuse are not read here: the converge that follows says what is wrong with them
+_READABLE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
-def fleet_member_read(info, request):
-    """netns_info's fleet_member: the member of this host (fleet_member of what was read), and the views left empty."""
+def fleet_member_namespaces(request):
+    """netns_info's fleet_member, checked before anything is read: the namespaces to read (its containers')."""
     unknown = sorted(set(request) - set(FLEET_MEMBER_KEYS))
     if unknown or not request.get("bridge") or not request.get("address"):
         raise InvalidInput(f"fleet member of this host: give bridge and address (keys: {', '.join(FLEET_MEMBER_KEYS)})"
                            + (f"; unknown keys {unknown}" if unknown else ""))
+    names = (item.get("name") for item in container_items(request.get("containers")))
+    return [name for name in names if isinstance(name, str) and _READABLE_NAME.fullmatch(name)]
+
+
+def fleet_member_read(info, request):
+    """netns_info's fleet_member: the member of this host (fleet_member of what was read), and the views left empty."""
     member = fleet_member(info, request["bridge"], request["address"], request.get("address6"),
                           request.get("state") or "present", request.get("vxlan_device"), request.get("containers"))
     return {"namespace_names": info.get("namespace_names", []), "namespaces": {}, "fleet_member": member}

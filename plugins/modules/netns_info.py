@@ -66,8 +66,8 @@ options:
         The role reads each host this way, so that a host's part of the plan crosses the network small, and
         without a task on the controller per host.
       - Keys C(bridge), C(address) (the underlay address, either family), C(address6), C(state), C(vxlan_device)
-        and C(containers) (the role's list, whose namespaces are read), as P(linuxns.net.fleet_member#filter) takes
-        them.
+        and C(containers) (the role's list), as P(linuxns.net.fleet_member#filter) takes them. The namespaces read
+        are those containers', and O(namespaces) is not needed.
     type: dict
     version_added: 2.0.0
 """
@@ -154,7 +154,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member_read
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member_namespaces, fleet_member_read
 from ansible_collections.linuxns.net.plugins.module_utils._info import gather
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 
@@ -169,12 +169,14 @@ def main():
                                               fleet_member=dict(type="dict")),
                            supports_check_mode=True)
     params = module.params
-    views = (params["namespaces"], params["host"], params["nat"], params["ignore_missing"], params["policy"], params["stats"])
-    if params["fleet_member"] is not None:
-        run(module, lambda session, check: dict(changed=False, **fleet_member_read(gather(session, *views),
-                                                                                   params["fleet_member"])))
-    else:
-        run(module, lambda session, check: dict(changed=False, **gather(session, *views)))
+    request = params["fleet_member"]
+
+    def read(session, check):
+        namespaces = params["namespaces"] if request is None else fleet_member_namespaces(request)
+        info = gather(session, namespaces, params["host"], params["nat"], params["ignore_missing"], params["policy"],
+                      params["stats"])
+        return dict(changed=False, **(info if request is None else fleet_member_read(info, request)))
+    run(module, read)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    fleet_drift, fleet_layout, fleet_member, fleet_outside_member)
+    fleet_drift, fleet_layout, fleet_member, fleet_member_namespaces, fleet_outside_member)
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import _remote_containers
 
 OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}
@@ -192,21 +192,24 @@ ROUTED3 = {"h1": ("198.51.100.11", "2001:db8:100::11"), "h2": ("198.51.100.12", 
            "h3": ("198.19.2.13", "2001:db8:102::13")}
 
 
-def read_members(layout, state=None):
-    """Every host read by this run; state: host -> (bridge addresses, container -> addresses) it has now."""
+def read_members(layout, state=None, containers=None):
+    """Every host read by this run; state: host -> (bridge addresses, container -> addresses) it has now;
+    containers: host -> its list (CONTAINERS by default)."""
+    containers = containers or CONTAINERS
     out = {}
     for host, (address, address6) in layout.items():
         bridge, kept = (state or {}).get(host, ((), {}))
         result = info(address, address6, bridge=bridge)
         result["namespaces"] = {c: {"links": [{"name": "eth0", "addresses": list(a)}]} for c, a in kept.items()}
-        out[host] = fleet_member(result, "br-fleet", address, containers=CONTAINERS[host], vxlan_device="vxlan.fleet")
+        out[host] = fleet_member(result, "br-fleet", address, containers=containers[host], vxlan_device="vxlan.fleet")
     return out
 
 
-def sliced(whole, records, part, layout):
+def sliced(whole, records, part, layout, containers=None):
     """The members a run of part of the fleet has: its hosts read, the others from their variables (and records)."""
+    containers = containers or CONTAINERS
     return {h: whole[h] if h in part else
-            fleet_outside_member(h, {"address": layout[h][0], "address6": layout[h][1], "containers": CONTAINERS[h]},
+            fleet_outside_member(h, {"address": layout[h][0], "address6": layout[h][1], "containers": containers[h]},
                                  (records or {}).get(h))
             for h in whole}
 
@@ -227,31 +230,26 @@ def test_every_part_of_the_fleet_plans_its_hosts_as_the_whole_run_does(layout):
     state = {"h1": (("10.244.0.1/24", "fd42::1/64"), {"app1": ["10.244.0.2", "fd42::2"]}),
              "h3": (("10.244.2.1/24", "fd42:0:0:2::1/64"),
                     {"app1": ["10.244.2.2", "fd42:0:0:2::2"], "db": ["10.244.2.4", "fd42:0:0:2::4"]})}
-    CONTAINERS["h1"] = ["app1"]
-    CONTAINERS["h3"] = ["app1", "db"]
-    try:
-        fleet = {h: layout[h] for h in ("h1", "h3")}
-        whole = read_members(fleet, state)
-        plans = fleet_layout(whole, OPTIONS)
-        assert plans["h3"]["subnet"] == "10.244.2.0/24" and "db h3 10.244.2.4," in plans["h1"]["containers"]
-        records = {h: p["record"] for h, p in plans.items()}
-        members = sliced(whole, records, ["h1"], fleet)
-        assert fleet_layout(members, OPTIONS, plan_for=["h1"]) == {"h1": plans["h1"]}, "the records keep it exact"
-        # without records, a run of h1 alone would plan h3 afresh; the run that holds h3 says so, and how to pin it
-        members = sliced(whole, None, ["h1"], fleet)
-        assert fleet_layout(members, OPTIONS, plan_for=["h1"])["h1"] != plans["h1"]
-        members = sliced(whole, None, ["h3"], fleet)
-        notes = fleet_drift(members, fleet_layout(members, OPTIONS, plan_for=["h3"]), OPTIONS, ["h3"])
-        assert notes == [
-            "fleet 'fleet': host 'h3' keeps subnet 10.244.2.0/24, but a run without it would plan 10.244.1.0/24 for "
-            "it: pin it (fleet_network_subnets: {h3: 10.244.2.0/24}) or share a fact cache",
-            "fleet 'fleet': host 'h3' keeps subnet6 fd42:0:0:2::/64, but a run without it would plan fd42:0:0:1::/64 "
-            "for it: pin it (fleet_network_subnets6: {h3: fd42:0:0:2::/64}) or share a fact cache",
-            "fleet 'fleet': on host 'h3', containers ['db'] keep addresses that a run without it would not plan for "
-            "them: give them fixed addresses or share a fact cache"]
-    finally:
-        CONTAINERS["h1"] = ["app1", "app2"]
-        CONTAINERS["h3"] = ["app1", "app2", "db"]
+    fleet = {h: layout[h] for h in ("h1", "h3")}
+    left = {"h1": ["app1"], "h3": ["app1", "db"]}
+    whole = read_members(fleet, state, left)
+    plans = fleet_layout(whole, OPTIONS)
+    assert plans["h3"]["subnet"] == "10.244.2.0/24" and "db h3 10.244.2.4," in plans["h1"]["containers"]
+    records = {h: p["record"] for h, p in plans.items()}
+    members = sliced(whole, records, ["h1"], fleet, left)
+    assert fleet_layout(members, OPTIONS, plan_for=["h1"]) == {"h1": plans["h1"]}, "the records keep it exact"
+    # without records, a run of h1 alone would plan h3 afresh; the run that holds h3 says so, and how to pin it
+    members = sliced(whole, None, ["h1"], fleet, left)
+    assert fleet_layout(members, OPTIONS, plan_for=["h1"])["h1"] != plans["h1"]
+    members = sliced(whole, None, ["h3"], fleet, left)
+    notes = fleet_drift(members, fleet_layout(members, OPTIONS, plan_for=["h3"]), OPTIONS, ["h3"])
+    assert notes == [
+        "fleet 'fleet': host 'h3' keeps subnet 10.244.2.0/24, but a run without it would plan 10.244.1.0/24 for "
+        "it: pin it (fleet_network_subnets: {h3: 10.244.2.0/24}) or share a fact cache",
+        "fleet 'fleet': host 'h3' keeps subnet6 fd42:0:0:2::/64, but a run without it would plan fd42:0:0:1::/64 "
+        "for it: pin it (fleet_network_subnets6: {h3: fd42:0:0:2::/64}) or share a fact cache",
+        "fleet 'fleet': on host 'h3', containers ['db'] keep addresses that a run without it would not plan for "
+        "them: give them fixed addresses or share a fact cache"]
 
 
 def test_a_host_outside_the_run_without_known_containers_is_named():
@@ -274,3 +272,10 @@ def test_a_host_outside_the_run_without_known_containers_is_named():
         fleet_outside_member("h3", {"containers": []})
     with pytest.raises(InvalidInput, match="fleet host 'h3' \\(not in this run\\): its record must be a dict"):
         fleet_outside_member("h3", {"address": "198.51.100.13"}, {"colour": "red"})
+
+
+def test_the_read_of_a_fleet_host_names_its_containers_namespaces_and_refuses_a_bad_request_first():
+    request = {"bridge": "br-fleet", "address": "198.51.100.11", "containers": ["app1", {"name": "db"}, "bad name"]}
+    assert fleet_member_namespaces(request) == ["app1", "db"], "names container_network would refuse are its to name"
+    with pytest.raises(InvalidInput, match=r"fleet member of this host: give bridge and address"):
+        fleet_member_namespaces({"address": "198.51.100.11"})
