@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import run as bench  # noqa: E402  (the lab, playbook runner and fleet helpers of the main benchmark)
 
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_layout, fleet_member  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_layout  # noqa: E402
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import fleet_member  # noqa: E402
 
 FORKS = bench.FORKS
 FLOOR = REPO / "bench" / "playbooks" / "floor.yml"

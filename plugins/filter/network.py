@@ -9,10 +9,11 @@ from ansible.utils.display import Display
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import LinuxnsError
 from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    bridge_subnet as _bridge_subnet, fleet_drift, fleet_member as _fleet_member, fleet_outside_member,
-    fleet_routes as _fleet_routes, fleet_layout, fleet_subnet_layout, underlay_address6 as _underlay_address6)
+    fleet_drift, fleet_outside_member, fleet_routes as _fleet_routes, fleet_layout, fleet_subnet_layout)
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import (
+    bridge_subnet as _bridge_subnet, fleet_member as _fleet_member, underlay_address6 as _underlay_address6)
 from ansible_collections.linuxns.net.plugins.module_utils._compose import compose_networks as _compose_networks
-from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items as _container_items
+from ansible_collections.linuxns.net.plugins.module_utils._container_items import container_items as _container_items
 from ansible_collections.linuxns.net.plugins.module_utils import _pictures, _topology
 
 

@@ -10,12 +10,6 @@ import shutil
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import BRIDGE_ALIAS_PREFIX
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, NamespaceMissing, where
-from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines, rule_comment
-from ansible_collections.linuxns.net.plugins.module_utils._forwarding import forwarding_in_force
-from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
-from ansible_collections.linuxns.net.plugins.module_utils._observe import conntrack, drops
-from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
-from ansible_collections.linuxns.net.plugins.module_utils._port_forward import published_in_force
 from ansible_collections.linuxns.net.plugins.module_utils._nsfiles import (
     is_namespace_file, list_namespaces, namespace_path)
 from ansible_collections.linuxns.net.plugins.module_utils._routes import ROUTE_PROTOCOLS, RouteTable
@@ -108,6 +102,15 @@ def namespace_view(session, namespace, peers, with_nat, with_policy=True, with_s
            "ip_forward": read_sysctl_in(session, namespace, "net.ipv4.ip_forward") == "1",
            "ipv6_forwarding": read_sysctl_in(session, namespace, "net.ipv6.conf.all.forwarding") == "1"}
     with_policy = with_policy and namespace is not None
+    # the rule readers are imported where they are used: netns_info compiles what it imports on every call, and the
+    # fleet role's read asks for none of them
+    if with_nat:
+        from ansible_collections.linuxns.net.plugins.module_utils._firewall_backends import our_rule_lines, rule_comment
+        from ansible_collections.linuxns.net.plugins.module_utils._forwarding import forwarding_in_force
+        from ansible_collections.linuxns.net.plugins.module_utils._masquerade import masquerade_sources
+        from ansible_collections.linuxns.net.plugins.module_utils._port_forward import published_in_force
+    if with_policy:
+        from ansible_collections.linuxns.net.plugins.module_utils._policy import policy_in_force
     if with_policy or with_nat or with_stats:
         with session.inside(namespace):  # once, for all three
             if with_policy:
@@ -127,6 +130,8 @@ def _counters(namespace, snap):
     """A namespace's conntrack and drops (already inside it). iptables rules of ours live only where a network's
     bridge is (its forwarding rules) or in the host's own namespace, never in a container: only there is
     iptables-save run."""
+    from ansible_collections.linuxns.net.plugins.module_utils._observe import conntrack, drops
+
     holds_rules = namespace is None or any(link.kind == "bridge" for link in snap.by_index.values())
     return {"conntrack": conntrack(namespace), "drops": drops(namespace, iptables=holds_rules)}
 

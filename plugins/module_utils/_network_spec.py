@@ -14,6 +14,7 @@ from typing import List, Optional, Tuple
 from ansible_collections.linuxns.net.plugins.module_utils import _validate as validate
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
     CONTAINER_END, DEFAULT_MTU, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP, OPEN_GROUP, bridge_name)
+from ansible_collections.linuxns.net.plugins.module_utils._container_items import CONTAINER_KEYS
 from ansible_collections.linuxns.net.plugins.module_utils._bandwidth import Bandwidth, normalize_bandwidth
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, where
 from ansible_collections.linuxns.net.plugins.module_utils._policy import PolicyRule, parse_policy
@@ -23,8 +24,6 @@ from ansible_collections.linuxns.net.plugins.module_utils._routes import RouteSp
 from ansible_collections.linuxns.net.plugins.module_utils._vxlan import VxlanSpec, normalize_vxlan
 
 _ALIAS = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*")
-CONTAINER_KEYS = ("name", "address", "address6", "interface", "default_route", "ports", "ingress", "egress", "mac",
-                  "aliases", "sysctls", "dns", "mtu", "bandwidth", "state", "host_mac")  # host_mac: the host end's, set only by a rebuild of a saved network
 
 
 @dataclass(frozen=True)
@@ -421,18 +420,3 @@ def _fixed_address(value, network, container, key):
     if value is None:
         return None
     return validate.ip_address(str(value).split("/", maxsplit=1)[0], f"network '{network}' container '{container}' {key}")
-
-
-def container_items(containers):
-    """The roles' containers (names, or dicts with name, address, interface, default_route, ports, state) as
-    container_network's items (dicts)."""
-    if containers is None:
-        return []
-    if isinstance(containers, (str, dict)) or not hasattr(containers, "__iter__"):
-        raise InvalidInput(f"containers must be a list of names or of dicts with a name, not {containers!r}")
-    items = [{"name": c} if isinstance(c, str) else c for c in containers]
-    for item in items:
-        unknown = sorted(set(item) - set(CONTAINER_KEYS)) if isinstance(item, dict) else []
-        if unknown:
-            raise InvalidInput(f"container {item.get('name')!r}: unknown keys {unknown} (known: {', '.join(CONTAINER_KEYS)})")
-    return items

@@ -154,7 +154,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_member_namespaces, fleet_member_read
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import fleet_member_namespaces, fleet_member_read
 from ansible_collections.linuxns.net.plugins.module_utils._info import gather
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
 

@@ -9,8 +9,8 @@ import pytest
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
 from ansible_collections.linuxns.net.plugins.module_utils._addressing import host_end_name, network_layout
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import normalize_network
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    bridge_subnet, fleet_routes, fleet_subnet_layout, underlay_address6)
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_routes, fleet_subnet_layout
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import bridge_subnet, underlay_address6
 
 
 def eth0(**addresses):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import (
-    fleet_drift, fleet_layout, fleet_member, fleet_member_namespaces, fleet_outside_member)
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_drift, fleet_layout, fleet_outside_member
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import fleet_member, fleet_member_namespaces
 from ansible_collections.linuxns.net.plugins.module_utils._network_spec import _remote_containers
 
 OPTIONS = {"cidr": "10.244.0.0/16", "cidr6": "fd42::/48", "mode": "auto"}

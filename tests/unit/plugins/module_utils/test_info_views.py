@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput
-from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_layout, fleet_member
+from ansible_collections.linuxns.net.plugins.module_utils._fleet import fleet_layout
+from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import fleet_member
 from ansible_collections.linuxns.net.plugins.module_utils._info_views import InfoView
-from ansible_collections.linuxns.net.plugins.module_utils._network_spec import container_items
+from ansible_collections.linuxns.net.plugins.module_utils._container_items import container_items
 from ansible_collections.linuxns.net.plugins.module_utils._topology import verify_probes
 
 RESULT = {"host": {
