@@ -84,7 +84,7 @@ def fleet_member(info, bridge, address, address6=None, state="present", vxlan_de
             "vxlan": host.link(vxlan_device) is not None, "containers": _member_containers(info, containers)}
 
 
-FLEET_MEMBER_KEYS = ("bridge", "address", "address6", "state", "vxlan_device", "containers")
+FLEET_MEMBER_KEYS = ("name", "bridge", "address", "address6", "state", "vxlan_device", "containers")
 # names that container_network would refuse are not read here: the converge that follows says what is wrong with them
 _READABLE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
@@ -95,15 +95,20 @@ def fleet_member_namespaces(request):
     if unknown or not request.get("bridge") or not request.get("address"):
         raise InvalidInput(f"fleet member of this host: give bridge and address (keys: {', '.join(FLEET_MEMBER_KEYS)})"
                            + (f"; unknown keys {unknown}" if unknown else ""))
+    if not isinstance(request.get("name") or "", str):
+        raise InvalidInput(f"fleet member of this host: name (the network's, whose last converge is compared) must be "
+                           f"a string, not {request['name']!r:.100}")
     names = (item.get("name") for item in container_items(request.get("containers")))
     return [name for name in names if isinstance(name, str) and _READABLE_NAME.fullmatch(name)]
 
 
-def fleet_member_read(info, request):
-    """netns_info's fleet_member: the member of this host (fleet_member of what was read), and the views left empty."""
+def fleet_member_read(info, request, converged=""):
+    """netns_info's fleet_member: the member of this host (fleet_member of what was read), the views left empty, and
+    converged, the token of the network's last converge if the kernel is still as it left it (_converged)."""
     member = fleet_member(info, request["bridge"], request["address"], request.get("address6"),
                           request.get("state") or "present", request.get("vxlan_device"), request.get("containers"))
-    return {"namespace_names": info.get("namespace_names", []), "namespaces": {}, "fleet_member": member}
+    return {"namespace_names": info.get("namespace_names", []), "namespaces": {}, "fleet_member": member,
+            "converged": converged}
 
 
 def _member_containers(info, containers):

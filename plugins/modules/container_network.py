@@ -31,6 +31,10 @@ description:
 extends_documentation_fragment:
   - linuxns.net.common
   - linuxns.net.common.attributes
+attributes:
+  action:
+    support: full
+    description: An action plugin answers a task whose O(converged) token matches on the controller.
 seealso:
   - module: linuxns.net.netns
     description: Create and delete the namespaces the other modules work in.
@@ -555,6 +559,22 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  converged:
+    description:
+      - The token that M(linuxns.net.netns_info) returned for this network (RV(linuxns.net.netns_info#module:converged),
+        read with the network's C(name) in its O(linuxns.net.netns_info#module:fleet_member)); the
+        C(linuxns.net.fleet_network) role passes it.
+      - When it is the token of this task's other options, that read found the host exactly as these options make
+        it (it planned this network's last converge again, unapplied, against the kernel), and the task reports
+        C(changed=false) from the controller, with RV(converged) true and no module run on the host. A re-run of a
+        converged fleet then costs one module call per host, the read.
+      - Otherwise the module runs, and after a converge that succeeds it records these options and their token
+        (under C(/var/lib/linuxns-net/converged/), for a network whose name is a file name), where the next read
+        finds them. An empty string runs the module and records.
+      - Left unset, the module always runs and records nothing.
+      - The kernel can drift between the read and this task, as it can after any run; the next run repairs it.
+    type: raw
+    version_added: 2.0.0
 """
 
 EXAMPLES = r"""
@@ -622,6 +642,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+converged:
+  description:
+    - True when O(converged) matched this task's options, so that the module did not run (the host was as they make
+      it). The other return values are then absent.
+  returned: when O(converged) matched
+  type: bool
+  sample: true
 addresses:
   description: Container name to its address.
   returned: when O(state=present)
@@ -669,6 +696,7 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.linuxns.net.plugins.module_utils._converged import check_token, record_converge
 from ansible_collections.linuxns.net.plugins.module_utils._defaults import (
     CONTAINER_END, GATEWAY_MODE, GATEWAY_MODES, ISOLATION_GROUP)
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
@@ -742,8 +770,19 @@ def main():
         )),
         vxlan=dict(type="dict", options=VXLAN_OPTIONS),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        converged=dict(type="raw"),
     ), supports_check_mode=True)
-    run(module, lambda session, check: run_container_network(session, module.params, check))
+    options = {k: v for k, v in module.params.items() if k != "converged"}
+
+    def converge(session, check):
+        check_token(options["name"], module.params["converged"])
+        result = run_container_network(session, options, check)
+        if not check and (module.params["converged"] or options["state"] == "absent"):
+            # the action set converged to these options' token: the next run's netns_info compares the kernel with
+            # them; a network removed takes its record with it, however it is removed
+            record_converge(options["name"], module.params["converged"], options)
+        return result
+    run(module, converge)
 
 
 if __name__ == "__main__":

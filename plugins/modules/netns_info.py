@@ -68,6 +68,9 @@ options:
       - Keys C(bridge), C(address) (the underlay address, either family), C(address6), C(state), C(vxlan_device)
         and C(containers) (the role's list), as P(linuxns.net.fleet_member#filter) takes them. The namespaces read
         are those containers', and O(namespaces) is not needed.
+      - With C(name), the network's name, the read also compares the kernel with the network's last converge by
+        M(linuxns.net.container_network) (the options it recorded, planned again unapplied) and returns
+        RV(converged).
     type: dict
     version_added: 2.0.0
 """
@@ -140,6 +143,16 @@ fleet_member:
   returned: when O(fleet_member) is given
   type: dict
   version_added: 2.0.0
+converged:
+  description:
+    - With a C(name) in O(fleet_member), the token of that network's last converge by M(linuxns.net.container_network)
+      when a converge of the same options would change nothing now, else an empty string (no record, or the kernel
+      differs). Given to container_network as O(linuxns.net.container_network#module:converged), it lets the task
+      skip the module run when the options are also the same.
+  returned: when O(fleet_member) is given
+  type: str
+  sample: 3c6e0b8a5f...e1
+  version_added: 2.0.0
 host:
   description: The same view of the module's own namespace (peer namespace V(null) means this one).
   returned: when O(host=true)
@@ -154,6 +167,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.linuxns.net.plugins.module_utils._converged import converged_token
 from ansible_collections.linuxns.net.plugins.module_utils._fleet_member import fleet_member_namespaces, fleet_member_read
 from ansible_collections.linuxns.net.plugins.module_utils._info import gather
 from ansible_collections.linuxns.net.plugins.module_utils._module import run
@@ -175,7 +189,10 @@ def main():
         namespaces = params["namespaces"] if request is None else fleet_member_namespaces(request)
         info = gather(session, namespaces, params["host"], params["nat"], params["ignore_missing"], params["policy"],
                       params["stats"])
-        return dict(changed=False, **(info if request is None else fleet_member_read(info, request)))
+        if request is None:
+            return dict(changed=False, **info)
+        converged = converged_token(session, request["name"]) if request.get("name") else ""
+        return dict(changed=False, **fleet_member_read(info, request, converged))
     run(module, read)
 
 

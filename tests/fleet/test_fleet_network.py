@@ -113,8 +113,21 @@ def test_fleet(lab, playbook):
         lab.exec("upstream", "ip", "-6", "route", "del", subnets["host1"][1], "via", underlay["host1"][1])
     assert playbook("playbooks/fleet.yml", *extra).changed == 3
 
-    assert playbook("playbooks/fleet.yml", *extra).changed == 0
+    # a converged fleet: each host's read vouches for it, and its converge is answered on the controller
+    again = playbook("playbooks/fleet.yml", "-v", *extra)
+    assert again.changed == 0 and again.stdout.count('"converged": true') == 3, again.stdout[-3000:]
     assert playbook("playbooks/fleet.yml", "--check", *extra).changed == 0
+    # drift by hand on host2 (app2's veth, a route to host1's subnet): its read sees it, and only its converge runs
+    peer = json.loads(lab.exec("host2", "ip", "netns", "exec", "app2", "ip", "-j", "link", "show", "eth0").stdout)
+    host_end = next(link["ifname"] for link in json.loads(lab.exec("host2", "ip", "-j", "link", "show").stdout)
+                    if link["ifindex"] == peer[0]["link_index"])
+    lab.exec("host2", "ip", "link", "del", host_end)
+    lab.exec("host2", "ip", "route", "del", subnets["host1"][0])
+    repaired = playbook("playbooks/fleet.yml", "-v", *extra)
+    assert repaired.hosts["host2"]["changed"] == 1 and repaired.changed == 1, repaired.stdout[-3000:]
+    assert repaired.stdout.count('"converged": true') == 2
+    assert ping(lab, "host2", "app2", address_of(lab, "host1", "app1")), "repaired: app2 reaches across the fleet again"
+    assert playbook("playbooks/fleet.yml", *extra).changed == 0
 
     playbook("playbooks/teardown.yml", *extra)
     for host in HOSTS:

@@ -393,6 +393,11 @@ CATALOGUE = [
     ("netns_info", {"fleet_member": {"address": "198.18.7.1"}}, ["fleet member of this host", "give bridge and address"]),
     ("netns_info", {"fleet_member": {"bridge": "br-fleet", "address": "198.18.7.1", "colour": "red"}},
      ["fleet member of this host", "unknown keys ['colour']"]),
+    ("netns_info", {"fleet_member": {"name": ["fleet"], "bridge": "br-fleet", "address": "198.18.7.1"}},
+     ["fleet member of this host", "name (the network's", "must be a string, not ['fleet']"]),
+    # a converge's token is text (netns_info's converged)
+    ("container_network", {"name": "tok", "bridge": "br-tok", "subnet": "10.63.0.0/24", "converged": {"token": 1}},
+     ["network 'tok'", "converged must be the text that netns_info returned", "not {'token': 1}"]),
 ]
 
 
