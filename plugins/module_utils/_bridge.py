@@ -85,22 +85,26 @@ def plan_bridge(plan, session, snaps, b):
         def create():
             # a MAC of its own: by default a bridge takes its lowest port's, so that a container joining with a
             # lower one would change the gateway's MAC under the running containers (Docker sets one too)
-            attrs = {"ifname": name, "kind": "bridge", "address": bridge_mac(name)}
-            if b.group is not None:
-                attrs["group"] = b.group
-            if b.stp is not None:
-                attrs["br_stp_state"] = int(b.stp)
-            if b.vlan_filtering is not None:
-                attrs["br_vlan_filtering"] = int(b.vlan_filtering)
-            try:
-                netlink_call(obj, ns, sock().link, "add", **attrs)
-            except KernelError as exc:
-                if b.vlan_filtering is not None and exc.errno == errno.EOPNOTSUPP:
-                    raise InvalidInput(f"{obj}: vlan_filtering is not supported by this kernel "
-                                       "(built without CONFIG_BRIDGE_VLAN_FILTERING)") from None
-                raise
+            if b.stp is None and b.vlan_filtering is None:
+                # a network's bridge, the common case: over the lean socket (no pyroute2 import on a first run)
+                netlink_call(obj, ns, session.route_socket(ns).add_bridge, name, bridge_mac(name), b.group)
+            else:
+                attrs = {"ifname": name, "kind": "bridge", "address": bridge_mac(name)}
+                if b.group is not None:
+                    attrs["group"] = b.group
+                if b.stp is not None:
+                    attrs["br_stp_state"] = int(b.stp)
+                if b.vlan_filtering is not None:
+                    attrs["br_vlan_filtering"] = int(b.vlan_filtering)
+                try:
+                    netlink_call(obj, ns, sock().link, "add", **attrs)
+                except KernelError as exc:
+                    if b.vlan_filtering is not None and exc.errno == errno.EOPNOTSUPP:
+                        raise InvalidInput(f"{obj}: vlan_filtering is not supported by this kernel "
+                                           "(built without CONFIG_BRIDGE_VLAN_FILTERING)") from None
+                    raise
             if b.alias is not None:  # the kernel takes an alias only on an existing link
-                netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), ifalias=b.alias)
+                netlink_call(obj, ns, session.route_socket(ns).set_link, link_index(session, ns, name), alias=b.alias)
 
         plan.add(f"create {obj}", create, functools.partial(delete_if_present, session, ns, name))
         snap.planned.add(name)
@@ -112,7 +116,7 @@ def plan_bridge(plan, session, snaps, b):
         if b.mtu is not None:
             # set after creation: only an MTU set on the bridge itself survives ports joining it
             plan.add(f"set {obj}: mtu={b.mtu}",
-                     lambda: netlink_call(obj, ns, sock().link, "set", index=link_index(session, ns, name), mtu=b.mtu))
+                     lambda: netlink_call(obj, ns, session.route_socket(ns).set_link, link_index(session, ns, name), mtu=b.mtu))
     else:
         changes = {}
         if b.stp is not None and link.stp != b.stp:

@@ -31,10 +31,6 @@ description:
 extends_documentation_fragment:
   - linuxns.net.common
   - linuxns.net.common.attributes
-attributes:
-  action:
-    support: full
-    description: An action plugin answers a task whose O(converged) token matches on the controller.
 seealso:
   - module: linuxns.net.netns
     description: Create and delete the namespaces the other modules work in.
