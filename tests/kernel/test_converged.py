@@ -1,13 +1,16 @@
 """A converge recorded and compared (container_network converged, netns_info fleet_member name): netns_info returns
 the record's token only while a converge of its options would change nothing, so that a drift by hand (a veth gone,
 the rules flushed) is seen, and repaired by the converge that then runs; a record it cannot plan from is ignored;
-check mode and state absent leave no record."""
+check mode and state absent leave no record; through ansible-playbook (no pipelining, async), container_network's
+action answers a task whose token matches on the controller."""
 
 from __future__ import annotations
 
 import json
+import pathlib
+import re
 
-from support import PERSIST_DIR, run_module, sh, start_whoami, whoami
+from support import PERSIST_DIR, ansible_env, run_module, sh, start_whoami, whoami
 
 RECORDS = PERSIST_DIR / "var-lib-linuxns-net" / "converged"
 
@@ -71,3 +74,16 @@ def test_a_converge_is_recorded_and_the_kernel_compared_with_it(netns, nsname):
     gone = run_module("container_network", dict(net, state="absent"), netns=host)
     assert gone["changed"] and not record.exists(), "state absent removes the record"
     assert read_token(host, network) == ""
+
+
+def test_the_action_answers_a_matching_token_on_the_controller(netns, nsname):
+    host = netns("host")
+    container = nsname("cvp")
+    network = f"cvp{host[-12:-4]}"
+    playbook = pathlib.Path(__file__).parent / "playbooks" / "converged.yml"
+    proc = sh("ansible-playbook", str(playbook), "-e", f"network_name={network}", "-e", f"container={container}",
+              netns=host, check=False, env=ansible_env(ANSIBLE_PIPELINING="0"))
+    recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout)
+    assert proc.returncode == 0 and recap, proc.stdout + proc.stderr
+    assert (recap[1], recap[2], recap[3]) == ("6", "3", "0"), proc.stdout
+    assert not (RECORDS / f"{network}.json").exists() and container not in sh("ip", "netns", "list").stdout
