@@ -48,6 +48,7 @@ def root_and_cleanup():
             support.sh("ip", "netns", "del", name, check=False)
     shutil.rmtree(support.ETC_NETNS, ignore_errors=True)
     shutil.rmtree(support.PERSIST_DIR, ignore_errors=True)
+    shutil.rmtree(support.RUN_DIR, ignore_errors=True)
     support.HOSTS_FILE.unlink(missing_ok=True)
 
 

@@ -25,6 +25,9 @@ os.environ["LINUXNS_NET_ETC_NETNS"] = str(ETC_NETNS)
 PERSIST_DIR = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-persist"
 os.environ["LINUXNS_NET_STATE_DIR"] = str(PERSIST_DIR / "var-lib-linuxns-net")
 os.environ["LINUXNS_NET_UNIT_DIR"] = str(PERSIST_DIR / "etc-systemd-system")
+# container_network's records of its converges (runtime state: /run/linuxns-net on a host)
+RUN_DIR = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-run"
+os.environ["LINUXNS_NET_RUN_DIR"] = str(RUN_DIR)
 # the host's hosts file of host_names, instead of the machine's /etc/hosts
 HOSTS_FILE = pathlib.Path(tempfile.gettempdir()) / f"{RUN_PREFIX}-hosts"
 os.environ["LINUXNS_NET_HOSTS_FILE"] = str(HOSTS_FILE)

@@ -18,8 +18,9 @@ import os
 import re
 
 from ansible_collections.linuxns.net.plugins.module_utils._errors import InvalidInput, LinuxnsError
-from ansible_collections.linuxns.net.plugins.module_utils._persist import STATE_DIR
 
+# runtime state, as the namespaces are: a reboot takes both (the tests point it elsewhere, each lab host has its own)
+RUN_DIR = os.environ.get("LINUXNS_NET_RUN_DIR") or "/run/linuxns-net"
 FORMAT = 1  # of the record: a record of another format is not read (the converge runs)
 # a network's name as a file's: others are not recorded (their converges always run)
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
@@ -38,17 +39,17 @@ def options_token(options):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_path(network, state_dir=None):
+def record_path(network, run_dir=None):
     """The record's file, or None for a network whose name is not a safe file name."""
     if not isinstance(network, str) or not _FILE_NAME.fullmatch(network):
         return None
-    return os.path.join(state_dir or STATE_DIR, "converged", f"{network}.json")
+    return os.path.join(run_dir or RUN_DIR, "converged", f"{network}.json")
 
 
-def record_converge(network, token, options, state_dir=None):
-    """After a converge that succeeded: its token and options (present), or no record (absent). Written only when it
-    differs, through a temporary file, so that a reader never sees half of it."""
-    path = record_path(network, state_dir)
+def record_converge(network, token, options, run_dir=None):
+    """After a converge that succeeded: its token and options (present), or no record (absent), in RUN_DIR/converged.
+    Written only when it differs, through a temporary file, so that a reader never sees half of it."""
+    path = record_path(network, run_dir)
     if path is None:
         return
     if options.get("state") == "absent":
@@ -72,9 +73,9 @@ def record_converge(network, token, options, state_dir=None):
     os.replace(temporary, path)
 
 
-def read_record(network, state_dir=None):
+def read_record(network, run_dir=None):
     """The last converge's record ({token, options}), or None (none, unreadable, or of another format)."""
-    path = record_path(network, state_dir)
+    path = record_path(network, run_dir)
     try:
         with open(path, encoding="utf-8") as source:
             record = json.load(source)
@@ -85,10 +86,10 @@ def read_record(network, state_dir=None):
     return record
 
 
-def converged_token(session, network, state_dir=None):
+def converged_token(session, network, run_dir=None):
     """The token of the network's last converge when the kernel is still as those options make it (a converge of
     them would change nothing), else ''. A record this code cannot plan from counts as not converged."""
-    record = read_record(network, state_dir)
+    record = read_record(network, run_dir)
     if record is None:
         return ""
     # the converge's planners, imported only where there is a record to check (a first build's read compiles less)

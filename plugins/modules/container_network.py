@@ -565,7 +565,8 @@ options:
         C(changed=false) from the controller, with RV(converged) true and no module run on the host. A re-run of a
         converged fleet then costs one module call per host, the read.
       - Otherwise the module runs, and after a converge that succeeds it records these options and their token
-        (under C(/var/lib/linuxns-net/converged/), for a network whose name is a file name), where the next read
+        (under C(/run/linuxns-net/converged/), gone with a reboot as the namespaces are, for a network whose name is a
+        file name), where the next read
         finds them. An empty string runs the module and records.
       - Left unset, the module always runs and records nothing.
       - The kernel can drift between the read and this task, as it can after any run; the next run repairs it.

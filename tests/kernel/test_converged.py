@@ -10,9 +10,9 @@ import json
 import pathlib
 import re
 
-from support import PERSIST_DIR, ansible_env, run_module, sh, start_whoami, whoami
+from support import RUN_DIR, ansible_env, run_module, sh, start_whoami, whoami
 
-RECORDS = PERSIST_DIR / "var-lib-linuxns-net" / "converged"
+RECORDS = RUN_DIR / "converged"
 
 
 def read_token(host, network):

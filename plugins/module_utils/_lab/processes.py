@@ -16,12 +16,14 @@ import time
 from ansible_collections.linuxns.net.plugins.module_utils._errors import KernelError
 from ansible_collections.linuxns.net.plugins.module_utils._programs import run_program, start_program
 
-# A host's holder: private /run/netns (each host's namespaces are its own, and go when it stops), and its own
+# A host's holder: private /run/netns and /run/linuxns-net (each host's namespaces and container_network's records of
+# them are its own, and go when it stops or reboots, as a host's /run does), and its own
 # directories, kept across a reboot, over the ones the collection writes (binds: the hosts files in /etc/netns, the
 # units in /etc/systemd/system, the saved networks in /var/lib/linuxns-net); sysfs of its own network namespace, its
 # hostname. Login shells run no rc file, as on a stock host: every task's SSH command goes through bash, and this
 # machine's own ~/.bashrc (pyenv init, say) would cost each task more than the module it runs.
-HOLDER_SCRIPT = ("mkdir -p /run/netns && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
+HOLDER_SCRIPT = ("mkdir -p /run/netns /run/linuxns-net && mount -t tmpfs -o mode=0755 lab-netns /run/netns && "
+                 "mount -t tmpfs -o mode=0755 lab-run /run/linuxns-net && "
                  "{binds}"
                  "for rc in \"$HOME/.bashrc\" \"$HOME/.profile\"; do [ ! -f \"$rc\" ] || mount --bind /dev/null \"$rc\"; done && "
                  "mount -t sysfs sysfs /sys && hostname \"$0\" && echo ready && exec sleep infinity")

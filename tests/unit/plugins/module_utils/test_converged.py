@@ -31,22 +31,22 @@ def test_a_converged_option_is_text():
 
 def test_the_record_is_written_when_it_differs_and_removed_with_the_network(tmp_path):
     options = {"name": "fleet", "state": "present", "subnet": "10.244.1.0/24"}
-    record_converge("fleet", "tok-a", options, state_dir=tmp_path)
+    record_converge("fleet", "tok-a", options, run_dir=tmp_path)
     path = record_path("fleet", tmp_path)
     assert read_record("fleet", tmp_path) == {"format": 1, "token": "tok-a", "options": options}
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     os.utime(path, (0, 0))
-    record_converge("fleet", "tok-a", options, state_dir=tmp_path)
+    record_converge("fleet", "tok-a", options, run_dir=tmp_path)
     assert os.stat(path).st_mtime == 0, "the same record is not written again"
-    record_converge("fleet", "tok-b", options, state_dir=tmp_path)
+    record_converge("fleet", "tok-b", options, run_dir=tmp_path)
     assert read_record("fleet", tmp_path)["token"] == "tok-b"
     assert not [f for f in os.listdir(os.path.dirname(path)) if f.endswith(".tmp")]
-    record_converge("fleet", "tok-c", dict(options, state="absent"), state_dir=tmp_path)
+    record_converge("fleet", "tok-c", dict(options, state="absent"), run_dir=tmp_path)
     assert not os.path.exists(os.path.dirname(path)), "the last record gone, its directory goes"
 
 
 def test_a_record_of_another_format_or_damaged_is_not_read(tmp_path):
-    record_converge("fleet", "tok-a", {"name": "fleet"}, state_dir=tmp_path)
+    record_converge("fleet", "tok-a", {"name": "fleet"}, run_dir=tmp_path)
     path = record_path("fleet", tmp_path)
     with open(path, "w", encoding="utf-8") as damaged:
         damaged.write('{"format": 2, "token": "t", "options": {}}')
@@ -60,6 +60,6 @@ def test_a_record_of_another_format_or_damaged_is_not_read(tmp_path):
 def test_a_network_whose_name_is_no_file_name_is_not_recorded(tmp_path):
     for name in ("../etc", "a/b", "", None):
         assert record_path(name, tmp_path) is None
-        record_converge(name, "tok", {"name": name}, state_dir=tmp_path)
+        record_converge(name, "tok", {"name": name}, run_dir=tmp_path)
         assert read_record(name, tmp_path) is None
     assert json.dumps(os.listdir(tmp_path)) == "[]"
