@@ -84,13 +84,14 @@ def test_readme_ad_hoc_examples_work_as_written(netns):
 
 
 def test_a_broken_pyroute2_says_how_to_install_it_and_leaves_nothing(tmp_path, netns):
-    """pyroute2 is imported when a run first needs it (a bridge, here), not at the module's start."""
+    """pyroute2 is imported when a run first needs it (a bridge with STP, here: a plain one goes over the lean
+    netlink socket), not at the module's start."""
     ns = netns("host")
     fake = tmp_path / "pyroute2"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('pyroute2 hidden by the test')\n")
     from support import collections_root
-    result = run_module("bridge", {"name": "br0", "namespace": ns, "addresses": ["10.1.0.1/24"]},
+    result = run_module("bridge", {"name": "br0", "namespace": ns, "stp": True, "addresses": ["10.1.0.1/24"]},
                         env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{collections_root()}"})
     assert result["failed"] and "pyroute2" in result["msg"] and "pip install" in result["msg"]
     assert list(links(ns)) == ["lo"]
